@@ -1,0 +1,46 @@
+"""Where fetch tasks run. A backend is anything with the `multiprocessing.Pool`
+methods the scheduler uses: `apply_async(fn, args, callback=, error_callback=)`,
+`close`, `join` and `terminate`.
+
+- `process` (the default): a `multiprocessing.Pool` of worker processes, each set
+  up by `crawler.worker.init_process_worker`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from multiprocessing.pool import Pool
+from typing import Any, Protocol
+
+from crawler.settings import RunSettings
+from crawler.taskboard import TaskBoard
+from crawler.worker import init_process_worker
+
+
+class TaskPool(Protocol):
+    def apply_async(
+        self,
+        func: Callable[..., Any],
+        args: tuple = (),
+        kwds: dict = ...,
+        callback: Callable[[Any], None] | None = None,
+        error_callback: Callable[[BaseException], None] | None = None,
+    ) -> Any: ...
+
+    def close(self) -> None: ...
+
+    def join(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+
+def process_pool(settings: RunSettings) -> tuple[Pool, TaskBoard]:
+    """A pool of `settings.workers` processes, and the board that says which task
+    each one runs."""
+    context = multiprocessing.get_context(settings.start_method)
+    board = TaskBoard(context, settings.workers)
+    pool = context.Pool(
+        settings.workers, initializer=init_process_worker, initargs=(settings.fetch, board)
+    )
+    return pool, board

@@ -1,0 +1,184 @@
+"""`crawl`: the command line. Turns arguments into settings and runs the crawl.
+
+Expected failures (a missing URL file, an unusable output, a held lock) are one
+line on stderr and an exit status, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from crawler import __version__
+from crawler.runner import EXIT_UNUSABLE
+from crawler.settings import DEFAULT_OUTPUT, DEFAULT_USER_AGENT, FetchSettings, RunSettings
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def parser_names(text: str) -> tuple[str, ...]:
+    from pipelines import PARSERS
+
+    names = tuple(name for name in text.split(",") if name)
+    unknown = [name for name in names if name not in PARSERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown parser {', '.join(unknown)} (known: {', '.join(PARSERS)})"
+        )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fetch = FetchSettings()
+    parser = argparse.ArgumentParser(
+        prog="crawl",
+        description="Fetch the URLs listed in URLS_FILE with a pool of workers and append "
+        "one record per page (and one per parsed entry) to the output file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "urls_file",
+        nargs="?",
+        metavar="URLS_FILE",
+        help="one URL per line, optionally followed by parser names; - reads stdin",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="crawl a small built-in site on 127.0.0.1 (no internet needed)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the number of CPUs)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="file the records are appended to; its folder is created",
+    )
+    parser.add_argument(
+        "--parse",
+        type=parser_names,
+        default=(),
+        metavar="NAMES",
+        help="parsers (comma-separated, e.g. board) for lines that name none",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=fetch.timeout,
+        metavar="SECONDS",
+        help="budget of one attempt: connect, wait and read the whole body",
+    )
+    parser.add_argument(
+        "--retries",
+        type=non_negative_int,
+        default=fetch.retries,
+        metavar="N",
+        help="extra attempts for connection errors, timeouts, 408, 429 and 5xx",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=positive_int,
+        default=fetch.max_bytes,
+        metavar="N",
+        help="largest body kept, after decompression; larger pages fail",
+    )
+    parser.add_argument(
+        "--user-agent",
+        default=DEFAULT_USER_AGENT,
+        metavar="TEXT",
+        help="User-Agent header sent with every request",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
+    parser.add_argument(
+        "--start-method",
+        choices=("fork", "spawn", "forkserver"),
+        default=None,
+        help="how worker processes start (default: the platform's)",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no line per failure; only the summary",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="a line per page fetched")
+    parser.add_argument("--version", action="version", version=f"crawl {__version__}")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> RunSettings:
+    return RunSettings(
+        workers=args.workers,
+        output=args.output,
+        parse=args.parse,
+        progress=args.progress,
+        quiet=args.quiet,
+        verbose=args.verbose,
+        start_method=args.start_method,
+        fetch=FetchSettings(
+            timeout=args.timeout,
+            retries=args.retries,
+            max_bytes=args.max_bytes,
+            user_agent=args.user_agent,
+        ),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from crawler.report import Reporter
+    from crawler.runner import run_crawl
+
+    settings = settings_from(args)
+    reporter = Reporter(settings.progress, settings.quiet, settings.verbose)
+    if args.demo:
+        from crawler.demo import run_demo
+
+        return run_demo(settings, reporter)
+    if args.urls_file is None:
+        parser.error("URLS_FILE is required (or --demo)")
+    if args.urls_file == "-":
+        return run_crawl(settings, sys.stdin.buffer, "-", reporter)
+    try:
+        urls = open(args.urls_file, "rb")  # noqa: SIM115 - closed below, after the run
+    except OSError as error:
+        reporter.say(f"crawl: cannot read {args.urls_file}: {error.strerror}")
+        return EXIT_UNUSABLE
+    with urls:
+        return run_crawl(settings, urls, args.urls_file, reporter)
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Fetch one URL: the policy of a worker, apart from how the worker is run.
+
+One attempt connects, sends the request, follows up to `max_redirects` redirects
+and streams the body, all within `timeout` seconds (a server that trickles its
+answer fails as a timeout). Bodies are cut off past `max_bytes`, counted after
+content decoding, so a small gzip body that inflates past the cap stops there.
+`fetch` retries what `crawler.retry` says is worth it and always returns a
+`Page` or a `Failure`; it never raises for anything a server or network does.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from crawler.decode import decode_body, is_text
+from crawler.results import Failure, Page, Result
+from crawler.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
+from crawler.settings import FetchSettings
+
+CHUNK = 64 * 1024
+
+
+class TooLarge(Exception):
+    """The body is over the size cap."""
+
+
+class AttemptDeadline(BaseException):
+    """Raised by a timer into a blocked attempt. A BaseException so that no library's
+    `except Exception` on the way up can swallow it."""
+
+
+def make_session(settings: FetchSettings, pool_size: int = 16) -> requests.Session:
+    """A session whose connections are reused across a worker's fetches, with
+    urllib3's retries off: tenacity in `fetch` is the one retry layer."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.max_redirects = settings.max_redirects
+    session.headers["User-Agent"] = settings.user_agent
+    return session
+
+
+@contextmanager
+def attempt_deadline(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds`, even inside a blocking read.
+
+    Uses a real-time timer signal, which only the main thread can receive; in other
+    threads (a Dask worker's) the body loop's own deadline check is the bound."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise AttemptDeadline()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def read_body(raw: urllib3.BaseHTTPResponse, max_bytes: int, deadline: float) -> bytes:
+    """The decoded body; TransientError past the deadline, TooLarge past the cap.
+
+    `read1` returns after at most one socket read, so the deadline is checked at
+    least once per `timeout`."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := raw.read1(CHUNK, decode_content=True):
+        total += len(chunk)
+        if total > max_bytes:
+            raise TooLarge(f"larger than {max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise TransientError("timed out")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> Result:
+    """One attempt. Returns a Page or a final Failure; raises TransientError for a
+    failure worth another attempt."""
+    deadline = time.monotonic() + settings.timeout
+    try:
+        with attempt_deadline(settings.timeout):
+            response = session.get(url, stream=True, timeout=settings.timeout)
+            try:
+                status = response.status_code
+                if status in RETRY_STATUSES:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    raise TransientError(f"HTTP {status}", retry_after)
+                if not 200 <= status < 300:
+                    return Failure(url, f"HTTP {status}", 1)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > settings.max_bytes:
+                    return Failure(url, f"larger than {settings.max_bytes} bytes", 1)
+                body = read_body(response.raw, settings.max_bytes, deadline)
+            finally:
+                response.close()
+    except AttemptDeadline:
+        raise TransientError("timed out") from None
+    except TooLarge as error:
+        return Failure(url, str(error), 1)
+    except requests.TooManyRedirects:
+        return Failure(url, f"more than {settings.max_redirects} redirects", 1)
+    except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL) as error:
+        return Failure(url, f"cannot fetch: {type(error).__name__}", 1)
+    except (requests.exceptions.SSLError, urllib3.exceptions.SSLError):
+        return Failure(url, "TLS error", 1)
+    except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+        raise TransientError("timed out") from None
+    except (requests.ConnectionError, urllib3.exceptions.ProtocolError, ConnectionError):
+        raise TransientError("connection failed") from None
+    except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
+        return Failure(url, "body does not match its Content-Encoding", 1)
+    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError):
+        raise TransientError("body cut short") from None
+    content_type = response.headers.get("Content-Type", "")
+    if is_text(content_type):
+        text: str | None = decode_body(body, content_type)
+        size = len(text)
+    else:
+        text, size = None, len(body)
+    return Page(url, status, content_type, text, size, len(body), 1)
+
+
+def fetch(session: requests.Session, url: str, settings: FetchSettings) -> Result:
+    """Fetch `url` with retries. Always returns: a Page, or a Failure whose reason
+    says what went wrong (`timed out after 3 attempts`, `HTTP 404`...)."""
+    retrying = Retrying(
+        stop=stop_after_attempt(settings.attempts),
+        wait=RetryWait(settings),
+        retry=retry_if_exception_type(TransientError),
+        reraise=True,
+    )
+    attempts = 0
+    try:
+        for attempt in retrying:
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
+                result = fetch_once(session, url, settings)
+    except TransientError as error:
+        unit = "attempt" if attempts == 1 else "attempts"
+        return Failure(url, f"{error.reason} after {attempts} {unit}", attempts)
+    return result._replace(attempts=attempts)

@@ -1,0 +1,84 @@
+"""What a person sees on stderr: a progress bar on a terminal; without one (cron),
+a line per failure; always a closing summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from pipelines.records import escape, redact_url
+
+
+@dataclass
+class Stats:
+    ok: int = 0
+    failed: int = 0
+    retried: int = 0
+    bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def summary(self) -> str:
+        seconds = self.seconds
+        pages = self.ok + self.failed
+        rate = pages / seconds if seconds > 0 else 0.0
+        return (
+            f"crawl: {self.ok} ok, {self.failed} failed, {self.retried} retried, "
+            f"{self.bytes} bytes in {seconds:.2f} s ({rate:.1f} pages/s)"
+        )
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "failed": self.failed,
+            "retried": self.retried,
+            "bytes": self.bytes,
+            "seconds": f"{self.seconds:.2f}",
+        }
+
+
+class Reporter:
+    """Progress and messages. `progress=None` shows a bar only on a terminal."""
+
+    def __init__(
+        self,
+        progress: bool | None = None,
+        quiet: bool = False,
+        verbose: bool = False,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.verbose = verbose
+        show_bar = self.stream.isatty() if progress is None else progress
+        self._bar = None
+        if show_bar and not quiet:
+            from tqdm import tqdm  # only a terminal needs it; keeps start-up short
+
+            self._bar = tqdm(file=self.stream, unit="page", dynamic_ncols=True, leave=False)
+
+    def say(self, message: str) -> None:
+        """A message every run shows (errors that stop it, the summary)."""
+        if self._bar is not None:
+            self._bar.write(message, file=self.stream)
+        else:
+            print(message, file=self.stream, flush=True)
+
+    def page(self, url: str, reason: str | None) -> None:
+        """One URL finished: `reason` is None on success."""
+        if self._bar is not None:
+            self._bar.update(1)
+        if reason is not None and not self.quiet:
+            self.say(f"crawl: failed {escape(redact_url(url))}: {escape(reason)}")
+        elif reason is None and self.verbose:
+            self.say(f"crawl: ok {escape(redact_url(url))}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

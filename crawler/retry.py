@@ -1,0 +1,68 @@
+"""What is worth another attempt, and how long to wait before it.
+
+The only retry layer (urllib3's own retries are off): connection errors, timeouts,
+bodies cut short, and the statuses in `RETRY_STATUSES` are retried; any other
+4xx, and everything else, is final. Waits grow exponentially with full jitter,
+unless the server sent `Retry-After` (seconds or an HTTP date), which is obeyed up
+to a cap.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from datetime import datetime, timezone
+
+from tenacity import RetryCallState
+from tenacity.wait import wait_random_exponential
+
+from crawler.settings import FetchSettings
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class TransientError(Exception):
+    """An attempt failed in a way another attempt may not. `reason` is the one-line
+    description for the record if no attempt succeeds."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header, or None if it says nothing usable.
+
+    Accepts delta-seconds (`120`) and an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`);
+    a date in the past means no wait."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, (when - datetime.fromtimestamp(now, timezone.utc)).total_seconds())
+
+
+class RetryWait:
+    """tenacity's `wait`: the server's `Retry-After` when it sent one, capped;
+    otherwise exponential backoff with full jitter."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.cap = settings.retry_after_cap
+        self.backoff = wait_random_exponential(
+            multiplier=settings.backoff_initial, max=settings.backoff_max
+        )
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, TransientError) and error.retry_after is not None:
+            return min(error.retry_after, self.cap)
+        return self.backoff(state)

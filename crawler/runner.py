@@ -1,0 +1,146 @@
+"""One run, start to end: the output lock, the `run:` lines, the pool, the signals,
+and the exit status (see the table in README.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from crawler import __version__
+from crawler.backends import process_pool
+from crawler.report import Reporter
+from crawler.scheduler import Outcome, Scheduler
+from crawler.settings import RunSettings
+from crawler.urlfile import read_jobs, read_lines
+from pipelines import PARSERS
+from pipelines.records import run_line
+from pipelines.run_lock import LockHeld, RunLock
+from pipelines.writer import OutputError, Writer
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_UNUSABLE = 2
+EXIT_LOCKED = 75
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def exit_status(outcome: Outcome) -> int:
+    if outcome.interrupted_by is not None:
+        # A closed terminal (SIGHUP) ends a run the way SIGTERM does.
+        signum = signal.SIGINT if outcome.interrupted_by == signal.SIGINT else signal.SIGTERM
+        return 128 + signum
+    if outcome.output_error is not None:
+        return EXIT_UNUSABLE
+    return EXIT_SOME_FAILED if outcome.stats.failed else EXIT_OK
+
+
+@contextmanager
+def stop_on_signals(scheduler: Scheduler) -> Iterator[None]:
+    previous = {
+        signum: signal.signal(signum, lambda s, f: scheduler.stop(s)) for signum in STOP_SIGNALS
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def shut_down(pool, clean: bool, reporter: Reporter) -> None:
+    """Let the workers go. A pool is joined only when every task ended on its own;
+    otherwise a worker may be stuck on a written-off task, so it is terminated.
+    Either way the wait is bounded."""
+
+    def finish() -> None:
+        if clean:
+            pool.close()
+            pool.join()
+        else:
+            pool.terminate()
+
+    stopper = threading.Thread(target=finish, daemon=True)
+    stopper.start()
+    stopper.join(SHUTDOWN_TIMEOUT)
+    if stopper.is_alive():
+        reporter.say(f"crawl: workers did not stop within {SHUTDOWN_TIMEOUT:.0f} s; leaving them")
+
+
+def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
+    """Crawl the URLs of `urls` into `settings.output`; returns the exit status."""
+    lock = RunLock(settings.output)
+    try:
+        lock.acquire()
+    except LockHeld as error:
+        reporter.say(f"crawl: {error} (lock {lock.path}); nothing fetched")
+        return EXIT_LOCKED
+    except OutputError as error:
+        reporter.say(f"crawl: {error}")
+        return EXIT_UNUSABLE
+    try:
+        return _locked_run(settings, urls, source, reporter)
+    finally:
+        lock.release()
+
+
+def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
+    run_id = new_run_id()
+    try:
+        writer = Writer(settings.output)
+        writer.append(
+            [
+                run_line(
+                    run_id,
+                    "start",
+                    {
+                        "version": __version__,
+                        "pid": os.getpid(),
+                        "workers": settings.workers,
+                        "urls": source,
+                    },
+                )
+            ]
+        )
+    except OutputError as error:
+        reporter.say(f"crawl: {error}")
+        return EXIT_UNUSABLE
+    pool, board = process_pool(settings)
+    scheduler = Scheduler(
+        pool,
+        writer,
+        reporter,
+        max_in_flight=settings.max_in_flight,
+        watchdog_limit=settings.watchdog_limit(),
+        board=board,
+    )
+    try:
+        with stop_on_signals(scheduler):
+            jobs = read_jobs(read_lines(urls), settings.parse, PARSERS)
+            outcome = scheduler.run(jobs)
+    finally:
+        shut_down(pool, scheduler.clean, reporter)
+    reporter.close()
+    status = "finished"
+    if outcome.interrupted_by is not None:
+        status = "interrupted"
+        reporter.say(f"crawl: interrupted by {signal.Signals(outcome.interrupted_by).name}")
+    elif outcome.output_error is not None:
+        status = "failed"
+        reporter.say(f"crawl: {outcome.output_error}")
+    try:
+        writer.append([run_line(run_id, "end", {"status": status, **outcome.stats.fields()})])
+        writer.close()
+    except OutputError:
+        pass  # already said, or the run could not have ended cleanly anyway
+    reporter.say(outcome.stats.summary())
+    return exit_status(outcome)

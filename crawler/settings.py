@@ -1,0 +1,80 @@
+"""Every tunable of a run, with its default, in one place.
+
+`FetchSettings` crosses to the workers (it is pickled once per worker, in the pool
+initializer); `RunSettings` stays in the main process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crawler import PROJECT_URL, __version__
+
+MiB = 1024 * 1024
+DEFAULT_USER_AGENT = f"crawl/{__version__} (+{PROJECT_URL})"
+DEFAULT_OUTPUT = Path("output") / "db.txt"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How one worker fetches one URL.
+
+    `timeout` is the budget of one attempt: connecting, waiting for the answer and
+    reading the whole body must all fit in it. `retries` is the number of extra
+    attempts for failures worth retrying. Waits between attempts grow exponentially
+    from `backoff_initial` to `backoff_max` with jitter, or follow the server's
+    `Retry-After`, never longer than `retry_after_cap`.
+    """
+
+    timeout: float = 10.0
+    retries: int = 2
+    max_bytes: int = 10 * MiB
+    user_agent: str = DEFAULT_USER_AGENT
+    max_redirects: int = 10
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    retry_after_cap: float = 60.0
+
+    @property
+    def attempts(self) -> int:
+        return self.retries + 1
+
+    def task_limit(self) -> float:
+        """The longest one fetch may take, all attempts and waits included.
+
+        An attempt can overrun its deadline by one blocking read (itself bounded
+        by `timeout`), hence the factor 2. A worker still busy past this limit is
+        stuck where no timeout reaches (in C code) and is ended.
+        """
+        waits = self.retries * max(self.backoff_max, self.retry_after_cap)
+        return self.attempts * 2 * self.timeout + waits + 5.0
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How the main process runs a crawl."""
+
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    output: Path = DEFAULT_OUTPUT
+    parse: tuple[str, ...] = ()
+    progress: bool | None = None  # None: a bar only when stderr is a terminal
+    quiet: bool = False
+    verbose: bool = False
+    start_method: str | None = None  # None: the platform's default
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+
+    @property
+    def max_in_flight(self) -> int:
+        """Tasks submitted but not finished: enough to keep every worker busy while
+        results travel back, few enough that memory does not grow with the URL list."""
+        return 2 * self.workers + 2
+
+    def watchdog_limit(self) -> float:
+        """How long after submission a task is written off as lost.
+
+        A task waits behind at most one task per worker before it starts (the
+        in-flight bound), so twice one task's limit, plus start-up slack.
+        """
+        return 2 * self.fetch.task_limit() + 10.0

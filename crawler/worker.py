@@ -1,0 +1,83 @@
+"""The worker side of a pool: its set-up, and the task function the pool calls.
+
+Everything here is importable at module level and takes its state from the pool
+initializer, so it works under every start method (`fork`, `spawn`, and
+`forkserver`, the default from Python 3.14 on).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import threading
+import time
+
+import requests
+
+from crawler.fetch import fetch, make_session
+from crawler.results import Failure, Result
+from crawler.settings import FetchSettings
+from crawler.taskboard import TaskBoard
+
+_session: requests.Session | None = None
+_settings: FetchSettings | None = None
+_hard_limit: float | None = None
+_devnull = None
+_board: TaskBoard | None = None
+
+
+def init_process_worker(settings: FetchSettings, board: TaskBoard | None = None) -> None:
+    """Pool initializer for worker processes.
+
+    Workers ignore SIGINT and SIGHUP: the main process decides what an interrupt
+    means and ends them. They exit on their own when the main process is gone.
+    A task still running past `settings.task_limit()` is stuck where no timeout
+    reaches (in C code): the worker is ended, and the main process's watchdog
+    writes the task off. `board` tells the main process which task this worker
+    runs, so that it learns at once which task a dead worker took with it."""
+    global _hard_limit, _devnull, _board
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _hard_limit = settings.task_limit()
+    if board is not None:
+        board.claim()
+        _board = board
+    _devnull = open(os.devnull, "w")  # noqa: SIM115 - held for the worker's lifetime
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    init_worker(settings)
+
+
+def init_worker(settings: FetchSettings) -> None:
+    """Give this worker its settings and its one Session (connections are reused)."""
+    global _session, _settings
+    _settings = settings
+    _session = make_session(settings)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def fetch_url(url: str, task_id: int = 0) -> Result:
+    """The pool's task: fetch `url` with this worker's session and settings.
+
+    Returns a value for every outcome; anything unexpected becomes a Failure,
+    so nothing but plain tuples ever has to cross back to the main process."""
+    if _board is not None:
+        _board.running(task_id)
+    if _hard_limit is not None:
+        faulthandler.dump_traceback_later(_hard_limit, exit=True, file=_devnull)
+    try:
+        assert _session is not None and _settings is not None, "worker not initialized"
+        return fetch(_session, url, _settings)
+    except Exception as error:  # noqa: BLE001 - every outcome must come back as a value
+        return Failure(url, f"worker error: {type(error).__name__}", 1)
+    finally:
+        if _hard_limit is not None:
+            faulthandler.cancel_dump_traceback_later()
+        if _board is not None:
+            _board.idle()
