@@ -1,0 +1,204 @@
+"""A real HTTP server on 127.0.0.1 for the tests, with pages that misbehave on purpose.
+
+Started in a thread of the test process; the `crawl` under test (a subprocess, or
+a pool's workers) reaches it over loopback. Every wait in a handler is bounded,
+and `stop()` ends whatever is still being served.
+
+Routes (all GET):
+  /page/NAME            an ordinary UTF-8 page whose text names NAME
+  /board, /verify       saved pages from tests/pages
+  /status/CODE          that status, with a short body
+  /flaky/KEY?fail=N&code=C
+                        C (default 503) the first N (default 2) times for KEY, then 200
+  /retry-after/KEY?value=V&fail=N
+                        429 with `Retry-After: V` the first N (default 1) times, then 200
+  /drip?bytes=N&every=S a body of N bytes, one byte every S seconds
+  /big?bytes=N&length=0|1
+                        N bytes of text; with length=0 no Content-Length (chunked)
+  /gzip-bomb?bytes=N    a small gzip body that inflates to N bytes
+  /redirect-loop        redirects to itself, for ever
+  /redirect/N           redirects N times, then a page
+  /gbk                  a GBK page whose charset only its <meta> names
+  /image.png            a PNG of known size
+  /slow?seconds=S       a page after S seconds
+  /hang                 accepts and never answers (until the server stops)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+PAGES = Path(__file__).parent / "pages"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+GBK_PAGE = (
+    '<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
+    "<title>新闻</title></head><body><p>中文页面，用 GBK 编码。</p></body></html>"
+).encode("gbk")
+
+
+def page_text(name: str) -> str:
+    head = f'<head><meta charset="utf-8"><title>{name}</title></head>'
+    return f"<html>{head}<body>页面 {name}</body></html>"
+
+
+class TestServer:
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        handler = type("Handler", (_Handler,), {"owner": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # resets are expected here
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def count(self, path: str) -> int:
+        """How many requests the path (without its query) has had."""
+        with self._lock:
+            return self.hits[path]
+
+    def hit(self, path: str) -> int:
+        with self._lock:
+            self.hits[path] += 1
+            return self.hits[path]
+
+    def start(self) -> TestServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def pause(self, seconds: float) -> bool:
+        """Wait in a handler; False if the server is stopping."""
+        return not self._stopping.wait(seconds)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: TestServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def send_body(
+        self,
+        body: bytes,
+        status: int = 200,
+        content_type: str = "text/html",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        count = self.owner.hit(path)
+        head, _, rest = path.lstrip("/").partition("/")
+        route = getattr(self, "route_" + head.replace("-", "_").replace(".", "_"), None)
+        if route is None:
+            self.send_body(b"not found", 404, "text/plain")
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            route(rest, query, count)  # a crawler that gives up on us may close early
+
+    def route_page(self, rest: str, query: dict, count: int) -> None:
+        self.send_body(page_text(rest).encode(), content_type="text/html; charset=utf-8")
+
+    def route_board(self, rest: str, query: dict, count: int) -> None:
+        self.send_body((PAGES / "board.html").read_bytes())
+
+    def route_verify(self, rest: str, query: dict, count: int) -> None:
+        self.send_body((PAGES / "verify.html").read_bytes())
+
+    def route_status(self, rest: str, query: dict, count: int) -> None:
+        self.send_body(f"status {rest}".encode(), int(rest), "text/plain")
+
+    def route_flaky(self, rest: str, query: dict, count: int) -> None:
+        if count <= int(query.get("fail", 2)):
+            self.send_body(b"try again", int(query.get("code", 503)), "text/plain")
+        else:
+            self.send_body(page_text("flaky " + rest).encode())
+
+    def route_retry_after(self, rest: str, query: dict, count: int) -> None:
+        if count <= int(query.get("fail", 1)):
+            self.send_body(
+                b"slow down", 429, "text/plain", {"Retry-After": query.get("value", "1")}
+            )
+        else:
+            self.send_body(page_text("after " + rest).encode())
+
+    def route_drip(self, rest: str, query: dict, count: int) -> None:
+        size, every = int(query.get("bytes", 100)), float(query.get("every", 1))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        for _ in range(size):
+            self.wfile.write(b"x")
+            self.wfile.flush()
+            if not self.owner.pause(every):
+                return
+
+    def route_big(self, rest: str, query: dict, count: int) -> None:
+        size = int(query.get("bytes", 1_000_000))
+        if query.get("length", "1") == "1":
+            self.send_body(b"y" * size, content_type="text/plain")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"y" * 65536
+        for _ in range(size // len(chunk) + 1):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def route_gzip_bomb(self, rest: str, query: dict, count: int) -> None:
+        body = gzip.compress(b"\0" * int(query.get("bytes", 50_000_000)), compresslevel=9)
+        self.send_body(body, content_type="text/plain", headers={"Content-Encoding": "gzip"})
+
+    def route_redirect_loop(self, rest: str, query: dict, count: int) -> None:
+        self.send_body(b"", 302, "text/plain", {"Location": "/redirect-loop"})
+
+    def route_redirect(self, rest: str, query: dict, count: int) -> None:
+        left = int(rest or 0)
+        if left > 0:
+            self.send_body(b"", 302, "text/plain", {"Location": f"/redirect/{left - 1}"})
+        else:
+            self.send_body(page_text("redirected").encode())
+
+    def route_gbk(self, rest: str, query: dict, count: int) -> None:
+        self.send_body(GBK_PAGE, content_type="text/html")
+
+    def route_image_png(self, rest: str, query: dict, count: int) -> None:
+        self.send_body(PNG, content_type="image/png")
+
+    def route_slow(self, rest: str, query: dict, count: int) -> None:
+        if self.owner.pause(float(query.get("seconds", 5))):
+            self.send_body(page_text("slow").encode())
+
+    def route_hang(self, rest: str, query: dict, count: int) -> None:
+        self.owner.pause(600)
