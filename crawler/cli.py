@@ -49,13 +49,23 @@ def parser_names(text: str) -> tuple[str, ...]:
     return names
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless its help already says it or it has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "default" in help_text or action.default in (None, False, (), argparse.SUPPRESS):
+            return help_text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fetch = FetchSettings()
     parser = argparse.ArgumentParser(
         prog="crawl",
         description="Fetch the URLs listed in URLS_FILE with a pool of workers and append "
         "one record per page (and one per parsed entry) to the output file.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "urls_file",
@@ -72,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=positive_int,
         default=os.cpu_count() or 1,
-        help="worker processes (default: the number of CPUs)",
+        help="worker processes (default: the number of CPUs, here %(default)s)",
     )
     parser.add_argument(
         "--output",
@@ -85,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=parser_names,
         default=(),
         metavar="NAMES",
-        help="parsers (comma-separated, e.g. board) for lines that name none",
+        help="parsers (comma-separated, e.g. board) for lines that name none (default: none)",
     )
     parser.add_argument(
         "--timeout",

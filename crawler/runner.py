@@ -140,7 +140,9 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     try:
         writer.append([run_line(run_id, "end", {"status": status, **outcome.stats.fields()})])
         writer.close()
-    except OutputError:
-        pass  # already said, or the run could not have ended cleanly anyway
+    except OutputError as error:
+        if outcome.output_error is None:
+            reporter.say(f"crawl: {error}")
+            outcome.output_error = error
     reporter.say(outcome.stats.summary())
     return exit_status(outcome)
