@@ -49,13 +49,24 @@ def parser_names(text: str) -> tuple[str, ...]:
     return names
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default, said once: not when its help already says it in words,
+    nor for a flag or an option whose default is "nothing" (None, False, ())."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        said = "(default" in (action.help or "")
+        if said or action.default is None or action.default is False or action.default == ():
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fetch = FetchSettings()
     parser = argparse.ArgumentParser(
         prog="crawl",
         description="Fetch the URLs listed in URLS_FILE with a pool of workers and append "
         "one record per page (and one per parsed entry) to the output file.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "urls_file",
@@ -72,12 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=positive_int,
         default=os.cpu_count() or 1,
+        metavar="N",
         help="worker processes (default: the number of CPUs)",
     )
     parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
+        metavar="PATH",
         help="file the records are appended to; its folder is created",
     )
     parser.add_argument(
@@ -85,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=parser_names,
         default=(),
         metavar="NAMES",
-        help="parsers (comma-separated, e.g. board) for lines that name none",
+        help="parsers (comma-separated, e.g. board) for lines that name none (default: none)",
     )
     parser.add_argument(
         "--timeout",
