@@ -29,7 +29,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import threading
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -48,9 +49,13 @@ def page_text(name: str) -> str:
 
 
 class TestServer:
+    __test__ = False  # not a test class, whatever pytest makes of its name
+
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.client_ports: defaultdict[str, list[int]] = defaultdict(list)
         self._lock = threading.Lock()
+        self._hit = threading.Condition(self._lock)
         self._stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"owner": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -70,10 +75,27 @@ class TestServer:
         with self._lock:
             return self.hits[path]
 
-    def hit(self, path: str) -> int:
+    def ports(self, path: str) -> list[int]:
+        """The client-side ports of the requests to the path, in arrival order: they
+        name the connection, and so the process, that sent each."""
+        with self._lock:
+            return list(self.client_ports[path])
+
+    def hit(self, path: str, port: int = 0) -> int:
         with self._lock:
             self.hits[path] += 1
+            self.client_ports[path].append(port)
+            self._hit.notify_all()
             return self.hits[path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 20.0) -> None:
+        """Wait until the path has had `count` requests; AssertionError after `timeout`."""
+        give_up = time.monotonic() + timeout
+        with self._hit:
+            while self.hits[path] < count:
+                left = give_up - time.monotonic()
+                assert left > 0, f"{path} had {self.hits[path]} of {count} requests in {timeout} s"
+                self._hit.wait(left)
 
     def start(self) -> TestServer:
         self._thread.start()
@@ -115,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        count = self.owner.hit(path)
+        count = self.owner.hit(path, self.client_address[1])
         head, _, rest = path.lstrip("/").partition("/")
         route = getattr(self, "route_" + head.replace("-", "_").replace(".", "_"), None)
         if route is None:

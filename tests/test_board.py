@@ -142,7 +142,7 @@ def test_dd_blocks_are_the_innermost() -> None:
 # Adversarial pages: a couple of MB of unterminated `<dd>board-index` fragments,
 # the shape that sends the tutorial's whole-page `.*?` regex into backtracking for
 # minutes. Only correctness is asserted here; the timeout turns a regression to
-# super-linear time into a failure instead of a hang. Timing: benchmarks/board.py.
+# super-linear time into a failure instead of a hang. Timing: tests/bench_board.py.
 FRAGMENT = '<dd>board-index<i class="board-index board-index-1">1</i><p class="name"><a '
 HOSTILE = FRAGMENT * (2 * 1024 * 1024 // len(FRAGMENT))
 
