@@ -15,6 +15,8 @@ Routes (all GET):
   /drip?bytes=N&every=S a body of N bytes, one byte every S seconds
   /big?bytes=N&length=0|1
                         N bytes of text; with length=0 no Content-Length (chunked)
+  /truncated?bytes=N    declares N bytes, sends half of them and closes
+  /bad-chunk            a chunked body whose second chunk size is not a number
   /gzip-bomb?bytes=N    a small gzip body that inflates to N bytes
   /redirect-loop        redirects to itself, for ever
   /redirect/N           redirects N times, then a page
@@ -197,6 +199,23 @@ class _Handler(BaseHTTPRequestHandler):
         for _ in range(size // len(chunk) + 1):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")
+
+    def route_truncated(self, rest: str, query: dict, count: int) -> None:
+        size = int(query.get("bytes", 1000))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        self.wfile.write(b"z" * (size // 2))
+        self.close_connection = True
+
+    def route_bad_chunk(self, rest: str, query: dict, count: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"5\r\nhello\r\nZZ\r\n")
+        self.close_connection = True
 
     def route_gzip_bomb(self, rest: str, query: dict, count: int) -> None:
         body = gzip.compress(b"\0" * int(query.get("bytes", 50_000_000)), compresslevel=9)

@@ -15,6 +15,7 @@ from crawler.fetch import AttemptDeadline, attempt_deadline, fetch, make_session
 from crawler.results import Failure, Page
 from crawler.retry import RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
+from tests.server import TestServer
 
 URL = "http://site.example/page"
 FAST = FetchSettings(
@@ -259,3 +260,17 @@ def test_retry_wait_follows_the_server_up_to_the_cap() -> None:
     assert wait(State(TransientError("HTTP 429", 30.0))) == 30.0
     assert wait(State(TransientError("HTTP 429", 3600.0))) == 60.0
     assert 0 <= wait(State(TransientError("timed out"))) <= 8.0
+
+
+# -- against the real test server, in-process (bodies cut off mid-way) -------------
+@pytest.mark.parametrize("path", ["/truncated?bytes=1000", "/bad-chunk"])
+def test_a_body_cut_short_is_retried_and_says_so(server: TestServer, path: str) -> None:
+    url = server.url(path)
+    assert get(url) == Failure(url, "body cut short after 3 attempts", 3)
+    assert server.count(path.split("?")[0]) == 3
+
+
+def test_a_refused_connection_says_so(server: TestServer) -> None:
+    url = server.url("/page/x")
+    server.stop()
+    assert get(url) == Failure(url, "connection failed after 3 attempts", 3)
