@@ -358,6 +358,35 @@ def test_signal_mid_run_keeps_finished_pages(
     assert " end status=interrupted " in run_lines(db)[-1]
 
 
+def test_a_killed_run_leaves_no_workers_and_no_lock(
+    server: TestServer, tmp_path: Path, db: Path
+) -> None:
+    hang = server.url("/hang")
+    crawl = start_crawl(
+        str(write_urls(tmp_path / "urls.txt", hang)),
+        *("--output", str(db), "--workers", "2", "--timeout", "30"),
+    )
+    try:
+        server.wait_for("/hang")
+        workers = psutil.Process(crawl.pid).children(recursive=True)
+        assert workers
+        crawl.kill()
+        crawl.wait(30)
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, f"workers left behind: {alive}"
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+    (start,) = run_lines(db)  # killed: no end line
+    assert " start " in start
+    page = server.url("/page/after")
+    result = run_crawl(
+        str(write_urls(tmp_path / "again.txt", page)), "--output", str(db), "--workers", "1"
+    )
+    assert result.returncode == 0, result.stderr  # the lock went with the killed run
+    assert fetch_lines(db) == Counter([page])
+
+
 def test_two_runs_started_at_once_on_one_output(
     server: TestServer, tmp_path: Path, db: Path
 ) -> None:
