@@ -49,6 +49,11 @@ def test_output_that_is_a_folder_exits_2(
     assert f"crawl: cannot open {tmp_path}: Is a directory" in capsys.readouterr().err
 
 
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: crawl ")
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(["--version"]) == 0
     assert capsys.readouterr().out.startswith("crawl ")

@@ -459,13 +459,6 @@ def test_unusable_input_exits_2(tmp_path: Path, args: list[str], message: str) -
     assert "Traceback" not in result.stderr
 
 
-def test_help() -> None:
-    # What the help says is checked in-process: tests/test_cli.py.
-    result = run_crawl("--help")
-    assert result.returncode == 0
-    assert result.stdout.startswith("usage: crawl ")
-
-
 def test_version() -> None:
     result = run_crawl("--version")
     assert result.returncode == 0
