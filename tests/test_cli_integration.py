@@ -482,4 +482,6 @@ def test_demo(db: Path) -> None:
     urls = [line.split(" ", 1)[0][len("url:") :] for line in records(db, "url")]
     assert len(urls) == 4
     assert_one_fetch_line_each(db, *urls)
-    assert not (ROOT / "output" / "db.txt").exists() or db == ROOT / "output" / "db.txt"
+    news = (ROOT / "crawler" / "demo_site" / "news-gbk.html").read_bytes()
+    (news_line,) = [line for line in records(db, "url") if "/news " in line]
+    assert news_line.endswith(f" size:[{len(news.decode('gb18030'))}]")  # its <meta> was read
