@@ -126,6 +126,9 @@ class Mixed:
                 "gbk": "/gbk",
                 "image": "/image.png",
                 "duplicate": "/page/twice",
+                "retry-after": "/retry-after/mixed?value=1",
+                "gzip": "/gzip-bomb?bytes=5000",
+                "gzip-bomb": "/gzip-bomb?bytes=5000000",
             }.items()
         }
         self.secret_url = self.urls["page"].replace("//", "//user:secret@").replace("one", "cred")
@@ -141,6 +144,7 @@ class Mixed:
             *(self.urls[name] for name in ("loop", "redirect", "gbk", "image", "duplicate")),
             self.urls["duplicate"],
             self.secret_url,
+            *(self.urls[name] for name in ("retry-after", "gzip", "gzip-bomb")),
         ]
         urls_file = write_urls(folder / "urls.txt", *lines)
         self.result = run_crawl(
@@ -244,6 +248,16 @@ def test_body_over_the_cap(mixed: Mixed, name: str) -> None:
     assert mixed.line(name) == f"error:{mixed.urls[name]} larger than 10000 bytes"
 
 
+def test_429_with_retry_after_is_retried(mixed: Mixed) -> None:
+    assert mixed.line("retry-after").startswith(f"url:{mixed.urls['retry-after']} size:[")
+    assert mixed.server.count("/retry-after/mixed") == 2
+
+
+def test_gzip_body_is_decoded_and_capped_after_decoding(mixed: Mixed) -> None:
+    assert mixed.line("gzip") == f"url:{mixed.urls['gzip']} size:[5000]"
+    assert mixed.line("gzip-bomb") == f"error:{mixed.urls['gzip-bomb']} larger than 10000 bytes"
+
+
 def test_redirect_loop_stops_after_10_redirects(mixed: Mixed) -> None:
     assert mixed.line("loop") == f"error:{mixed.urls['loop']} more than 10 redirects"
     assert mixed.server.count("/redirect-loop") == 11
@@ -287,7 +301,7 @@ def test_duplicate_url_is_fetched_once(mixed: Mixed) -> None:
 def test_summary_on_stderr(mixed: Mixed) -> None:
     summary = mixed.result.stderr.strip().splitlines()[-1]
     assert re.fullmatch(
-        r"crawl: 8 ok, 6 failed, \d+ retried, \d+ bytes in [\d.]+ s \([\d.]+ pages/s\)", summary
+        r"crawl: 10 ok, 7 failed, \d+ retried, \d+ bytes in [\d.]+ s \([\d.]+ pages/s\)", summary
     ), summary
 
 
