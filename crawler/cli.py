@@ -49,13 +49,14 @@ def parser_names(text: str) -> tuple[str, ...]:
     return names
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, unless its help already says it or it has none."""
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default, said once: not when its help already says it in words,
+    nor for a flag or an option whose default is "nothing" (None, False, ())."""
 
-    def _get_help_string(self, action: argparse.Action) -> str:
-        help_text = action.help or ""
-        if "default" in help_text or action.default in (None, False, (), argparse.SUPPRESS):
-            return help_text
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        said = "(default" in (action.help or "")
+        if said or action.default is None or action.default is False or action.default == ():
+            return action.help
         return super()._get_help_string(action)
 
 
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crawl",
         description="Fetch the URLs listed in URLS_FILE with a pool of workers and append "
         "one record per page (and one per parsed entry) to the output file.",
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "urls_file",
@@ -82,12 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=positive_int,
         default=os.cpu_count() or 1,
-        help="worker processes (default: the number of CPUs, here %(default)s)",
+        metavar="N",
+        help="worker processes (default: the number of CPUs)",
     )
     parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
+        metavar="PATH",
         help="file the records are appended to; its folder is created",
     )
     parser.add_argument(

@@ -106,7 +106,11 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > settings.max_bytes:
                     return Failure(url, f"larger than {settings.max_bytes} bytes", 1)
-                body = read_body(response.raw, settings.max_bytes, deadline)
+                try:
+                    body = read_body(response.raw, settings.max_bytes, deadline)
+                except (urllib3.exceptions.ProtocolError, ConnectionError):
+                    # urllib3 reports a short or malformed body as a broken connection.
+                    raise TransientError("body cut short") from None
             finally:
                 response.close()
     except AttemptDeadline:

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from crawler.backends import TaskPool
 from crawler.report import Reporter, Stats
-from crawler.results import Failure, Result
+from crawler.results import Failure, Page, Result
 from crawler.taskboard import TaskBoard
 from crawler.urlfile import BadLine, Job
 from crawler.worker import fetch_url
@@ -176,12 +176,14 @@ class Scheduler:
             if task is None:
                 return False  # written off already; a late answer is dropped
             url, parsers = task.job.url, task.job.parsers
-            result = result._replace(url=url)
             try:
+                result = result._replace(url=url)
                 lines, reason = records_for(result, parsers)
             except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
                 reason = f"pipeline error: {type(error).__name__}"
                 lines = [error_line(url, reason)]
+                if not isinstance(result, (Page, Failure)):
+                    result = None  # not what a task returns: nothing to count from it
             self._record(url, lines, reason, result)
             return True
         except BaseException as error:  # noqa: BLE001 - see the module docstring

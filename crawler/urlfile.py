@@ -45,7 +45,7 @@ class BadLine(NamedTuple):
 
 def _bad(number: int, text: str, reason: str) -> BadLine:
     first = text.split(maxsplit=1)[0] if text.strip() else text
-    return BadLine(number, redact_url(first[:200]), reason)
+    return BadLine(number, redact_url(first)[:200], reason)  # cut after: a cut may hide the @
 
 
 def check_url(url: str) -> str | None:
@@ -118,7 +118,7 @@ def read_jobs(
 ) -> Iterator[Job | BadLine]:
     for number, raw in lines:
         if len(raw) > MAX_LINE:
-            yield _bad(number, raw[:200].decode("utf-8", "replace"), "line too long")
+            yield _bad(number, raw.decode("utf-8", "replace"), "line too long")
             continue
         item = parse_line(number, raw, default_parsers, known_parsers)
         if item is not None:

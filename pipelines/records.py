@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Everything up to the end of the authority (`//` is optional; see redact_url).
+_AUTHORITY = re.compile(r"(?P<head>(?:[^/?#]*//)?)(?P<authority>[^/?#]*)")
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -32,17 +33,20 @@ def escape(text: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """`url` without its `user:password@` part, for anything a person or file sees."""
+    """`url` without its `user:password@` part, for anything a person or file sees.
+
+    The authority is what follows the first `//` up to the next `/`, `?` or `#`;
+    in text with no `//` before those (`user:pw@host/x`, a line that is not a
+    URL), it is the text up to them, so a mistyped URL shows no password either.
+    The rest of the text is kept exactly as it was written."""
     if "@" not in url:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.rpartition("@")[2]
-    if parts.username is None and parts.password is None:
+    match = _AUTHORITY.match(url)
+    assert match is not None  # every group can match the empty string
+    head, authority = match.group("head"), match.group("authority")
+    if "@" not in authority:
         return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
+    return head + authority.rpartition("@")[2] + url[match.end() :]
 
 
 def _head(kind: str, url: str) -> str:

@@ -30,6 +30,13 @@ class RunLock:
         cannot be made."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:  # mkdir's own words ("File exists") would mislead
+            raise OutputError(
+                f"cannot write {self.output}: {self.path.parent} is not a folder"
+            ) from None
+        except OSError as error:
+            raise OutputError(f"cannot create {self.path.parent}: {error.strerror}") from None
+        try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as error:
             raise OutputError(f"cannot open {self.path}: {error.strerror}") from None

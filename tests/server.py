@@ -15,6 +15,8 @@ Routes (all GET):
   /drip?bytes=N&every=S a body of N bytes, one byte every S seconds
   /big?bytes=N&length=0|1
                         N bytes of text; with length=0 no Content-Length (chunked)
+  /truncated?bytes=N    declares N bytes, sends half of them and closes
+  /bad-chunk            a chunked body whose second chunk size is not a number
   /gzip-bomb?bytes=N    a small gzip body that inflates to N bytes
   /redirect-loop        redirects to itself, for ever
   /redirect/N           redirects N times, then a page
@@ -29,7 +31,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import threading
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -48,9 +51,13 @@ def page_text(name: str) -> str:
 
 
 class TestServer:
+    __test__ = False  # not a test class, whatever pytest makes of its name
+
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.client_ports: defaultdict[str, list[int]] = defaultdict(list)
         self._lock = threading.Lock()
+        self._hit = threading.Condition(self._lock)
         self._stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"owner": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -70,10 +77,27 @@ class TestServer:
         with self._lock:
             return self.hits[path]
 
-    def hit(self, path: str) -> int:
+    def ports(self, path: str) -> list[int]:
+        """The client-side ports of the requests to the path, in arrival order: they
+        name the connection, and so the process, that sent each."""
+        with self._lock:
+            return list(self.client_ports[path])
+
+    def hit(self, path: str, port: int = 0) -> int:
         with self._lock:
             self.hits[path] += 1
+            self.client_ports[path].append(port)
+            self._hit.notify_all()
             return self.hits[path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 20.0) -> None:
+        """Wait until the path has had `count` requests; AssertionError after `timeout`."""
+        give_up = time.monotonic() + timeout
+        with self._hit:
+            while self.hits[path] < count:
+                left = give_up - time.monotonic()
+                assert left > 0, f"{path} had {self.hits[path]} of {count} requests in {timeout} s"
+                self._hit.wait(left)
 
     def start(self) -> TestServer:
         self._thread.start()
@@ -115,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        count = self.owner.hit(path)
+        count = self.owner.hit(path, self.client_address[1])
         head, _, rest = path.lstrip("/").partition("/")
         route = getattr(self, "route_" + head.replace("-", "_").replace(".", "_"), None)
         if route is None:
@@ -175,6 +199,23 @@ class _Handler(BaseHTTPRequestHandler):
         for _ in range(size // len(chunk) + 1):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")
+
+    def route_truncated(self, rest: str, query: dict, count: int) -> None:
+        size = int(query.get("bytes", 1000))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        self.wfile.write(b"z" * (size // 2))
+        self.close_connection = True
+
+    def route_bad_chunk(self, rest: str, query: dict, count: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"5\r\nhello\r\nZZ\r\n")
+        self.close_connection = True
 
     def route_gzip_bomb(self, rest: str, query: dict, count: int) -> None:
         body = gzip.compress(b"\0" * int(query.get("bytes", 50_000_000)), compresslevel=9)

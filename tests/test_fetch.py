@@ -1,0 +1,276 @@
+"""The worker-side fetch, in-process against `responses` (no network, no pool)."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+import responses
+
+from crawler.fetch import AttemptDeadline, attempt_deadline, fetch, make_session
+from crawler.results import Failure, Page
+from crawler.retry import RetryWait, TransientError, parse_retry_after
+from crawler.settings import FetchSettings
+from tests.server import TestServer
+
+URL = "http://site.example/page"
+FAST = FetchSettings(
+    timeout=5.0,
+    retries=2,
+    max_bytes=1000,
+    max_redirects=3,
+    backoff_initial=0.001,
+    backoff_max=0.002,
+    retry_after_cap=60.0,
+)
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between attempts, recorded instead of slept (tenacity sleeps
+    with time.sleep)."""
+    recorded: list[float] = []
+    monkeypatch.setattr(time, "sleep", recorded.append)
+    return recorded
+
+
+def get(url: str = URL, settings: FetchSettings = FAST) -> Page | Failure:
+    return fetch(make_session(settings), url, settings)
+
+
+def calls(mock: responses.RequestsMock, url: str = URL) -> int:
+    return sum(call.request.url == url for call in mock.calls)
+
+
+def test_a_page(mock: responses.RequestsMock) -> None:
+    mock.get(URL, body="<p>页面</p>".encode(), content_type="text/html; charset=utf-8")
+    assert get() == Page(URL, 200, "text/html; charset=utf-8", "<p>页面</p>", 9, 13, 1)
+
+
+def test_user_agent_is_sent(mock: responses.RequestsMock) -> None:
+    mock.get(URL, body=b"ok")
+    get(settings=FetchSettings(user_agent="crawl-test/1"))
+    assert mock.calls[0].request.headers["User-Agent"] == "crawl-test/1"
+
+
+def test_an_image_is_counted_in_bytes(mock: responses.RequestsMock) -> None:
+    mock.get(URL, body=bytes(range(256)) * 3, content_type="image/png")
+    page = get()
+    assert isinstance(page, Page)
+    assert (page.text, page.size, page.nbytes) == (None, 768, 768)
+
+
+def test_503_twice_then_200(mock: responses.RequestsMock, waits: list[float]) -> None:
+    mock.get(URL, status=503)
+    mock.get(URL, status=503)
+    mock.get(URL, body=b"finally")
+    page = get()
+    assert isinstance(page, Page)
+    assert (page.text, page.attempts) == ("finally", 3)
+    assert calls(mock) == 3
+    assert len(waits) == 2
+    assert all(0 <= wait <= FAST.backoff_max for wait in waits)
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_retryable_statuses_give_up_after_every_attempt(
+    mock: responses.RequestsMock, waits: list[float], status: int
+) -> None:
+    mock.get(URL, status=status)
+    assert get() == Failure(URL, f"HTTP {status} after 3 attempts", 3)
+    assert calls(mock) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 451, 501])
+def test_other_errors_are_not_retried(
+    mock: responses.RequestsMock, waits: list[float], status: int
+) -> None:
+    mock.get(URL, status=status)
+    assert get() == Failure(URL, f"HTTP {status}", 1)
+    assert calls(mock) == 1
+    assert waits == []
+
+
+def test_no_retries_means_one_attempt(mock: responses.RequestsMock, waits: list[float]) -> None:
+    mock.get(URL, status=503)
+    assert get(settings=FetchSettings(retries=0)) == Failure(URL, "HTTP 503 after 1 attempt", 1)
+    assert calls(mock) == 1
+
+
+def test_429_with_retry_after_seconds(mock: responses.RequestsMock, waits: list[float]) -> None:
+    mock.get(URL, status=429, headers={"Retry-After": "7"})
+    mock.get(URL, body=b"ok")
+    page = get()
+    assert isinstance(page, Page)
+    assert page.attempts == 2
+    assert waits == [7.0]
+
+
+def test_retry_after_http_date(mock: responses.RequestsMock, waits: list[float]) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    mock.get(URL, status=503, headers={"Retry-After": when})
+    mock.get(URL, body=b"ok")
+    assert isinstance(get(), Page)
+    (wait,) = waits
+    assert 25 <= wait <= 31
+
+
+def test_retry_after_is_capped(mock: responses.RequestsMock, waits: list[float]) -> None:
+    mock.get(URL, status=429, headers={"Retry-After": "86400"})
+    mock.get(URL, body=b"ok")
+    assert isinstance(get(), Page)
+    assert waits == [FAST.retry_after_cap]
+
+
+def test_unusable_retry_after_falls_back_to_backoff(
+    mock: responses.RequestsMock, waits: list[float]
+) -> None:
+    mock.get(URL, status=503, headers={"Retry-After": "soon"})
+    mock.get(URL, body=b"ok")
+    assert isinstance(get(), Page)
+    (wait,) = waits
+    assert 0 <= wait <= FAST.backoff_max
+
+
+def test_connection_errors_are_retried(mock: responses.RequestsMock, waits: list[float]) -> None:
+    mock.get(URL, body=requests.ConnectionError("refused"))
+    mock.get(URL, body=requests.ConnectionError("refused"))
+    mock.get(URL, body=b"ok")
+    page = get()
+    assert isinstance(page, Page)
+    assert page.attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (requests.ConnectionError("refused"), "connection failed"),
+        (requests.ConnectTimeout("slow"), "timed out"),
+        (requests.ReadTimeout("slow"), "timed out"),
+        (requests.exceptions.ChunkedEncodingError("cut"), "body cut short"),
+    ],
+)
+def test_transient_failures_say_what_and_how_many_attempts(
+    mock: responses.RequestsMock, waits: list[float], error: Exception, reason: str
+) -> None:
+    mock.get(URL, body=error)
+    assert get() == Failure(URL, f"{reason} after 3 attempts", 3)
+    assert calls(mock) == 3
+
+
+def test_declared_length_over_the_cap_is_not_read(mock: responses.RequestsMock) -> None:
+    mock.get(URL, body=b"y" * 2000, headers={"Content-Length": "2000"})
+    assert get() == Failure(URL, "larger than 1000 bytes", 1)
+    assert calls(mock) == 1
+
+
+def test_body_over_the_cap_without_a_length(mock: responses.RequestsMock) -> None:
+    mock.get(URL, body=b"y" * 1001, auto_calculate_content_length=False)
+    assert get() == Failure(URL, "larger than 1000 bytes", 1)
+
+
+def test_body_at_the_cap_is_kept(mock: responses.RequestsMock) -> None:
+    mock.get(URL, body=b"y" * 1000, content_type="text/plain")
+    page = get()
+    assert isinstance(page, Page)
+    assert page.size == 1000
+
+
+def test_the_cap_counts_decompressed_bytes(mock: responses.RequestsMock) -> None:
+    bomb = gzip.compress(b"\0" * 100_000)
+    mock.get(URL, body=bomb, headers={"Content-Encoding": "gzip"}, content_type="text/plain")
+    assert len(bomb) < FAST.max_bytes
+    assert get() == Failure(URL, "larger than 1000 bytes", 1)
+
+
+def test_a_body_that_is_not_gzip(mock: responses.RequestsMock) -> None:
+    mock.get(URL, body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    assert get() == Failure(URL, "body does not match its Content-Encoding", 1)
+
+
+def test_redirects_are_followed_up_to_the_limit(mock: responses.RequestsMock) -> None:
+    for hop in range(3):
+        mock.get(f"{URL}/{hop}", status=302, headers={"Location": f"{URL}/{hop + 1}"})
+    mock.get(f"{URL}/3", body=b"arrived")
+    page = get(f"{URL}/0")
+    assert isinstance(page, Page)
+    assert page.url == f"{URL}/0"  # the URL as asked, not where it led
+    assert page.text == "arrived"
+
+
+def test_a_redirect_loop_stops_at_the_limit(mock: responses.RequestsMock) -> None:
+    mock.get(URL, status=302, headers={"Location": URL})
+    assert get() == Failure(URL, "more than 3 redirects", 1)
+    assert calls(mock) == FAST.max_redirects + 1
+
+
+@pytest.mark.parametrize("url", ["ftp://site.example/file", "file:///etc/passwd"])
+def test_only_http_and_https(mock: responses.RequestsMock, url: str) -> None:
+    assert get(url) == Failure(url, "cannot fetch: InvalidSchema", 1)
+
+
+def test_attempt_deadline_interrupts_a_blocking_call() -> None:
+    started = time.monotonic()
+    with pytest.raises(AttemptDeadline), attempt_deadline(0.05):
+        time.sleep(30)
+    assert time.monotonic() - started < 25  # interrupted, not slept through
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("", None),
+        ("0", 0.0),
+        ("120", 120.0),
+        (" 5 ", 5.0),
+        ("-5", None),
+        ("1.5", None),
+        ("soon", None),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 60.0),  # now is 40
+        ("Thursday, 01-Jan-70 00:01:40 GMT", 60.0),  # the obsolete RFC 850 form
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # in the past: no wait
+    ],
+)
+def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(value, now=40.0) == seconds
+
+
+def test_retry_wait_follows_the_server_up_to_the_cap() -> None:
+    class State:
+        def __init__(self, error: Exception) -> None:
+            self.outcome = self
+            self.error = error
+            self.attempt_number = 1
+
+        def exception(self) -> Exception:
+            return self.error
+
+    wait = RetryWait(FetchSettings(retry_after_cap=60.0, backoff_max=8.0))
+    assert wait(State(TransientError("HTTP 429", 30.0))) == 30.0
+    assert wait(State(TransientError("HTTP 429", 3600.0))) == 60.0
+    assert 0 <= wait(State(TransientError("timed out"))) <= 8.0
+
+
+# -- against the real test server, in-process (bodies cut off mid-way) -------------
+@pytest.mark.parametrize("path", ["/truncated?bytes=1000", "/bad-chunk"])
+def test_a_body_cut_short_is_retried_and_says_so(server: TestServer, path: str) -> None:
+    url = server.url(path)
+    assert get(url) == Failure(url, "body cut short after 3 attempts", 3)
+    assert server.count(path.split("?")[0]) == 3
+
+
+def test_a_refused_connection_says_so(server: TestServer) -> None:
+    url = server.url("/page/x")
+    server.stop()
+    assert get(url) == Failure(url, "connection failed after 3 attempts", 3)
