@@ -133,9 +133,14 @@ class HostQueues(Generic[T]):
         self._host(key).held = True
 
     def release(self, key: str, now: float, min_delay: float = 0.0) -> None:
+        """Let a held host go, once its robots.txt came back (a request to it: the
+        first page waits the host's delay after it). `min_delay`: its Crawl-delay."""
         host = self._host(key)
         host.held = False
         host.min_delay = max(host.min_delay, min_delay)
+        delay = self.delay_of(key)
+        if delay > 0:
+            host.ready_at = max(host.ready_at, now + delay * (1 + self.jitter * self.rng()))
         self._place(key, host, now)
 
     def is_known(self, key: str) -> bool:
