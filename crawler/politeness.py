@@ -1,8 +1,8 @@
 """Per-host politeness: which queued URL may be requested now. Pure bookkeeping,
 no I/O; the clock is passed in, so tests drive it.
 
-The key of a host is its origin, `scheme://host:port` with the scheme's default
-port filled in: the unit a robots.txt covers (RFC 9309). Two test servers on
+The key of a host is its origin, `scheme://host:port` (the port written only when
+it is not the scheme's default): the unit a robots.txt covers (RFC 9309). Two test servers on
 127.0.0.1 with different ports are two hosts; `http://a` and `https://a` are two.
 
 For each host:
@@ -41,7 +41,9 @@ T = TypeVar("T")
 
 
 def host_key(url: str) -> str:
-    """The politeness and robots.txt key of `url`: `scheme://host:port`."""
+    """The politeness and robots.txt key of `url`: `scheme://host[:port]`, the port
+    left out when it is the scheme's default (so the key + `/robots.txt` is a URL
+    that sends the same Host header as the pages)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -51,7 +53,9 @@ def host_key(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    return f"{scheme}://{host}:{port or DEFAULT_PORTS.get(scheme, 0)}"
+    if port is None or port == DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 @dataclass

@@ -37,7 +37,7 @@ _NOT_RETRIED_4XX = re.compile(r"HTTP 4\d\d")
 
 
 def robots_url(origin: str) -> str:
-    """The robots.txt of an origin such as `http://example.com:80`."""
+    """The robots.txt of an origin such as `http://example.com` or `http://127.0.0.1:8080`."""
     return origin + "/robots.txt"
 
 

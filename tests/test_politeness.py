@@ -10,12 +10,13 @@ from crawler.politeness import THROTTLE_MAX, THROTTLE_START, HostQueues, host_ke
 @pytest.mark.parametrize(
     ("url", "key"),
     [
-        ("http://example.com/a", "http://example.com:80"),
-        ("http://EXAMPLE.com:80/a", "http://example.com:80"),
-        ("https://example.com/a?b", "https://example.com:443"),
+        ("http://example.com/a", "http://example.com"),
+        ("http://EXAMPLE.com:80/a", "http://example.com"),
+        ("https://example.com/a?b", "https://example.com"),
+        ("https://example.com:80/", "https://example.com:80"),
         ("http://127.0.0.1:8081/x", "http://127.0.0.1:8081"),
         ("http://127.0.0.1:8082/x", "http://127.0.0.1:8082"),
-        ("http://user:pw@example.com/", "http://example.com:80"),
+        ("http://user:pw@example.com/", "http://example.com"),
         ("http://[::1]:8080/", "http://[::1]:8080"),
     ],
 )
