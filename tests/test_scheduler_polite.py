@@ -79,7 +79,7 @@ def test_a_robots_fetch_that_never_answers_means_try_later(tmp_path: Path) -> No
 
     urls = ["http://stuck/1", "http://stuck/2", "http://fine/1"]
     try:
-        outcome, db = run(tmp_path, urls, task, watchdog=1.0)
+        _outcome, db = run(tmp_path, urls, task, watchdog=1.0)
     finally:
         never.set()
     assert records(db, "url") == ["url:http://fine/1 size:[1]"]
