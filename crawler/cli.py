@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="PATH",
-        help="HTTP cache (SQLite) for revalidating pages between runs "
-        "(default: http-cache.sqlite next to the output file)",
+        help="HTTP cache (SQLite) for revalidating pages between runs; "
+        "None: http-cache.sqlite next to the output file",
     )
     parser.add_argument(
         "--no-cache",
