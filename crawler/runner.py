@@ -127,6 +127,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         hosts=HostQueues(settings.per_host, settings.delay),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
+        workers=settings.workers,
     )
     try:
         with stop_on_signals(scheduler):

@@ -86,9 +86,11 @@ class Scheduler:
         robots_agent: str | None = None,
         lookahead: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        workers: int | None = None,
     ) -> None:
         """`hosts` holds the per-host bounds (none by default); `robots_agent` is the
-        User-Agent matched against robots.txt, None to ignore robots.txt."""
+        User-Agent matched against robots.txt, None to ignore robots.txt; `workers`
+        (default `max_in_flight`) tells when some of them sit idle."""
         self.pool = pool
         self.writer = writer
         self.reporter = reporter
@@ -109,6 +111,7 @@ class Scheduler:
         self.robots_agent = robots_agent
         self.lookahead = max(1, lookahead)
         self.clock = clock
+        self.workers = workers or max_in_flight
         self._robots: dict[str, Robots] = {}
         self._robots_wanted: deque[str] = deque()
 
@@ -183,7 +186,8 @@ class Scheduler:
 
     def _idle(self) -> None:
         """Wait for a result, a host's delay or the watchdog's turn. Time spent here
-        with free workers and queued URLs is time the per-host limits held back."""
+        with fewer tasks in flight than workers while URLs are queued (and no
+        robots.txt is on its way) is time the per-host limits held workers back."""
         with self._changed:
             if self._stopping():
                 return
@@ -192,7 +196,12 @@ class Scheduler:
             ready_at = self.hosts.next_ready_at()
             if ready_at is not None:
                 timeout = min(timeout, max(0.0, ready_at - start))
-            held = self.hosts.queued > 0 and len(self._in_flight) < self.max_in_flight
+            held = (
+                self.hosts.queued > 0
+                and len(self._in_flight) < self.workers
+                and not self._robots_wanted
+                and not any(task.robots for task in self._in_flight.values())
+            )
             self._changed.wait(timeout)
             if held:
                 self.stats.held_seconds += self.clock() - start
