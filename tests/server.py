@@ -28,7 +28,7 @@ Routes (all GET):
                         requests being served at once (`max_active`) and records when
                         each arrived (`arrivals`)
   /etag/NAME?bytes=N    a page (of N bytes if given) with an ETag; 304 to a matching
-                        If-None-Match
+                        If-None-Match; `server.version` changes the page and its ETag
   /lastmod/NAME         a page with Last-Modified; 304 to If-Modified-Since
                         (`not_modified` counts the 304s sent)
 
@@ -71,6 +71,7 @@ class TestServer:
         self.max_active = 0
         self.arrivals: list[float] = []  # time.monotonic() of each /count/ request
         self.not_modified = 0
+        self.version = 1  # bump it to change every /etag/ page
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"owner": self})
@@ -258,11 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def route_etag(self, rest: str, query: dict, count: int) -> None:
-        tag = f'"v1-{rest}"'
+        version = self.owner.version
+        tag = f'"v{version}-{rest}"'
         if self.headers.get("If-None-Match") == tag:
             self._not_modified(f"ETag: {tag}")
             return
-        body = page_text("etag " + rest).encode()
+        body = page_text("etag " + rest + "!" * (version - 1)).encode()
         if "bytes" in query:
             body = b"e" * int(query["bytes"])
         self.send_body(body, content_type="text/html; charset=utf-8", headers={"ETag": tag})

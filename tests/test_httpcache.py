@@ -55,6 +55,17 @@ def test_a_revalidated_page_is_the_same_page(server, tmp_path: Path) -> None:
     assert server.not_modified == 2
 
 
+def test_a_changed_page_is_fetched_in_full_and_stored_again(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    first = fetch(make_session(config), server.url("/etag/a"), config)
+    server.version = 2
+    changed = fetch(make_session(config), server.url("/etag/a"), config)
+    again = fetch(make_session(config), server.url("/etag/a"), config)
+    assert not changed.cached and changed.size == first.size + 2  # "!" in title and body
+    assert again.cached and again._replace(cached=False) == changed
+    assert server.not_modified == 1
+
+
 def test_pages_without_validators_are_not_stored(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
     session = make_session(config)
