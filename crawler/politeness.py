@@ -147,6 +147,10 @@ class HostQueues(Generic[T]):
             host.ready_at = max(host.ready_at, now + delay * (1 + self.jitter * self.rng()))
         self._place(key, host, now)
 
+    def queued_for(self, key: str) -> int:
+        host = self._hosts.get(key)
+        return len(host.queue) if host is not None else 0
+
     def is_known(self, key: str) -> bool:
         return key in self._hosts
 

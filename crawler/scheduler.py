@@ -3,11 +3,12 @@
 - The URL stream is read lazily and at most `max_in_flight` tasks are submitted
   and unfinished at once, so memory does not grow with the URL list. Each
   distinct URL is submitted once (the run remembers a 96-bit digest of each).
-- Politeness (`crawler.politeness`): URLs read wait in per-host queues, at most
-  `lookahead` of them in all, and go out as each host's bound and delay allow,
-  hosts taking turns, so a host with many URLs does not starve the others within
-  the look-ahead. A file sorted by host whose first host has more than
-  `lookahead` URLs does delay the hosts after it: memory stays flat instead.
+- Politeness (`crawler.politeness`): URLs read wait in per-host queues and go
+  out as each host's bound and delay allow, hosts taking turns. Memory is bounded
+  twice: at most `lookahead` jobs are queued in all, and at most a tenth of that
+  for one host; a host's jobs past its share are set aside on disk
+  (`crawler.spill`) and read back once the URL file is done. So a host with a
+  million URLs neither fills memory nor hides the hosts listed after it.
 - robots.txt (`crawler.robots`): the first URL of a host holds that host and
   sends its `/robots.txt` to the pool as a task (before any queued page); the
   callback parses it here, in the main process, and releases the host. A URL
@@ -30,7 +31,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -40,6 +41,7 @@ from crawler.politeness import HostQueues, host_key
 from crawler.report import Reporter, Stats
 from crawler.results import Failure, Result
 from crawler.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
+from crawler.spill import Spill
 from crawler.taskboard import TaskBoard
 from crawler.urlfile import BadLine, Job
 from crawler.worker import fetch_url
@@ -110,49 +112,74 @@ class Scheduler:
         self.hosts: HostQueues[Job] = hosts or HostQueues(per_host=max_in_flight)
         self.robots_agent = robots_agent
         self.lookahead = max(1, lookahead)
+        self.host_share = max(1, self.lookahead // 10)
         self.clock = clock
         self.workers = workers or max_in_flight
         self._robots: dict[str, Robots] = {}
         self._robots_wanted: deque[str] = deque()
+        self._generation = 0  # counts finished tasks, so that no wake-up is missed
+        self._last_host = ("", "")
 
     # -- the main thread ----------------------------------------------------------
     def run(self, jobs: Iterable[Job | BadLine]) -> Outcome:
         seen: set[int] = set()
-        source = iter(jobs)
-        exhausted = False
-        while not self._stopping():
-            took = False
-            if not exhausted and self.hosts.queued < self.lookahead:
-                job = next(source, None)
-                if job is None:
-                    exhausted = True
-                else:
-                    self._take(job, seen)
-                    took = True
-            sent = self._dispatch()
-            with self._changed:
-                if exhausted and not self.hosts.queued and not self._in_flight:
-                    break
-            if not (took or sent):
-                self._idle()
+        spill = Spill()
+        source: Iterator[Job | BadLine] = iter(jobs)
+        replaying = exhausted = False
+        job: Job | BadLine | None = None  # read, not yet taken
+        try:
+            while not self._stopping():
+                took = False
+                generation = self._generation
+                self._watch()  # at most every WATCH_EVERY, even while reading apace
+                if not exhausted and self.hosts.queued < self.lookahead:
+                    if job is None:
+                        job = next(source, None)
+                    if job is None and not replaying and spill.count:
+                        source, replaying = spill.replay(), True
+                        continue
+                    if job is None:
+                        exhausted = True
+                    elif self._take(job, seen, None if replaying else spill):
+                        job, took = None, True
+                sent = self._dispatch()
+                with self._changed:
+                    if exhausted and not self.hosts.queued and not self._in_flight:
+                        break
+                if not (took or sent):
+                    self._idle(generation)
+        finally:
+            spill.close()
         self._wait(lambda: not self._in_flight)
         return Outcome(self.stats, self._stop_signal, self._output_error)
 
-    def _take(self, job: Job | BadLine, seen: set[int]) -> None:
-        """Queue a job read from the file under its host (a bad line is answered at once)."""
+    def _take(self, job: Job | BadLine, seen: set[int], spill: Spill | None) -> bool:
+        """Queue a job under its host (a bad line is answered at once). A host past its
+        share sets the job aside in `spill`; with no spill (reading it back) the job
+        waits: False means not taken yet."""
         if isinstance(job, BadLine):
             self._bad_line(job)
-            return
-        key = url_key(job.url)
-        if key in seen:
-            return
-        seen.add(key)
-        host = host_key(job.url)
+            return True
+        if spill is not None:  # a job read back from the spill was deduplicated already
+            key = url_key(job.url)
+            if key in seen:
+                return True
+            seen.add(key)
+        if self._last_host[0] != job.url:  # a job that waits is looked at again and again
+            self._last_host = (job.url, host_key(job.url))
+        host = self._last_host[1]
         with self._changed:
-            if self.robots_agent is not None and not self.hosts.is_known(host):
-                self.hosts.hold(host)
-                self._robots_wanted.append(host)
-            self.hosts.add(host, job, self.clock())
+            if self.hosts.queued_for(host) >= self.host_share:
+                if spill is None:
+                    return False
+            else:
+                if self.robots_agent is not None and not self.hosts.is_known(host):
+                    self.hosts.hold(host)
+                    self._robots_wanted.append(host)
+                self.hosts.add(host, job, self.clock())
+                return True
+        spill.add(job)
+        return True
 
     def _dispatch(self) -> bool:
         """Submit what politeness allows while there is room in flight; robots.txt
@@ -184,13 +211,13 @@ class Scheduler:
                 self._record(job.url, [error_line(job.url, refusal)], refusal, None)
         return progressed
 
-    def _idle(self) -> None:
+    def _idle(self, generation: int) -> None:
         """Wait for a result, a host's delay or the watchdog's turn. Time spent here
         with fewer tasks in flight than workers while URLs are queued (and no
         robots.txt is on its way) is time the per-host limits held workers back."""
         with self._changed:
-            if self._stopping():
-                return
+            if self._stopping() or self._generation != generation:
+                return  # something finished since the loop looked: look again first
             start = self.clock()
             timeout = WATCH_EVERY / 2
             ready_at = self.hosts.next_ready_at()
@@ -298,6 +325,7 @@ class Scheduler:
             return False
         finally:
             with self._changed:
+                self._generation += 1
                 self._changed.notify_all()
 
     def _robots_known(self, host: str, result: Result) -> None:

@@ -71,8 +71,9 @@ class RunSettings:
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
     obey_robots: bool = True
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
-    # URLs read ahead of the ones being fetched, so that a host at its bound does not
-    # block the others behind it. It bounds memory: a queued job is a few hundred
+    # URLs read ahead of the ones being fetched and queued in memory, so that a host
+    # at its bound does not block the others behind it; one host holds a tenth of it
+    # at most, the rest waits on disk (crawler.spill). A queued job is a few hundred
     # bytes, so 10,000 is a few MB however long the URL file is.
     lookahead: int = 10_000
 

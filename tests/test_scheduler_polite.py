@@ -87,3 +87,22 @@ def test_a_robots_fetch_that_never_answers_means_try_later(tmp_path: Path) -> No
         f"error:{url} robots.txt unavailable (worker lost (no answer in time)); try later"
         for url in urls[:2]
     ]
+
+
+def test_a_host_with_many_urls_does_not_hide_the_hosts_after_it(tmp_path: Path) -> None:
+    """2,000 URLs of one host, then 10 of others, with room for 100 queued jobs (10 per
+    host): the big host's extra jobs wait on disk, and the small hosts are served at
+    once. Every URL still gets exactly one line."""
+
+    def task(url: str, task_id: int = 0, max_bytes: int | None = None):
+        if url.endswith("/robots.txt"):
+            return Failure(url, "HTTP 404", 1)
+        return Page(url, 200, "text/html", "x", 1, 1, 1)
+
+    urls = [f"http://big/{n}" for n in range(2000)] + [f"http://small{n}/" for n in range(10)]
+    outcome, db = run(tmp_path, [*urls, urls[5], urls[-1]], task, lookahead=100)
+    lines = records(db, "url")
+    assert sorted(lines) == sorted(f"url:{url} size:[1]" for url in urls)
+    last_small = max(i for i, line in enumerate(lines) if "small" in line)
+    assert last_small < 200
+    assert outcome.stats.ok == len(urls)
