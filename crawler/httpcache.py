@@ -68,9 +68,17 @@ def open_cache(path: Path) -> requests.Session:
         path.parent.mkdir(parents=True, exist_ok=True)
         session = _cached_session(path)
         len(session.cache.responses)  # opens the file: a broken one fails here, once
+        session.hooks["response"].append(_hand_back_304)
         return session
     except (sqlite3.Error, OSError):
         return requests.Session()
+
+
+def _hand_back_304(response: requests.Response, *args: object, **kwargs: object) -> None:
+    """Read the (empty) body of a 304 on the wire: requests-cache answers from the
+    cache and drops it unread, which with `stream=True` would cost the connection."""
+    if response.status_code == 304 and not isinstance(response, CachedResponse):
+        response.content  # noqa: B018 - reading to the end releases the connection
 
 
 def _cached_session(path: Path) -> CachedSession:

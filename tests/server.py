@@ -72,6 +72,7 @@ class TestServer:
         self.arrivals: list[float] = []  # time.monotonic() of each /count/ request
         self.not_modified = 0
         self.version = 1  # bump it to change every /etag/ page
+        self.connections = 0  # TCP connections accepted
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"owner": self})
@@ -127,6 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.owner._lock:
+            self.owner.connections += 1
 
     def send_body(
         self,

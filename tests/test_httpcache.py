@@ -66,6 +66,16 @@ def test_a_changed_page_is_fetched_in_full_and_stored_again(server, tmp_path: Pa
     assert server.not_modified == 1
 
 
+def test_revalidating_keeps_the_connection(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    session = make_session(config)
+    for _ in range(2):
+        for n in range(5):
+            assert isinstance(fetch(session, server.url(f"/etag/{n}"), config), Page)
+    assert server.not_modified == 5
+    assert server.connections == 1
+
+
 def test_pages_without_validators_are_not_stored(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
     session = make_session(config)
