@@ -110,8 +110,8 @@ def test_crawl_delay_spaces_requests(server, tmp_path: Path) -> None:
 
 def test_per_host_bound_and_no_starvation(hosts, tmp_path: Path) -> None:
     big, small_b, small_c = hosts
-    urls = [big.url(f"/count/{n}?seconds=0.3") for n in range(24)]
-    urls += [small.url(f"/count/{n}?seconds=0.3") for small in (small_b, small_c) for n in range(4)]
+    urls = [big.url(f"/count/{n}?seconds=0.4") for n in range(24)]
+    urls += [small.url(f"/count/{n}?seconds=0.1") for small in (small_b, small_c) for n in range(4)]
     result, db = crawl(tmp_path, urls, "--workers", "8", "--per-host", "2")
     assert result.returncode == 0, result.stderr
     assert [server.max_active for server in hosts] == [2, 2, 2]
@@ -122,7 +122,7 @@ def test_per_host_bound_and_no_starvation(hosts, tmp_path: Path) -> None:
 
 
 def test_default_per_host_bound_is_4(server, tmp_path: Path) -> None:
-    urls = [server.url(f"/count/{n}?seconds=0.3") for n in range(12)]
+    urls = [server.url(f"/count/{n}?seconds=0.5") for n in range(12)]
     result, _db = crawl(tmp_path, urls, "--workers", "8")
     assert result.returncode == 0, result.stderr
     assert server.max_active == 4
