@@ -89,6 +89,9 @@ def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Repo
     except OutputError as error:
         reporter.say(f"crawl: {error}")
         return EXIT_UNUSABLE
+    except KeyboardInterrupt:  # Ctrl-C during --wait-lock: no traceback
+        reporter.say("crawl: interrupted by SIGINT while waiting for the lock; nothing fetched")
+        return 128 + signal.SIGINT
     try:
         return _locked_run(settings, urls, source, reporter)
     finally:

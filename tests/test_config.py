@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -111,6 +112,27 @@ def test_wait_lock_waits_for_the_other_run(server, tmp_path: Path) -> None:
             crawl.communicate()
     assert crawl.returncode == 0, err
     assert len(records(db, "url")) == 1
+
+
+def test_ctrl_c_while_waiting_for_the_lock(tmp_path: Path) -> None:
+    db = tmp_path / "db.txt"
+    urls = write_urls(tmp_path / "urls.txt", "http://127.0.0.1:9/never")
+    lock = RunLock(db)
+    lock.acquire()
+    crawl = start_crawl(str(urls), "--output", str(db), "--wait-lock", "60")
+    try:
+        give_up = time.monotonic() + 30
+        while not holds_lock(crawl.pid, lock.path) and time.monotonic() < give_up:
+            time.sleep(0.05)
+        crawl.send_signal(signal.SIGINT)
+        _out, err = crawl.communicate(timeout=30)
+    finally:
+        lock.release()
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.communicate()
+    assert crawl.returncode == 130
+    assert "Traceback" not in err and "nothing fetched" in err
 
 
 def test_wait_lock_gives_up_with_75(tmp_path: Path) -> None:
