@@ -160,11 +160,9 @@ class Scheduler:
         if isinstance(job, BadLine):
             self._bad_line(job)
             return True
-        if spill is not None:  # a job read back from the spill was deduplicated already
-            key = url_key(job.url)
-            if key in seen:
-                return True
-            seen.add(key)
+        key = url_key(job.url)
+        if spill is not None and key in seen:  # a replayed job was deduplicated already
+            return True
         if self._last_host[0] != job.url:  # a job that waits is looked at again and again
             self._last_host = (job.url, host_key(job.url))
         host = self._last_host[1]
@@ -177,9 +175,13 @@ class Scheduler:
                     self.hosts.hold(host)
                     self._robots_wanted.append(host)
                 self.hosts.add(host, job, self.clock())
+                if spill is not None:
+                    seen.add(key)
                 return True
-        spill.add(job)
-        return True
+        if spill.add(job):
+            seen.add(key)
+            return True
+        return False
 
     def _dispatch(self) -> bool:
         """Submit what politeness allows while there is room in flight; robots.txt

@@ -21,14 +21,23 @@ class Spill:
     def __init__(self) -> None:
         self._file = None
         self.count = 0
+        self.broken = False
 
-    def add(self, job: Job) -> None:
-        """Set `job` aside. URLs hold no whitespace (the URL file's check), so a tab
-        separates the fields."""
-        if self._file is None:
-            self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115
-        self._file.write(f"{job.line}\t{job.url}\t{','.join(job.parsers)}\n")
+    def add(self, job: Job) -> bool:
+        """Set `job` aside; False if the disk will not take it (then the caller waits
+        for room in memory, as if there were no spill). URLs hold no whitespace (the
+        URL file's check), so a tab separates the fields."""
+        if self.broken:
+            return False
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115
+            self._file.write(f"{job.line}\t{job.url}\t{','.join(job.parsers)}\n")
+        except OSError:
+            self.broken = True  # what was written still comes back in replay
+            return False
         self.count += 1
+        return True
 
     def replay(self) -> Iterator[Job]:
         """The jobs set aside, in order; the file is closed when they are all read."""

@@ -106,3 +106,20 @@ def test_a_host_with_many_urls_does_not_hide_the_hosts_after_it(tmp_path: Path) 
     last_small = max(i for i, line in enumerate(lines) if "small" in line)
     assert last_small < 200
     assert outcome.stats.ok == len(urls)
+
+
+def test_without_a_usable_temporary_folder_jobs_wait_in_memory(tmp_path: Path, monkeypatch):
+    def no_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("crawler.spill.tempfile.TemporaryFile", no_disk)
+
+    def task(url: str, task_id: int = 0, max_bytes: int | None = None):
+        if url.endswith("/robots.txt"):
+            return Failure(url, "HTTP 404", 1)
+        return Page(url, 200, "text/html", "x", 1, 1, 1)
+
+    urls = [f"http://big/{n}" for n in range(300)] + [f"http://small{n}/" for n in range(5)]
+    outcome, db = run(tmp_path, [*urls, urls[0]], task, lookahead=20)
+    assert sorted(records(db, "url")) == sorted(f"url:{url} size:[1]" for url in urls)
+    assert outcome.stats.ok == len(urls)

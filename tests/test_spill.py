@@ -16,3 +16,14 @@ def test_jobs_come_back_in_order() -> None:
     assert spill.count == 3
     assert list(spill.replay()) == jobs
     spill.close()
+
+
+def test_a_full_disk_says_no(monkeypatch) -> None:
+    def no_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("crawler.spill.tempfile.TemporaryFile", no_disk)
+    spill = Spill()
+    assert spill.add(Job(1, "http://a/", ())) is False
+    assert spill.broken and spill.count == 0
+    assert list(spill.replay()) == []
