@@ -12,8 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crawler import __version__
+from crawler.config import parse_with_config
 from crawler.runner import EXIT_UNUSABLE
-from crawler.settings import DEFAULT_OUTPUT, DEFAULT_USER_AGENT, FetchSettings, RunSettings
+from crawler.settings import (
+    DEFAULT_CACHE_NAME,
+    DEFAULT_OUTPUT,
+    DEFAULT_USER_AGENT,
+    FetchSettings,
+    RunSettings,
+)
 
 
 def positive_int(text: str) -> int:
@@ -27,6 +34,13 @@ def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
     return value
 
 
@@ -128,6 +142,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="User-Agent header sent with every request",
     )
     parser.add_argument(
+        "--per-host",
+        type=positive_int,
+        default=RunSettings.per_host,
+        metavar="N",
+        help="requests in flight to one host (scheme://host:port), whatever --workers is",
+    )
+    parser.add_argument(
+        "--delay",
+        type=non_negative_float,
+        default=RunSettings.delay,
+        metavar="SECONDS",
+        help="space requests to one host by this much (plus up to 50%% jitter); "
+        "a delay means one request at a time to that host",
+    )
+    parser.add_argument(
+        "--ignore-robots",
+        action="store_true",
+        help="do not fetch or obey robots.txt",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="HTTP cache (SQLite) for revalidating pages between runs; "
+        "(default: http-cache.sqlite next to the output file)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="no HTTP cache: fetch every page in full",
+    )
+    parser.add_argument(
+        "--wait-lock",
+        type=non_negative_float,
+        default=RunSettings.wait_lock,
+        metavar="SECONDS",
+        help="if another run holds the output's lock, wait up to this long before exit 75",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML file of options (names as on the command line, e.g. per-host = 2); "
+        "the command line wins",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -150,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cache_path(args: argparse.Namespace) -> Path | None:
+    if args.no_cache:
+        return None
+    return args.cache if args.cache is not None else args.output.parent / DEFAULT_CACHE_NAME
+
+
 def settings_from(args: argparse.Namespace) -> RunSettings:
     return RunSettings(
         workers=args.workers,
@@ -159,18 +227,23 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
         quiet=args.quiet,
         verbose=args.verbose,
         start_method=args.start_method,
+        per_host=args.per_host,
+        delay=args.delay,
+        obey_robots=not args.ignore_robots,
+        wait_lock=args.wait_lock,
         fetch=FetchSettings(
             timeout=args.timeout,
             retries=args.retries,
             max_bytes=args.max_bytes,
             user_agent=args.user_agent,
+            cache_path=cache_path(args),
         ),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
     from crawler.report import Reporter
     from crawler.runner import run_crawl
 

@@ -19,14 +19,16 @@ from contextlib import contextmanager
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from crawler.decode import decode_body, is_text
+from crawler.httpcache import from_cache, open_cache, store
 from crawler.results import Failure, Page, Result
 from crawler.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
 
 CHUNK = 64 * 1024
+SLOW_DOWN = frozenset({"HTTP 429", "HTTP 503"})  # answers that mark a host as throttling us
 
 
 class TooLarge(Exception):
@@ -40,8 +42,9 @@ class AttemptDeadline(BaseException):
 
 def make_session(settings: FetchSettings, pool_size: int = 16) -> requests.Session:
     """A session whose connections are reused across a worker's fetches, with
-    urllib3's retries off: tenacity in `fetch` is the one retry layer."""
-    session = requests.Session()
+    urllib3's retries off: tenacity in `fetch` is the one retry layer. With
+    `settings.cache_path`, the session revalidates through the HTTP cache."""
+    session = open_cache(settings.cache_path) if settings.cache_path else requests.Session()
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -93,6 +96,7 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
     """One attempt. Returns a Page or a final Failure; raises TransientError for a
     failure worth another attempt."""
     deadline = time.monotonic() + settings.timeout
+    response = body = None
     try:
         with attempt_deadline(settings.timeout):
             response = session.get(url, stream=True, timeout=settings.timeout)
@@ -106,11 +110,16 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > settings.max_bytes:
                     return Failure(url, f"larger than {settings.max_bytes} bytes", 1)
-                try:
-                    body = read_body(response.raw, settings.max_bytes, deadline)
-                except (urllib3.exceptions.ProtocolError, ConnectionError):
-                    # urllib3 reports a short or malformed body as a broken connection.
-                    raise TransientError("body cut short") from None
+                if from_cache(response):  # a 304 or still fresh: nothing to stream
+                    body = response.content
+                    if len(body) > settings.max_bytes:
+                        raise TooLarge(f"larger than {settings.max_bytes} bytes")
+                else:
+                    try:
+                        body = read_body(response.raw, settings.max_bytes, deadline)
+                    except (urllib3.exceptions.ProtocolError, ConnectionError):
+                        # urllib3 reports a short or malformed body as a broken connection.
+                        raise TransientError("body cut short") from None
             finally:
                 response.close()
     except AttemptDeadline:
@@ -131,22 +140,34 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
         return Failure(url, "body does not match its Content-Encoding", 1)
     except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError):
         raise TransientError("body cut short") from None
+    finally:
+        store(session, response, body)  # only a body read within the bounds is kept
     content_type = response.headers.get("Content-Type", "")
     if is_text(content_type):
         text: str | None = decode_body(body, content_type)
         size = len(text)
     else:
         text, size = None, len(body)
-    return Page(url, status, content_type, text, size, len(body), 1)
+    return Page(url, status, content_type, text, size, len(body), 1, cached=from_cache(response))
 
 
 def fetch(session: requests.Session, url: str, settings: FetchSettings) -> Result:
     """Fetch `url` with retries. Always returns: a Page, or a Failure whose reason
-    says what went wrong (`timed out after 3 attempts`, `HTTP 404`...)."""
+    says what went wrong (`timed out after 3 attempts`, `HTTP 404`...). The
+    result is marked `throttled` if any attempt got 429 or 503, so the scheduler
+    can slow down for that host."""
+    throttled = False
+
+    def note_throttle(state: RetryCallState) -> None:
+        nonlocal throttled
+        error = state.outcome.exception() if state.outcome else None
+        throttled = throttled or getattr(error, "reason", None) in SLOW_DOWN
+
     retrying = Retrying(
         stop=stop_after_attempt(settings.attempts),
         wait=RetryWait(settings),
         retry=retry_if_exception_type(TransientError),
+        before_sleep=note_throttle,
         reraise=True,
     )
     attempts = 0
@@ -157,5 +178,6 @@ def fetch(session: requests.Session, url: str, settings: FetchSettings) -> Resul
                 result = fetch_once(session, url, settings)
     except TransientError as error:
         unit = "attempt" if attempts == 1 else "attempts"
-        return Failure(url, f"{error.reason} after {attempts} {unit}", attempts)
-    return result._replace(attempts=attempts)
+        throttled = throttled or error.reason in SLOW_DOWN
+        return Failure(url, f"{error.reason} after {attempts} {unit}", attempts, throttled)
+    return result._replace(attempts=attempts, throttled=throttled)

@@ -17,6 +17,9 @@ class Stats:
     failed: int = 0
     retried: int = 0
     bytes: int = 0
+    unchanged: int = 0  # pages the HTTP cache answered (a 304, or still fresh)
+    saved: int = 0  # their bytes, which did not cross the network
+    held_seconds: float = 0.0  # workers idle while per-host limits held URLs back
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -27,10 +30,15 @@ class Stats:
         seconds = self.seconds
         pages = self.ok + self.failed
         rate = pages / seconds if seconds > 0 else 0.0
-        return (
+        text = (
             f"crawl: {self.ok} ok, {self.failed} failed, {self.retried} retried, "
             f"{self.bytes} bytes in {seconds:.2f} s ({rate:.1f} pages/s)"
         )
+        if self.unchanged:
+            text += f"; {self.unchanged} unchanged (cache), {self.saved} bytes saved"
+        if self.held_seconds >= 0.05:
+            text += f"; per-host limits held workers back {self.held_seconds:.1f} s"
+        return text
 
     def fields(self) -> dict[str, object]:
         return {
@@ -38,6 +46,8 @@ class Stats:
             "failed": self.failed,
             "retried": self.retried,
             "bytes": self.bytes,
+            "unchanged": self.unchanged,
+            "saved": self.saved,
             "seconds": f"{self.seconds:.2f}",
         }
 

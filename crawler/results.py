@@ -12,7 +12,9 @@ from typing import NamedTuple
 
 class Page(NamedTuple):
     """A fetched page. `text` is the decoded text, or None for a body that is not
-    text (an image), in which case `size` is its byte count."""
+    text (an image), in which case `size` is its byte count. `cached`: the body came
+    from the HTTP cache (a 304, or still fresh), so `nbytes` were not on the wire.
+    `throttled`: the host answered 429 or 503 on the way (a retry then succeeded)."""
 
     url: str
     status: int
@@ -21,14 +23,18 @@ class Page(NamedTuple):
     size: int
     nbytes: int
     attempts: int
+    cached: bool = False
+    throttled: bool = False
 
 
 class Failure(NamedTuple):
-    """A URL that was not fetched; `reason` is one line for the `error:` record."""
+    """A URL that was not fetched; `reason` is one line for the `error:` record.
+    `throttled`: the host answered 429 or 503 on the way."""
 
     url: str
     reason: str
     attempts: int
+    throttled: bool = False
 
 
 Result = Page | Failure

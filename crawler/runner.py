@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from crawler import __version__
 from crawler.backends import process_pool
+from crawler.politeness import HostQueues
 from crawler.report import Reporter
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
@@ -80,13 +81,17 @@ def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Repo
     """Crawl the URLs of `urls` into `settings.output`; returns the exit status."""
     lock = RunLock(settings.output)
     try:
-        lock.acquire()
+        lock.acquire(settings.wait_lock)
     except LockHeld as error:
-        reporter.say(f"crawl: {error} (lock {lock.path}); nothing fetched")
+        waited = f", waited {settings.wait_lock:g} s" if settings.wait_lock else ""
+        reporter.say(f"crawl: {error} (lock {lock.path}{waited}); nothing fetched")
         return EXIT_LOCKED
     except OutputError as error:
         reporter.say(f"crawl: {error}")
         return EXIT_UNUSABLE
+    except KeyboardInterrupt:  # Ctrl-C during --wait-lock: no traceback
+        reporter.say("crawl: interrupted by SIGINT while waiting for the lock; nothing fetched")
+        return 128 + signal.SIGINT
     try:
         return _locked_run(settings, urls, source, reporter)
     finally:
@@ -122,6 +127,10 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         max_in_flight=settings.max_in_flight,
         watchdog_limit=settings.watchdog_limit(),
         board=board,
+        hosts=HostQueues(settings.per_host, settings.delay),
+        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
+        lookahead=settings.lookahead,
+        workers=settings.workers,
     )
     try:
         with stop_on_signals(scheduler):

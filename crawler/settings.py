@@ -15,6 +15,7 @@ from crawler import PROJECT_URL, __version__
 MiB = 1024 * 1024
 DEFAULT_USER_AGENT = f"crawl/{__version__} (+{PROJECT_URL})"
 DEFAULT_OUTPUT = Path("output") / "db.txt"
+DEFAULT_CACHE_NAME = "http-cache.sqlite"  # next to the output file: output/http-cache.sqlite
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class FetchSettings:
     reading the whole body must all fit in it. `retries` is the number of extra
     attempts for failures worth retrying. Waits between attempts grow exponentially
     from `backoff_initial` to `backoff_max` with jitter, or follow the server's
-    `Retry-After`, never longer than `retry_after_cap`.
+    `Retry-After`, never longer than `retry_after_cap`. With `cache_path`, pages
+    are revalidated through an HTTP cache in that SQLite file (`crawler.httpcache`).
     """
 
     timeout: float = 10.0
@@ -36,6 +38,7 @@ class FetchSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
     retry_after_cap: float = 60.0
+    cache_path: Path | None = None
 
     @property
     def attempts(self) -> int:
@@ -64,6 +67,15 @@ class RunSettings:
     verbose: bool = False
     start_method: str | None = None  # None: the platform's default
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    per_host: int = 4  # requests in flight to one host (see crawler.politeness)
+    delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
+    obey_robots: bool = True
+    wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
+    # URLs read ahead of the ones being fetched and queued in memory, so that a host
+    # at its bound does not block the others behind it; one host holds a tenth of it
+    # at most, the rest waits on disk (crawler.spill). A queued job is a few hundred
+    # bytes, so 10,000 is a few MB however long the URL file is.
+    lookahead: int = 10_000
 
     @property
     def max_in_flight(self) -> int:

@@ -7,6 +7,7 @@ initializer, so it works under every start method (`fork`, `spawn`, and
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import os
 import signal
@@ -62,8 +63,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def fetch_url(url: str, task_id: int = 0) -> Result:
-    """The pool's task: fetch `url` with this worker's session and settings.
+def fetch_url(url: str, task_id: int = 0, max_bytes: int | None = None) -> Result:
+    """The pool's task: fetch `url` with this worker's session and settings
+    (`max_bytes` lowers the size cap, for robots.txt).
 
     Returns a value for every outcome; anything unexpected becomes a Failure,
     so nothing but plain tuples ever has to cross back to the main process."""
@@ -73,7 +75,10 @@ def fetch_url(url: str, task_id: int = 0) -> Result:
         faulthandler.dump_traceback_later(_hard_limit, exit=True, file=_devnull)
     try:
         assert _session is not None and _settings is not None, "worker not initialized"
-        return fetch(_session, url, _settings)
+        settings = _settings
+        if max_bytes is not None and max_bytes < settings.max_bytes:
+            settings = dataclasses.replace(settings, max_bytes=max_bytes)
+        return fetch(_session, url, settings)
     except Exception as error:  # noqa: BLE001 - every outcome must come back as a value
         return Failure(url, f"worker error: {type(error).__name__}", 1)
     finally:

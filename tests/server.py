@@ -24,6 +24,18 @@ Routes (all GET):
   /image.png            a PNG of known size
   /slow?seconds=S       a page after S seconds
   /hang                 accepts and never answers (until the server stops)
+  /robots.txt           `server.robots` (a str) with `server.robots_status` (200);
+                        404 while `robots` is None
+  /count/NAME?seconds=S a page after S (default 0.2) seconds; counts the /count/
+                        requests being served at once (`max_active`) and records when
+                        each arrived (`arrivals`)
+  /etag/NAME?bytes=N    a page (of N bytes if given) with an ETag; 304 to a matching
+                        If-None-Match; `server.version` changes the page and its ETag
+  /lastmod/NAME         a page with Last-Modified; 304 to If-Modified-Since
+                        (`not_modified` counts the 304s sent)
+
+One server is one host for the crawler's politeness (its key is scheme://host:port),
+so a test that needs several hosts starts several servers.
 """
 
 from __future__ import annotations
@@ -56,6 +68,14 @@ class TestServer:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.client_ports: defaultdict[str, list[int]] = defaultdict(list)
+        self.robots: str | None = None
+        self.robots_status = 200
+        self.active = 0
+        self.max_active = 0
+        self.arrivals: list[float] = []  # time.monotonic() of each /count/ request
+        self.not_modified = 0
+        self.version = 1  # bump it to change every /etag/ page
+        self.connections = 0  # TCP connections accepted
         self._lock = threading.Lock()
         self._hit = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -99,6 +119,16 @@ class TestServer:
                 assert left > 0, f"{path} had {self.hits[path]} of {count} requests in {timeout} s"
                 self._hit.wait(left)
 
+    def enter(self) -> None:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            self.arrivals.append(time.monotonic())
+
+    def leave(self) -> None:
+        with self._lock:
+            self.active -= 1
+
     def start(self) -> TestServer:
         self._thread.start()
         return self
@@ -116,9 +146,15 @@ class TestServer:
 class _Handler(BaseHTTPRequestHandler):
     owner: TestServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.owner._lock:
+            self.owner.connections += 1
 
     def send_body(
         self,
@@ -243,3 +279,47 @@ class _Handler(BaseHTTPRequestHandler):
 
     def route_hang(self, rest: str, query: dict, count: int) -> None:
         self.owner.pause(600)
+
+    def route_robots_txt(self, rest: str, query: dict, count: int) -> None:
+        robots = self.owner.robots
+        if robots is None:
+            self.send_body(b"no robots.txt", 404, "text/plain")
+        else:
+            self.send_body(robots.encode(), self.owner.robots_status, "text/plain")
+
+    def route_count(self, rest: str, query: dict, count: int) -> None:
+        self.owner.enter()
+        try:
+            if not self.owner.pause(float(query.get("seconds", 0.2))):
+                return
+        finally:
+            self.owner.leave()
+        self.send_body(page_text("counted " + rest).encode())
+
+    def _not_modified(self, validator: str) -> None:
+        with self.owner._lock:
+            self.owner.not_modified += 1
+        self.send_response(304)
+        self.send_header(*validator.split(": ", 1))
+        self.end_headers()
+
+    def route_etag(self, rest: str, query: dict, count: int) -> None:
+        version = self.owner.version
+        tag = f'"v{version}-{rest}"'
+        if self.headers.get("If-None-Match") == tag:
+            self._not_modified(f"ETag: {tag}")
+            return
+        body = page_text("etag " + rest + "!" * (version - 1)).encode()
+        if "bytes" in query:
+            body = b"e" * int(query["bytes"])
+        self.send_body(body, content_type="text/html; charset=utf-8", headers={"ETag": tag})
+
+    def route_lastmod(self, rest: str, query: dict, count: int) -> None:
+        stamp = "Wed, 21 Oct 2015 07:28:00 GMT"
+        if self.headers.get("If-Modified-Since") == stamp:
+            self._not_modified(f"Last-Modified: {stamp}")
+            return
+        body = page_text("lastmod " + rest).encode()
+        self.send_body(
+            body, content_type="text/html; charset=utf-8", headers={"Last-Modified": stamp}
+        )
