@@ -87,7 +87,7 @@ def test_retryable_statuses_give_up_after_every_attempt(
     mock: responses.RequestsMock, waits: list[float], status: int
 ) -> None:
     mock.get(URL, status=status)
-    assert get() == Failure(URL, f"HTTP {status} after 3 attempts", 3)
+    assert get() == Failure(URL, f"HTTP {status} after 3 attempts", 3, status in (429, 503))
     assert calls(mock) == 3
 
 
@@ -103,7 +103,9 @@ def test_other_errors_are_not_retried(
 
 def test_no_retries_means_one_attempt(mock: responses.RequestsMock, waits: list[float]) -> None:
     mock.get(URL, status=503)
-    assert get(settings=FetchSettings(retries=0)) == Failure(URL, "HTTP 503 after 1 attempt", 1)
+    assert get(settings=FetchSettings(retries=0)) == Failure(
+        URL, "HTTP 503 after 1 attempt", 1, throttled=True
+    )
     assert calls(mock) == 1
 
 

@@ -72,12 +72,17 @@ class FakePool:
 
 
 class LostBoard:
-    def __init__(self, lost: list[int]) -> None:
+    """A task board on which the workers running the given tasks died: like the real
+    one, it names a task only once the task was handed to the pool."""
+
+    def __init__(self, lost: list[int], pool: FakePool) -> None:
         self.lost = lost
+        self.pool = pool
 
     def lost_tasks(self) -> list[int]:
-        lost, self.lost = self.lost, []
-        return lost
+        named = [task for task in self.lost if task <= len(self.pool.submitted)]
+        self.lost = [task for task in self.lost if task not in named]
+        return named
 
 
 def run(
@@ -166,7 +171,7 @@ def test_a_task_with_no_answer_is_written_off_and_its_late_answer_dropped(
 def test_a_task_of_a_dead_worker_is_written_off_at_once(tmp_path: Path) -> None:
     pool = FakePool(None)
     started = time.monotonic()
-    scheduler, lines = run(tmp_path, pool, jobs("http://a/"), board=LostBoard([1]))
+    scheduler, lines = run(tmp_path, pool, jobs("http://a/"), board=LostBoard([1], pool))
     assert lines == ["error:http://a/ worker lost"]
     assert time.monotonic() - started < 30  # not the watchdog's 60 s limit
     assert scheduler.written_off == 1
@@ -182,7 +187,7 @@ def test_an_answer_and_a_write_off_racing_give_one_line(tmp_path: Path, answer_f
         Reporter(progress=False, stream=io.StringIO()),
         max_in_flight=3,
         watchdog_limit=60.0,
-        board=LostBoard([1]),
+        board=LostBoard([1], pool),
     )
     scheduler._submit(Job(1, "http://a/", ()))
     ((url, callback, _),) = pool.held
