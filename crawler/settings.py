@@ -15,6 +15,7 @@ from crawler import PROJECT_URL, __version__
 MiB = 1024 * 1024
 DEFAULT_USER_AGENT = f"crawl/{__version__} (+{PROJECT_URL})"
 DEFAULT_OUTPUT = Path("output") / "db.txt"
+LOCAL_DASHBOARD = "127.0.0.1:8787"  # --backend dask --dashboard
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class FetchSettings:
 class RunSettings:
     """How the main process runs a crawl."""
 
+    # Worker processes; with `scheduler`, tasks kept running on the cluster at
+    # once, and 0 means as many as the cluster has threads when the run starts.
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     output: Path = DEFAULT_OUTPUT
     parse: tuple[str, ...] = ()
@@ -64,6 +67,9 @@ class RunSettings:
     verbose: bool = False
     start_method: str | None = None  # None: the platform's default
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    backend: str = "process"  # or "dask"
+    scheduler: str | None = None  # dask: join this cluster instead of starting one
+    dashboard: bool = False  # dask: serve the local cluster's dashboard
 
     @property
     def max_in_flight(self) -> int:
