@@ -22,9 +22,10 @@ so the scheduler, the pipelines and the writer are the same for every backend.
   the worker would end its other tasks too. The fetch deadlines bound a task, and
   the main process's watchdog writes off anything past `watchdog_limit`.
 - On a cluster joined with `--scheduler`, crawl uploads its own code (the
-  `crawler` and `pipelines` packages, zipped) before anything runs, so workers
-  need only crawl's dependencies (requests, urllib3, tenacity, charset-normalizer),
-  not crawl itself, and always run the client's version of it.
+  `crawler` and `pipelines` packages, zipped) to the scheduler and the workers
+  before anything runs, so they need only crawl's dependencies (requests,
+  urllib3, tenacity, charset-normalizer), not crawl itself, and always run the
+  client's version of it.
 
 Importing this module imports `distributed`: only `crawler.backends` does, and
 only for `--backend dask`.
@@ -32,6 +33,7 @@ only for `--backend dask`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -47,7 +49,7 @@ from typing import Any
 import dask
 import distributed
 from distributed import Client, LocalCluster, as_completed
-from distributed.diagnostics.plugin import UploadFile, WorkerPlugin
+from distributed.diagnostics.plugin import SchedulerUploadFile, UploadFile, WorkerPlugin
 
 import crawler
 import pipelines
@@ -58,6 +60,7 @@ CODE_PLUGIN = "crawl-code"  # fixed names: a later run replaces, never piles up
 SETUP_PLUGIN = "crawl-worker-setup"
 COLLECT_EVERY = 0.1  # how often the collector looks at a closing flag while idle
 CLOSE_TIMEOUT = 5.0
+KILL_TIMEOUT = 0.5  # a worker asked to stop is killed after 80% of this
 
 
 class CrawlWorkerSetup(WorkerPlugin):
@@ -141,6 +144,8 @@ class DaskPool:
                 with contextlib.suppress(Exception):  # a lost cluster has nothing to cancel
                     self.client.cancel(pending, force=True)
             self._completed.futures.clear()
+            if self.cluster is not None:
+                _kill_workers(self.cluster)
         _close_quietly(self.client, self.cluster)
 
     def _collect(self) -> None:
@@ -181,6 +186,20 @@ def _exception_of(result: Any) -> BaseException:
     if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
         return result[1]
     return RuntimeError(repr(result))
+
+
+def _kill_workers(cluster: LocalCluster) -> None:
+    """End a local cluster's workers now. A plain close lets each finish its running
+    task first (a fetch may take a minute); these tasks were abandoned."""
+
+    async def kill_all() -> None:
+        nannies = list(cluster.workers.values())
+        await asyncio.gather(
+            *(nanny.close(timeout=KILL_TIMEOUT) for nanny in nannies), return_exceptions=True
+        )
+
+    with contextlib.suppress(Exception):
+        cluster.sync(kill_all)
 
 
 def _close_quietly(client: Client | None, cluster: LocalCluster | None) -> None:
@@ -261,12 +280,15 @@ def code_archive() -> bytes:
 
 
 def upload_code(client: Client) -> None:
-    """Put this crawl's code at the front of every worker's path, now and for
-    workers that join later. The file is named by its content, so runs of the same
+    """Put this crawl's code at the front of the scheduler's and every worker's
+    path, now and for workers that join later. The file is named by its content, so runs of the same
     code share it and a different version is a different file."""
     data = code_archive()
     name = f"crawl-{hashlib.sha256(data).hexdigest()[:12]}.zip"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(data)
+        # The scheduler unpickles each task (it names `crawler.worker.fetch_url`), so
+        # it needs the code as much as the workers do.
+        client.register_plugin(SchedulerUploadFile(str(path)), name=CODE_PLUGIN)
         client.register_plugin(UploadFile(str(path)), name=CODE_PLUGIN)

@@ -1,0 +1,419 @@
+"""`--backend dask`: the contract on a Dask cluster.
+
+Integration tests run the real `crawl` against tests/server.py: with a local
+cluster it starts itself, and through `--scheduler` with a real `dask scheduler`
+and two `dask worker` processes on 127.0.0.1 that cannot import crawl on their
+own (it reaches them by upload). Every process a test starts is ended by it, and
+each test checks that none is left over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT, crawl_env, records, run_crawl, start_crawl, write_urls
+from tests.server import page_text
+
+if TYPE_CHECKING:
+    from tests.server import TestServer
+
+distributed = pytest.importorskip("distributed")
+
+UP_WITHIN = 60.0  # bound on a cluster coming up or a run ending, on a loaded 2-core CI
+
+
+def wait_for(ready: Callable[[], bool], within: float = UP_WITHIN, what: str = "it") -> None:
+    deadline = time.monotonic() + within
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {within:.0f} s")
+        time.sleep(0.05)
+
+
+def end_all(processes: list[psutil.Process]) -> None:
+    """Fail if any of `processes` outlives a bounded wait; kill them either way."""
+    _, alive = psutil.wait_procs(processes, timeout=15)
+    for process in alive:
+        process.kill()
+    assert not alive, f"left running: {[p.pid for p in alive]}"
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def lines_for(db: Path, url: str) -> list[str]:
+    return [
+        line
+        for line in records(db)
+        if line.startswith(("url:", "error:")) and line.split(" ", 1)[0].split(":", 1)[1] == url
+    ]
+
+
+# -- without Dask -------------------------------------------------------------------
+
+
+def test_without_dask_the_backend_says_how_to_install_it(tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked" / "distributed"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('not installed')\n")
+    urls = write_urls(tmp_path / "urls.txt", "http://127.0.0.1:9/page/a")
+    db = tmp_path / "db.txt"
+    env = crawl_env()
+    env["PYTHONPATH"] = f"{blocked.parent}{os.pathsep}{env['PYTHONPATH']}"
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", str(urls), "--backend", "dask", "--output", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert done.stderr == "crawl: --backend dask needs Dask: pip install 'crawl[dask]'\n"
+    assert not db.exists()
+
+
+def test_scheduler_needs_the_dask_backend(tmp_path: Path) -> None:
+    urls = write_urls(tmp_path / "urls.txt", "http://127.0.0.1:9/page/a")
+    done = run_crawl(str(urls), "--backend", "process", "--scheduler", "tcp://127.0.0.1:9")
+    assert done.returncode == 2
+    assert "--scheduler and --dashboard need --backend dask" in done.stderr
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_a_scheduler_that_cannot_be_reached_is_one_line_and_exit_2(
+    tmp_path: Path, how: str
+) -> None:
+    closed_port = "tcp://127.0.0.1:9"  # discard: nothing listens there
+    urls = write_urls(tmp_path / "urls.txt", "http://127.0.0.1:9/page/a")
+    db = tmp_path / "db.txt"
+    args = [str(urls), "--output", str(db), "--backend", "dask"]
+    env = crawl_env()
+    env["DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"] = "1s"  # Dask's own bound on connecting
+    if how == "flag":
+        args += ["--scheduler", closed_port]
+    else:
+        env["DASK_SCHEDULER_ADDRESS"] = closed_port
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"crawl: cannot reach the Dask scheduler at {closed_port}")
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert not db.exists() or records(db) == []
+
+
+# -- a local cluster ------------------------------------------------------------------
+
+
+def test_local_cluster_writes_one_line_per_url(server: TestServer, tmp_path: Path) -> None:
+    page_a, page_b = server.url("/page/a"), server.url("/page/b")
+    board, missing = server.url("/board"), server.url("/status/404")
+    flaky = server.url("/flaky/dask?fail=1")
+    drip = server.url("/drip?bytes=100&every=0.4")  # 40 s of body for a 1 s budget
+    urls = write_urls(
+        tmp_path / "urls.txt",
+        page_a,
+        f"{board}  board",
+        missing,
+        "no-scheme.example/x",
+        flaky,
+        page_b,
+        page_a,  # listed twice: fetched once
+        drip,
+    )
+    db = tmp_path / "db.txt"
+    done = run_crawl(
+        str(urls),
+        "--backend",
+        "dask",
+        "--workers",
+        "2",
+        "--output",
+        str(db),
+        "--timeout",
+        "1",
+        "--retries",
+        "1",
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = records(db)
+    assert lines[0].startswith("run:") and " start " in lines[0]
+    assert lines[-1].startswith("run:") and " end status=finished ok=4 failed=3 " in lines[-1]
+    assert sorted(records(db, "url")) == sorted(
+        [
+            f"url:{page_a} size:[{len(page_text('a'))}]",
+            f"url:{page_b} size:[{len(page_text('b'))}]",
+            f"url:{board} size:[5287]",
+            f"url:{flaky} size:[{len(page_text('flaky dask'))}]",
+        ]
+    )
+    assert sorted(records(db, "error")) == sorted(
+        [
+            f"error:{missing} HTTP 404",
+            "error:no-scheme.example/x line 4: not an http(s) URL",
+            f"error:{drip} timed out after 2 attempts",  # the read loop's deadline, in a thread
+        ]
+    )
+    assert len(records(db, "board")) == 5
+    assert records(db, "board")[0] == (
+        f'board:{board} {{"index": "1", "title": "霸王别姬", '
+        '"actor": "张国荣,张丰毅,巩俐", "time": "1993-01-01", "score": "9.5"}'
+    )
+    assert len(lines) == 2 + 4 + 3 + 5
+    assert server.count("/page/a") == 1
+    assert server.count("/flaky/dask") == 2  # one failure, one retry
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_local_cluster_stops_on_a_signal(
+    server: TestServer, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C reaches the whole process group (crawl and its Dask processes);
+    SIGTERM only crawl. Either way: the finished page is kept, the abandoned tasks
+    get no line, the exit status says which signal, and no process is left."""
+    done_url = server.url("/page/done")
+    slow = [server.url(f"/slow?seconds=60&n={n}") for n in range(4)]
+    urls = write_urls(tmp_path / "urls.txt", done_url, *slow)
+    db = tmp_path / "db.txt"
+    args = ["--backend", "dask", "--workers", "2", "--output", str(db), "--timeout", "90", "-q"]
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "crawler", str(urls), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=crawl_env(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: db.exists() and bool(records(db, "url")), what="the first page")
+        wait_for(lambda: server.count("/slow") >= 2, what="both workers busy")
+        started = descendants(crawl.pid)
+        if signum == signal.SIGINT:
+            os.killpg(crawl.pid, signum)
+        else:
+            crawl.send_signal(signum)
+        _, stderr = crawl.communicate(timeout=UP_WITHIN)
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+    assert crawl.returncode == 128 + signum
+    assert f"crawl: interrupted by {signum.name}" in stderr
+    assert "Traceback" not in stderr
+    assert records(db, "url") == [f"url:{done_url} size:[{len(page_text('done'))}]"]
+    assert records(db, "error") == []
+    assert " end status=interrupted " in records(db, "run")[-1]
+    end_all(started)
+
+
+# -- a real scheduler and workers ------------------------------------------------------
+
+HIDE_CRAWL = """\
+import sys
+
+
+class HideCrawl:
+    '''crawl is not installed here: only an uploaded crawl-*.zip provides it.'''
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("crawler", "pipelines") and not any(
+            entry.rsplit("/", 1)[-1].startswith("crawl-") and entry.endswith(".zip")
+            for entry in sys.path
+        ):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, HideCrawl())
+"""
+
+
+class Cluster:
+    """`dask scheduler` and `dask worker` subprocesses on 127.0.0.1 that cannot
+    import crawl unless it is uploaded to them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.scheduler_file = folder / "scheduler.json"
+        hide = folder / "hide"
+        hide.mkdir()
+        (hide / "sitecustomize.py").write_text(HIDE_CRAWL)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+        self.env["PYTHONPATH"] = str(hide)
+        self.processes: list[subprocess.Popen] = []
+        self.workers: list[subprocess.Popen] = []
+
+    def _start(self, *args: str) -> subprocess.Popen:
+        log = open(self.folder / f"dask-{len(self.processes)}.log", "w")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.folder,
+        )
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def start(self, workers: int) -> str:
+        self._start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(self.scheduler_file),
+        )
+        wait_for(self.scheduler_file.exists, what="the scheduler")
+        wait_for(lambda: "address" in self.scheduler_file.read_text(), what="its address")
+        address = json.loads(self.scheduler_file.read_text())["address"]
+        for _ in range(workers):
+            worker = self._start(
+                "worker",
+                "--scheduler-file",
+                str(self.scheduler_file),
+                "--nthreads",
+                "1",
+                "--no-nanny",  # the process killed is the worker itself
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+            )
+            self.workers.append(worker)
+        with distributed.Client(address, timeout=UP_WITHIN, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=UP_WITHIN)
+        return address
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_killed_worker_costs_no_line_and_doubles_none(
+    server: TestServer, tmp_path: Path, cluster: Cluster
+) -> None:
+    address = cluster.start(workers=2)
+    slow = [server.url(f"/slow?seconds=0.5&n={n}") for n in range(8)]
+    pages = [server.url(f"/page/p{n}") for n in range(6)]
+    urls = write_urls(tmp_path / "urls.txt", *slow, *pages)
+    db = tmp_path / "db.txt"
+    crawl = start_crawl(str(urls), "--scheduler", address, "--output", str(db), "--timeout", "20")
+    try:
+        wait_for(lambda: server.count("/slow") >= 2, what="both workers busy")
+        doomed = cluster.workers[0]
+        doomed.kill()  # SIGKILL: its task is lost mid-fetch
+        doomed.wait(10)
+        _, stderr = crawl.communicate(timeout=UP_WITHIN)
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.wait(5)
+    assert crawl.returncode == 0, stderr
+    for url in slow + pages:
+        name = url.rsplit("/", 1)[-1] if "/page/" in url else "slow"
+        assert lines_for(db, url) == [f"url:{url} size:[{len(page_text(name))}]"]
+    assert len(records(db)) == 2 + len(slow) + len(pages)
+    assert "Traceback" not in stderr
+
+
+# -- the adapter, in-process -------------------------------------------------------------
+
+
+def fail(value: int) -> int:
+    raise ValueError(value)
+
+
+@pytest.fixture(scope="module")
+def threads_cluster() -> Iterator[distributed.LocalCluster]:
+    """A cluster of threads in this process: the adapter's logic, without start-up cost."""
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
+def test_each_task_calls_back_once_and_is_released(threads_cluster) -> None:
+    from crawler.dask_pool import DaskPool
+
+    pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
+    results: list[int] = []
+    errors: list[BaseException] = []
+    for n in range(20):
+        pool.apply_async(abs, (-n,), callback=results.append, error_callback=errors.append)
+    pool.apply_async(fail, (7,), callback=results.append, error_callback=errors.append)
+    pool.apply_async(abs, (-1,))  # no callbacks asked for: fine
+    wait_for(lambda: len(results) + len(errors) == 21, within=30, what="all callbacks")
+    assert sorted(results) == list(range(20))
+    assert [type(e) for e in errors] == [ValueError]
+    # Nothing of a finished task is kept, here or on the cluster: memory stays flat.
+    wait_for(lambda: not pool.client.futures, within=10, what="futures released")
+    wait_for(lambda: not pool.client.who_has(), within=10, what="results released")
+    pool.close()
+    pool.join()
+    assert pool.client.status == "closed"
+
+
+def test_same_call_twice_runs_twice(threads_cluster) -> None:
+    """pure=False: Dask must not serve a URL's second fetch from its first."""
+    from crawler.dask_pool import DaskPool
+
+    pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
+    seen: list[float] = []
+    pool.apply_async(time.time, (), callback=seen.append)
+    wait_for(lambda: len(seen) == 1, within=30, what="first call")
+    pool.apply_async(time.time, (), callback=seen.append)
+    wait_for(lambda: len(seen) == 2, within=30, what="second call")
+    assert seen[0] != seen[1]
+    pool.terminate()
+
+
+def test_no_callback_after_terminate(threads_cluster) -> None:
+    from crawler.dask_pool import DaskPool
+
+    pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
+    calls: list[object] = []
+    pool.apply_async(time.sleep, (1.0,), callback=calls.append, error_callback=calls.append)
+    pool.terminate()  # cancels the task: its error callback must not run either
+    assert not pool._collector.is_alive()  # nothing is left that could call back
+    assert calls == []
+    with pytest.raises(ValueError):
+        pool.apply_async(abs, (1,))
