@@ -22,7 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.server import TestServer  # noqa: E402
+from crawler.results import Page  # noqa: E402
+from pipelines import records_for  # noqa: E402
+from pipelines.writer import Writer  # noqa: E402
+from tests.server import TestServer, page_text  # noqa: E402
+
+BOARD = ROOT / "tests" / "pages" / "board.html"
 
 
 def crawl(urls: Path, *args: str) -> tuple[float, float, str]:
@@ -52,6 +57,24 @@ def crawl(urls: Path, *args: str) -> tuple[float, float, str]:
     return rate, wall, summary
 
 
+def main_process_ceiling(pages: int = 5000) -> None:
+    """What the crawl process alone can take: parse and append `pages` results, no
+    fetching. On a cluster, this is the ceiling of one `crawl` run."""
+    for name, text, parsers in [
+        ("small page", page_text("x"), ()),
+        ("board page", BOARD.read_text("utf-8"), ("board",)),
+    ]:
+        with tempfile.TemporaryDirectory() as folder:
+            writer = Writer(Path(folder) / "db.txt")
+            started = time.perf_counter()
+            for n in range(pages):
+                page = Page(f"http://h/{n}", 200, "text/html", text, len(text), len(text), 1)
+                writer.append(records_for(page, parsers)[0])
+            seconds = time.perf_counter() - started
+            writer.close()
+        print(f"main process alone, {name:10} {pages / seconds:8.0f} pages/s parsed and written")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--urls", type=int, default=2000)
@@ -74,6 +97,7 @@ def main() -> None:
             rate, wall, summary = crawl(urls, *extra)
             print(f"{name:22} {rate:8.1f} pages/s   wall {wall:6.1f} s   | {summary}")
     server.stop()
+    main_process_ceiling()
     print(
         f"{args.urls} URLs, {args.workers} workers, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}"

@@ -111,7 +111,12 @@ class DaskPool:
     ) -> None:
         if self._closed:
             raise ValueError("pool is closed")
-        future = self.client.submit(func, *args, **(kwds or {}), pure=False)
+        try:
+            future = self.client.submit(func, *args, **(kwds or {}), pure=False)
+        except Exception as error:  # noqa: BLE001 - a cluster gone for good: the task's line says so
+            if error_callback is not None:
+                error_callback(error)
+            return
         with self._lock:
             self._handlers[future.key] = (callback or _ignore, error_callback)
         self._completed.add(future)
