@@ -411,3 +411,47 @@ def test_no_callback_after_terminate(threads_cluster) -> None:
     assert calls == []
     with pytest.raises(ValueError):
         pool.apply_async(abs, (1,))
+
+
+def sleepy_fetch(url: str, task_id: int = 0):
+    """A stand-in task: a page at once, or after `?sleep=S` seconds."""
+    from crawler.results import Page
+
+    if "sleep=" in url:
+        time.sleep(float(url.rsplit("sleep=", 1)[1]))
+    return Page(url, 200, "text/html", "text", 4, 4, 1)
+
+
+def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: Path) -> None:
+    """No task board on Dask: the watchdog's time limit finds a task that does not
+    answer; its late answer is then dropped, so the URL still has one line."""
+    import io
+
+    from crawler.dask_pool import DaskPool
+    from crawler.report import Reporter
+    from crawler.scheduler import Scheduler
+    from crawler.urlfile import Job
+    from pipelines.writer import Writer
+
+    pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
+    writer = Writer(tmp_path / "db.txt")
+    scheduler = Scheduler(
+        pool,
+        writer,
+        Reporter(progress=False, quiet=True, stream=io.StringIO()),
+        max_in_flight=2,
+        watchdog_limit=1.0,
+        board=None,
+        task=sleepy_fetch,
+    )
+    silent, quick = "http://h/silent?sleep=3", "http://h/quick"
+    outcome = scheduler.run([Job(1, silent, ()), Job(2, quick, ())])
+    assert (outcome.stats.ok, outcome.stats.failed) == (1, 1)
+    assert not scheduler.clean
+    wait_for(lambda: not pool._handlers, within=30, what="the late answer")
+    pool.terminate()
+    writer.close()
+    assert sorted(records(tmp_path / "db.txt")) == [
+        f"error:{silent} worker lost (no answer in time)",
+        f"url:{quick} size:[4]",
+    ]
