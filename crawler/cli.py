@@ -77,20 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers",
         type=positive_int,
-        default=None,
+        default=argparse.SUPPRESS,  # resolved in resolve_backend
         help="worker processes (default: the number of CPUs); with --scheduler, tasks run "
         "at once on the cluster (default: as many as it has threads)",
     )
     parser.add_argument(
         "--backend",
         choices=("process", "dask"),
-        default=None,
+        default=argparse.SUPPRESS,  # resolved in resolve_backend
         help="where fetches run: a pool of local processes, or a Dask cluster (default: "
         "process; dask with --scheduler)",
     )
     parser.add_argument(
         "--scheduler",
-        default=None,
+        default=argparse.SUPPRESS,  # resolved in resolve_backend
         metavar="ADDRESS",
         help="with --backend dask, join the cluster of this Dask scheduler "
         "(tcp://HOST:8786) instead of starting one on this machine "
@@ -168,6 +168,8 @@ def resolve_backend(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     """`--scheduler` means the dask backend; `DASK_SCHEDULER_ADDRESS` is read only
     when the dask backend is asked for, so a variable set for other tools does not
     move a default run onto a cluster."""
+    for name in ("workers", "backend", "scheduler"):
+        setattr(args, name, getattr(args, name, None))
     if args.backend is None:
         args.backend = "dask" if args.scheduler else "process"
     if args.backend == "process" and (args.scheduler or args.dashboard):

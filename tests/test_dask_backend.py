@@ -115,6 +115,34 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path: Pat
     assert not db.exists() or records(db) == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "environment", "expected"),
+    [
+        ([], None, ("process", None, os.cpu_count() or 1)),
+        ([], "tcp://env:8786", ("process", None, os.cpu_count() or 1)),  # env alone: no
+        (["--backend", "dask"], None, ("dask", None, os.cpu_count() or 1)),
+        (["--backend", "dask"], "tcp://env:8786", ("dask", "tcp://env:8786", 0)),
+        (["--scheduler", "tcp://s:8786"], "tcp://env:8786", ("dask", "tcp://s:8786", 0)),
+        (["--scheduler", "tcp://s:8786", "--workers", "5"], None, ("dask", "tcp://s:8786", 5)),
+        (["--backend", "dask", "--workers", "3"], None, ("dask", None, 3)),
+    ],
+)
+def test_which_backend_a_command_line_picks(
+    argv: list[str], environment: str | None, expected: tuple, monkeypatch
+) -> None:
+    """0 workers: as many tasks at once as the joined cluster has threads."""
+    from crawler.cli import build_parser, resolve_backend
+
+    if environment is None:
+        monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", environment)
+    parser = build_parser()
+    args = parser.parse_args(["urls.txt", *argv])
+    resolve_backend(args, parser)
+    assert (args.backend, args.scheduler, args.workers) == expected
+
+
 # -- a local cluster ------------------------------------------------------------------
 
 
