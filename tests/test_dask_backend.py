@@ -143,6 +143,22 @@ def test_which_backend_a_command_line_picks(
     assert (args.backend, args.scheduler, args.workers) == expected
 
 
+def test_a_held_lock_exits_75_before_any_cluster_starts(tmp_path: Path) -> None:
+    from pipelines.run_lock import RunLock
+
+    urls = write_urls(tmp_path / "urls.txt", "http://127.0.0.1:9/page/a")
+    db = tmp_path / "db.txt"
+    lock = RunLock(db)
+    lock.acquire()
+    try:
+        done = run_crawl(str(urls), "--backend", "dask", "--output", str(db))
+    finally:
+        lock.release()
+    assert done.returncode == 75
+    assert "nothing fetched" in done.stderr
+    assert not db.exists()
+
+
 # -- a local cluster ------------------------------------------------------------------
 
 
