@@ -41,6 +41,7 @@ import logging
 import multiprocessing
 import tempfile
 import threading
+import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -284,12 +285,36 @@ def code_archive() -> bytes:
     return buffer.getvalue()
 
 
+def _forget_crawl_modules() -> int:
+    """Drop the crawl modules a process imported and the uploads on its path, so
+    the next import reads the upload that follows. Run on the scheduler and the
+    workers: a long-lived one may have served another crawl version, and reloading
+    a package would leave its submodules as they were."""
+    import os
+    import sys
+
+    sys.path[:] = [
+        entry
+        for entry in sys.path
+        if not (os.path.basename(entry).startswith("crawl-") and entry.endswith(".zip"))
+    ]
+    names = [name for name in sys.modules if name.split(".")[0] in ("crawler", "pipelines")]
+    for name in names:
+        del sys.modules[name]
+    return len(names)
+
+
 def upload_code(client: Client) -> None:
     """Put this crawl's code at the front of the scheduler's and every worker's
-    path, now and for workers that join later. The file is named by its content, so runs of the same
-    code share it and a different version is a different file."""
+    path, now and for workers that join later. The file is named by its content,
+    so runs of the same code share it and a different version is a different file."""
     data = code_archive()
     name = f"crawl-{hashlib.sha256(data).hexdigest()[:12]}.zip"
+    # Sent by value (crawl may not be importable there yet), so it must not be a
+    # module-level function of crawl: a copy of it is.
+    forget = types.FunctionType(_forget_crawl_modules.__code__, {"__builtins__": __builtins__})
+    client.run_on_scheduler(forget)
+    client.run(forget)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(data)
