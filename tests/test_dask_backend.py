@@ -3,8 +3,9 @@
 Integration tests run the real `crawl` against tests/server.py: with a local
 cluster it starts itself, and through `--scheduler` with a real `dask scheduler`
 and two `dask worker` processes on 127.0.0.1 that cannot import crawl on their
-own (it reaches them by upload). Every process a test starts is ended by it, and
-each test checks that none is left over.
+own (it reaches them by upload). Every process a test starts is ended by it; the
+signal tests also check that crawl leaves none of its cluster's processes behind.
+The adapter's own logic is tested in-process, on a cluster of threads.
 """
 
 from __future__ import annotations
