@@ -64,6 +64,11 @@ CLOSE_TIMEOUT = 5.0
 KILL_TIMEOUT = 0.5  # a worker asked to stop is killed after 80% of this
 
 
+class ClusterLost(Exception):
+    """A task's future was cancelled, not by this run: the client lost its
+    scheduler. Named so, the task's line reads `worker error: ClusterLost`."""
+
+
 class CrawlWorkerSetup(WorkerPlugin):
     """Runs on each worker when it joins: its settings and its one Session."""
 
@@ -174,6 +179,8 @@ class DaskPool:
             try:
                 if future.status == "finished":
                     callback(result)
+                elif error_callback is not None and future.status == "cancelled":
+                    error_callback(ClusterLost(str(result)))
                 elif error_callback is not None:
                     error_callback(_exception_of(result))
             except Exception:  # like the Pool: a raising callback loses one result
@@ -185,8 +192,7 @@ def _ignore(result: Any) -> None:
 
 
 def _exception_of(result: Any) -> BaseException:
-    """The exception in an errored future's result: `(type, value, traceback)`, or
-    the CancelledError itself."""
+    """The exception in an errored future's result, `(type, value, traceback)`."""
     if isinstance(result, BaseException):
         return result
     if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
