@@ -4,6 +4,8 @@ methods the scheduler uses: `apply_async(fn, args, callback=, error_callback=)`,
 
 - `process` (the default): a `multiprocessing.Pool` of worker processes, each set
   up by `crawler.worker.init_process_worker`.
+- `dask`: a Dask cluster, local or joined (`crawler.dask_pool`). Dask is an
+  optional extra (`pip install 'crawl[dask]'`) and is imported only for this one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from typing import Any, Protocol
 from crawler.settings import RunSettings
 from crawler.taskboard import TaskBoard
 from crawler.worker import init_process_worker
+
+DASK_MISSING = "crawl: --backend dask needs Dask: pip install 'crawl[dask]'"
+
+
+class BackendError(Exception):
+    """The workers cannot be started or reached, or cannot run crawl's tasks."""
 
 
 class TaskPool(Protocol):
@@ -44,3 +52,22 @@ def process_pool(settings: RunSettings) -> tuple[Pool, TaskBoard]:
         settings.workers, initializer=init_process_worker, initargs=(settings.fetch, board)
     )
     return pool, board
+
+
+def dask_installed() -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_pool(settings: RunSettings) -> tuple[TaskPool, TaskBoard | None]:
+    """The pool `settings.backend` names, and its task board if it has one (only
+    the process pool does; elsewhere the watchdog's time limit finds lost tasks).
+    Raises BackendError if a cluster cannot be used."""
+    if settings.backend == "dask":
+        from crawler.dask_pool import dask_pool
+
+        return dask_pool(settings), None
+    return process_pool(settings)

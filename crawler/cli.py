@@ -18,6 +18,7 @@ from crawler.settings import (
     DEFAULT_CACHE_NAME,
     DEFAULT_OUTPUT,
     DEFAULT_USER_AGENT,
+    LOCAL_DASHBOARD,
     FetchSettings,
     RunSettings,
 )
@@ -96,9 +97,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers",
         type=positive_int,
-        default=os.cpu_count() or 1,
+        default=argparse.SUPPRESS,  # resolved in resolve_backend
         metavar="N",
-        help="worker processes (default: the number of CPUs)",
+        help="worker processes (default: the number of CPUs); with --scheduler, tasks run "
+        "at once on the cluster (default: as many as it has threads)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("process", "dask"),
+        default=argparse.SUPPRESS,  # resolved in resolve_backend
+        help="where fetches run: a pool of local processes, or a Dask cluster (default: "
+        "process; dask with --scheduler)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=argparse.SUPPRESS,  # resolved in resolve_backend
+        metavar="ADDRESS",
+        help="with --backend dask, join the cluster of this Dask scheduler "
+        "(tcp://HOST:8786) instead of starting one on this machine "
+        "(default: $DASK_SCHEDULER_ADDRESS)",
+    )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help=f"with --backend dask, serve the local cluster's dashboard on {LOCAL_DASHBOARD}",
     )
     parser.add_argument(
         "--output",
@@ -218,9 +240,28 @@ def cache_path(args: argparse.Namespace) -> Path | None:
     return args.cache if args.cache is not None else args.output.parent / DEFAULT_CACHE_NAME
 
 
+def resolve_backend(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """`--scheduler` means the dask backend; `DASK_SCHEDULER_ADDRESS` is read only
+    when the dask backend is asked for, so a variable set for other tools does not
+    move a default run onto a cluster."""
+    for name in ("workers", "backend", "scheduler"):
+        setattr(args, name, getattr(args, name, None))
+    if args.backend is None:
+        args.backend = "dask" if args.scheduler else "process"
+    if args.backend == "process" and (args.scheduler or args.dashboard):
+        parser.error("--scheduler and --dashboard need --backend dask")
+    if args.backend == "dask" and args.scheduler is None:
+        args.scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if args.workers is None:
+        args.workers = 0 if args.scheduler else os.cpu_count() or 1
+
+
 def settings_from(args: argparse.Namespace) -> RunSettings:
     return RunSettings(
         workers=args.workers,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        dashboard=args.dashboard,
         output=args.output,
         parse=args.parse,
         progress=args.progress,
@@ -244,11 +285,16 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parse_with_config(parser, argv)
+    resolve_backend(args, parser)
+    from crawler.backends import DASK_MISSING, dask_installed
     from crawler.report import Reporter
     from crawler.runner import run_crawl
 
     settings = settings_from(args)
     reporter = Reporter(settings.progress, settings.quiet, settings.verbose)
+    if settings.backend == "dask" and not dask_installed():
+        reporter.say(DASK_MISSING)
+        return EXIT_UNUSABLE
     if args.demo:
         from crawler.demo import run_demo
 

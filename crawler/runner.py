@@ -10,12 +10,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import BinaryIO
 
 from crawler import __version__
-from crawler.backends import process_pool
+from crawler.backends import BackendError, make_pool
 from crawler.politeness import HostQueues
-from crawler.report import Reporter
+from crawler.report import Reporter, Stats
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
 from crawler.urlfile import read_jobs, read_lines
@@ -51,6 +52,27 @@ def stop_on_signals(scheduler: Scheduler) -> Iterator[None]:
     previous = {
         signum: signal.signal(signum, lambda s, f: scheduler.stop(s)) for signum in STOP_SIGNALS
     }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class Interrupted(BaseException):
+    """A stop signal while the workers start (a cluster can take seconds)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -100,8 +122,27 @@ def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Repo
 
 def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
     run_id = new_run_id()
-    try:
+    try:  # before any worker starts: an unusable output costs nothing
         writer = Writer(settings.output)
+    except OutputError as error:
+        reporter.say(f"crawl: {error}")
+        return EXIT_UNUSABLE
+    try:
+        with interrupt_on_signals():
+            pool, board = make_pool(settings)
+    except BackendError as error:
+        writer.close()
+        reporter.say(f"crawl: {error}")
+        return EXIT_UNUSABLE
+    except Interrupted as stop:
+        writer.close()
+        reporter.say(f"crawl: interrupted by {signal.Signals(stop.signum).name}; nothing fetched")
+        return exit_status(Outcome(Stats(), stop.signum))
+    if settings.workers == 0:  # a joined cluster: as many at once as it has threads
+        settings = replace(settings, workers=max(1, getattr(pool, "threads", 1)))
+    if getattr(pool, "dashboard_link", None):
+        reporter.say(f"crawl: Dask dashboard at {pool.dashboard_link}")
+    try:
         writer.append(
             [
                 run_line(
@@ -117,9 +158,9 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
             ]
         )
     except OutputError as error:
+        shut_down(pool, True, reporter)
         reporter.say(f"crawl: {error}")
         return EXIT_UNUSABLE
-    pool, board = process_pool(settings)
     scheduler = Scheduler(
         pool,
         writer,

@@ -16,6 +16,7 @@ MiB = 1024 * 1024
 DEFAULT_USER_AGENT = f"crawl/{__version__} (+{PROJECT_URL})"
 DEFAULT_OUTPUT = Path("output") / "db.txt"
 DEFAULT_CACHE_NAME = "http-cache.sqlite"  # next to the output file: output/http-cache.sqlite
+LOCAL_DASHBOARD = "127.0.0.1:8787"  # --backend dask --dashboard
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class FetchSettings:
 class RunSettings:
     """How the main process runs a crawl."""
 
+    # Worker processes; with `scheduler`, tasks kept running on the cluster at
+    # once, and 0 means as many as the cluster has threads when the run starts.
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     output: Path = DEFAULT_OUTPUT
     parse: tuple[str, ...] = ()
@@ -76,6 +79,9 @@ class RunSettings:
     # at most, the rest waits on disk (crawler.spill). A queued job is a few hundred
     # bytes, so 10,000 is a few MB however long the URL file is.
     lookahead: int = 10_000
+    backend: str = "process"  # or "dask"
+    scheduler: str | None = None  # dask: join this cluster instead of starting one
+    dashboard: bool = False  # dask: serve the local cluster's dashboard
 
     @property
     def max_in_flight(self) -> int:
