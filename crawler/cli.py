@@ -282,10 +282,19 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def parse_arguments(
+    argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None
+) -> argparse.Namespace:
+    """The command line, over the defaults of `--config FILE`, with the backend settled."""
+    parser = parser or build_parser()
     args = parse_with_config(parser, argv)
     resolve_backend(args, parser)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parse_arguments(argv, parser)
     from crawler.backends import DASK_MISSING, dask_installed
     from crawler.report import Reporter
     from crawler.runner import run_crawl

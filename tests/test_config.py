@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import build_parser, settings_from
-from crawler.config import parse_with_config
+from crawler.cli import parse_arguments, settings_from
 from pipelines.run_lock import RunLock
 from tests.conftest import records, run_crawl, start_crawl, write_urls
 
@@ -18,7 +17,7 @@ from tests.conftest import records, run_crawl, start_crawl, write_urls
 def parse(tmp_path: Path, toml: str, *argv: str):
     config = tmp_path / "crawl.toml"
     config.write_text(toml, encoding="utf-8")
-    return parse_with_config(build_parser(), ["--config", str(config), *argv])
+    return parse_arguments(["--config", str(config), *argv])
 
 
 def test_any_option_from_the_file(tmp_path: Path) -> None:
@@ -44,7 +43,7 @@ def test_the_command_line_wins(tmp_path: Path) -> None:
 
 
 def test_defaults_without_a_file() -> None:
-    settings = settings_from(parse_with_config(build_parser(), ["u.txt"]))
+    settings = settings_from(parse_arguments(["u.txt"]))
     assert (settings.per_host, settings.delay, settings.obey_robots) == (4, 0.0, True)
     assert settings.fetch.cache_path == Path("output") / "http-cache.sqlite"
     assert settings.fetch.user_agent.startswith("crawl/")
