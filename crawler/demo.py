@@ -5,6 +5,8 @@ the package (two board pages, an ordinary page, a GBK page whose charset only it
 from __future__ import annotations
 
 import io
+import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -55,6 +57,9 @@ def demo_url_file(port: int) -> bytes:
 
 def run_demo(settings: RunSettings, reporter: Reporter) -> int:
     server = serve_demo_site()
+    # Only this run's lines are shown: read from where the file ended before it, not
+    # the whole db.txt, which a cron job may have grown large.
+    before = settings.output.stat().st_size if settings.output.is_file() else 0
     try:
         status = run_crawl(
             settings, io.BytesIO(demo_url_file(server.server_port)), "--demo", reporter
@@ -63,14 +68,15 @@ def run_demo(settings: RunSettings, reporter: Reporter) -> int:
         server.shutdown()
         server.server_close()
     if settings.output.is_file():
-        lines = settings.output.read_text("utf-8", "replace").splitlines()
-        start = max(
-            (i for i, line in enumerate(lines) if " start " in line and line.startswith("run:")),
-            default=0,
-        )
-        this_run = lines[start:]
-        where = settings.output.resolve()
-        print(f"Output: {where} ({len(this_run)} lines from this run). The first lines:")
-        for line in this_run[:SHOWN_LINES]:
-            print("  " + line)
+        with settings.output.open("rb") as output:
+            output.seek(before)
+            this_run = output.read().decode("utf-8", "replace").splitlines()
+        try:
+            where = settings.output.resolve()
+            print(f"Output: {where} ({len(this_run)} lines from this run). The first lines:")
+            for line in this_run[:SHOWN_LINES]:
+                print("  " + line)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `crawl --demo | head -1`: the reader has had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return status
