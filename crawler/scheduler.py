@@ -2,7 +2,8 @@
 
 - The URL stream is read lazily and at most `max_in_flight` tasks are submitted
   and unfinished at once, so memory does not grow with the URL list. Each
-  distinct URL is submitted once (the run remembers a 96-bit digest of each).
+  distinct URL is submitted once (the run remembers a 96-bit digest of each, in
+  a compact table: `crawler.seen`).
 - Results arrive in the pool's callback thread. A callback never raises: an
   exception there would kill the thread that delivers every later result.
 - Whoever removes a task from `_in_flight` writes its one line: the callback, or
@@ -16,7 +17,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import threading
 import time
@@ -28,6 +28,7 @@ from typing import NamedTuple
 from crawler.backends import TaskPool
 from crawler.report import Reporter, Stats
 from crawler.results import Failure, Result
+from crawler.seen import SeenUrls
 from crawler.taskboard import TaskBoard
 from crawler.urlfile import BadLine, Job
 from crawler.worker import fetch_url
@@ -48,13 +49,6 @@ class Outcome:
     stats: Stats
     interrupted_by: int | None = None  # the signal number that stopped the run
     output_error: OutputError | None = None
-
-
-def url_key(url: str) -> int:
-    """A compact stand-in for a URL in the seen-set (about 80 bytes instead of a
-    string's 100+). A 96-bit digest: two URLs of a run collide with odds far
-    below one in a billion billion."""
-    return int.from_bytes(hashlib.blake2b(url.encode(), digest_size=12).digest(), "big")
 
 
 class Scheduler:
@@ -88,17 +82,15 @@ class Scheduler:
 
     # -- the main thread ----------------------------------------------------------
     def run(self, jobs: Iterable[Job | BadLine]) -> Outcome:
-        seen: set[int] = set()
+        seen = SeenUrls()
         for job in jobs:
             if self._stopping():
                 break
             if isinstance(job, BadLine):
                 self._bad_line(job)
                 continue
-            key = url_key(job.url)
-            if key in seen:
+            if not seen.add(job.url):
                 continue
-            seen.add(key)
             if not self._wait(lambda: len(self._in_flight) < self.max_in_flight):
                 break
             self._submit(job)
