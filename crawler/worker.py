@@ -8,6 +8,8 @@ initializer, so it works under every start method (`fork`, `spawn`, and
 from __future__ import annotations
 
 import faulthandler
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -57,8 +59,20 @@ def init_worker(settings: FetchSettings) -> None:
 
 
 def _exit_with_parent(parent: int) -> None:
+    """Exit within a second of the main process's death, however it died.
+
+    Under `fork` and `spawn` the main process is this worker's parent. Under
+    `forkserver` the parent is the fork server, which outlives a killed main
+    process as long as any worker does (each worker holds the pipe whose end
+    tells it to stop), so the worker also watches the sentinel of the process
+    that created it: the main process."""
+    creator = multiprocessing.parent_process()
+    sentinel = creator.sentinel if creator is not None else None
     while os.getppid() == parent:
-        time.sleep(0.5)
+        if sentinel is None:
+            time.sleep(0.5)
+        elif multiprocessing.connection.wait([sentinel], timeout=0.5):
+            break
     os._exit(1)
 
 
