@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -31,7 +32,7 @@ from crawler.results import Failure, Result
 from crawler.seen import SeenUrls
 from crawler.taskboard import TaskBoard
 from crawler.urlfile import BadLine, Job
-from crawler.worker import fetch_url
+from crawler.worker import fetch_url, run_task
 from pipelines import records_for
 from pipelines.records import error_line
 from pipelines.writer import OutputError, Writer
@@ -126,8 +127,8 @@ class Scheduler:
         with self._changed:
             self._in_flight[task_id] = _Task(job, time.monotonic())
         self.pool.apply_async(
-            self.task,
-            (job.url, task_id),
+            run_task,
+            (self.task, job.url, task_id),
             callback=partial(self._on_result, task_id),
             error_callback=partial(self._on_error, task_id),
         )
@@ -168,8 +169,8 @@ class Scheduler:
             if task is None:
                 return False  # written off already; a late answer is dropped
             url, parsers = task.job.url, task.job.parsers
-            result = result._replace(url=url)
             try:
+                result = result._replace(url=url)
                 lines, reason = records_for(result, parsers)
             except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
                 reason = f"pipeline error: {type(error).__name__}"
@@ -198,6 +199,8 @@ class Scheduler:
             else:
                 stats.failed += 1
             if result is not None:
-                stats.retried += result.attempts > 1
+                stats.retried += getattr(result, "attempts", 1) > 1
                 stats.bytes += getattr(result, "nbytes", 0)
+        # The record is written: a reporter's or a terminal's trouble is not the run's.
+        with contextlib.suppress(Exception):
             self.reporter.page(url, reason)

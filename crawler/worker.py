@@ -14,11 +14,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import requests
 
 from crawler.fetch import fetch, make_session
-from crawler.results import Failure, Result
+from crawler.results import Failure, Page, Result
 from crawler.settings import FetchSettings
 from crawler.taskboard import TaskBoard
 
@@ -77,21 +78,60 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def fetch_url(url: str, task_id: int = 0) -> Result:
-    """The pool's task: fetch `url` with this worker's session and settings.
+    """The crawl's task: fetch `url` with this worker's session and settings.
 
     Returns a value for every outcome; anything unexpected becomes a Failure,
     so nothing but plain tuples ever has to cross back to the main process."""
+    try:
+        assert _session is not None and _settings is not None, "worker not initialized"
+        return fetch(_session, url, _settings)
+    except Exception as error:  # noqa: BLE001 - every outcome must come back as a value
+        return Failure(url, f"worker error: {type(error).__name__}", 1)
+
+
+_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int)
+_FAILURE_TYPES = (str, str, int)
+
+
+def _plain(result: object) -> bool:
+    """Whether `result` is a Page or a Failure made of plain str/int/None fields,
+    which the main process can always unpickle."""
+    if type(result) is Page:
+        types = _PAGE_TYPES
+    elif type(result) is Failure:
+        types = _FAILURE_TYPES
+    else:
+        return False
+    return all(isinstance(value, kind) for value, kind in zip(result, types, strict=True))
+
+
+def run_task(task: Callable[[str, int], Result], url: str, task_id: int = 0) -> Result:
+    """What the pool runs: `task(url, task_id)`, made safe to send back.
+
+    An exception that crosses back to the main process must be unpickled there by
+    the pool's one result thread; a class that cannot be rebuilt (a required
+    argument missing from its `args`) kills that thread, and every later result
+    is lost. So whatever the task raises comes back as a Failure naming the
+    exception's type, and anything it returns that is not a plain Page or Failure
+    becomes one too. SystemExit and KeyboardInterrupt still end the worker.
+
+    The task board shows the task while it runs, and the hard limit (see
+    `init_process_worker`) is armed around it, whatever the task function is."""
     if _board is not None:
         _board.running(task_id)
     if _hard_limit is not None:
         faulthandler.dump_traceback_later(_hard_limit, exit=True, file=_devnull)
     try:
-        assert _session is not None and _settings is not None, "worker not initialized"
-        return fetch(_session, url, _settings)
-    except Exception as error:  # noqa: BLE001 - every outcome must come back as a value
+        result = task(url, task_id)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as error:  # noqa: BLE001 - see the docstring
         return Failure(url, f"worker error: {type(error).__name__}", 1)
     finally:
         if _hard_limit is not None:
             faulthandler.cancel_dump_traceback_later()
         if _board is not None:
             _board.idle()
+    if not _plain(result):
+        return Failure(url, f"worker error: bad result {type(result).__name__}", 1)
+    return result
