@@ -22,6 +22,9 @@ Routes (all GET):
   /image.png            a PNG of known size
   /slow?seconds=S       a page after S seconds
   /hang                 accepts and never answers (until the server stops)
+  /hostile/NAME         a saved hostile page from tests/hostile/pages, with its Content-Type
+  /hostile/adversarial?bytes=N
+                        the adversarial board page of tests/hostile/corpus.py, N bytes
 """
 
 from __future__ import annotations
@@ -202,3 +205,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def route_hang(self, rest: str, query: dict, count: int) -> None:
         self.owner.pause(600)
+
+    def route_hostile(self, rest: str, query: dict, count: int) -> None:
+        from tests.hostile import corpus
+
+        if rest == "adversarial":
+            body = corpus.adversarial_board(int(query.get("bytes", 4_000_000)))
+            self.send_body(body, content_type="text/html; charset=utf-8")
+        else:
+            body = (corpus.PAGES / rest).read_bytes()
+            self.send_body(body, content_type=corpus.content_type(rest))
