@@ -19,27 +19,29 @@ ENTRY = (
     '<p class="score"><i class="integer">9.</i><i class="fraction">5</i></p></dd>\n'
 )
 
-# Units that each defeat a different naive parser, repeated to any size:
-ADVERSARIAL_UNITS = (
+# Runs that each defeat a different naive parser, repeated to any size:
+ADVERSARIAL_RUNS = (
     # the tutorial's whole-page `<dd>.*?board-index.*?...` regex: blocks that never close
-    '<dd><i class="board-index">1</i><p class="name"><a href="x">t</a>',
-    # a field regex searching the block from each anchor to the next `>`
-    '<dd class="name" class="board-index board-index-1" ',
-    # an anchor followed by text that never reaches a `<`
-    'class="star">主演：' + "x" * 40,
+    ("", '<dd><i class="board-index">1</i><p class="name"><a href="x">t</a>', ""),
+    # one block of field anchors with no `>`: a field regex scans from each to the end
+    ("<dd ", 'class="name" class="board-index board-index-1" ', "</dd>"),
+    # one block of anchors whose text never reaches a `<`
+    ("<dd>", 'class="star">主演：' + "x" * 40, "</dd>"),
     # end tags without a start
-    "</dd></dd>",
+    ("", "</dd>", ""),
 )
 
 
 def adversarial_board(size: int) -> bytes:
-    """A page of about `size` bytes made of the adversarial units, in long runs
-    (one run per unit, so each unit's worst case is reached), ending in one real
-    entry that must still be found."""
-    run = size // len(ADVERSARIAL_UNITS)
-    parts = [unit * (run // len(unit.encode())) for unit in ADVERSARIAL_UNITS]
-    tail = ENTRY.format(index=1, title="最后", actor="甲")
-    return ("<html><body>" + "".join(parts) + "</dd>" + tail + "</body></html>").encode()
+    """A page of about `size` bytes made of the adversarial runs (each run a quarter
+    of the page, so each one's worst case is reached), ending in one real entry
+    that must still be found."""
+    share = size // len(ADVERSARIAL_RUNS)
+    parts = [
+        head + unit * (share // len(unit.encode())) + tail for head, unit, tail in ADVERSARIAL_RUNS
+    ]
+    entry = ENTRY.format(index=1, title="最后", actor="甲")
+    return ("<html><body>" + "".join(parts) + entry + "</body></html>").encode()
 
 
 def nested_board(depth: int) -> bytes:
