@@ -32,17 +32,28 @@ def escape(text: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """`url` without its `user:password@` part, for anything a person or file sees."""
+    """`url` without its `user:password@` part, for anything a person or file sees.
+
+    An http(s) URL that parses is cut exactly: only its authority's userinfo goes,
+    and an `@` in its path or query stays. Anything else (a line of the URL file
+    that is not a URL we can fetch: no scheme, one slash, a port that is not a
+    number...) may still hold a password where a parser would not look for one, so
+    everything from its `//` (or its start) up to its last `@` goes."""
     if "@" not in url:
         return url
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when the authority is not host:port
     except ValueError:
+        parts = None
+    if parts is not None and parts.scheme.lower() in ("http", "https") and parts.netloc:
+        if "@" not in parts.netloc:
+            return url
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    head, slashes, rest = url.partition("//")
+    if not slashes:
         return url.rpartition("@")[2]
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
+    return head + slashes + rest.rpartition("@")[2]
 
 
 def _head(kind: str, url: str) -> str:
