@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.run_lock import RunLock
 from tests import server as test_server
-from tests.conftest import run_crawl, start_crawl, write_urls
+from tests.conftest import ROOT, crawl_command, crawl_env, run_crawl, start_crawl, write_urls
 from tests.stress_util import LINE, count_kind, db_lines, descendants, gone, run_lines, wait_for
 
 FAST = 4
@@ -136,3 +136,27 @@ def test_kill_9_of_the_main_process_under_forkserver_also_frees_the_workers(
     assert wait_for(lambda: all(gone(process) for process in helpers), 15), [
         process.pid for process in helpers if not gone(process)
     ]
+
+
+def test_a_terminal_that_went_away_changes_nothing(
+    server: test_server.TestServer, tmp_path: Path
+) -> None:
+    """stderr whose reader is gone (a closed ssh session without SIGHUP, `| head`):
+    every write to it fails, and the run still does all its work and exits 0."""
+    urls = write_urls(tmp_path / "urls.txt", *(server.url(f"/page/{n}") for n in range(10)))
+    db = tmp_path / "db.txt"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        crawl = subprocess.Popen(
+            [*crawl_command(str(urls), "--output", str(db), "-v", "--progress")],
+            stderr=write_end,
+            env=crawl_env(),
+            cwd=ROOT,
+        )
+    finally:
+        os.close(write_end)
+    assert crawl.wait(60) == 0
+    assert count_kind(db, "url") == 10
+    (run,) = run_lines(db).values()
+    assert run[-1].split()[1:3] == ["end", "status=finished"]
