@@ -3,8 +3,11 @@ a line per failure; always a closing summary."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -70,19 +73,22 @@ class Reporter:
         if show_bar and not quiet:
             from tqdm import tqdm  # only a terminal needs it; keeps start-up short
 
-            self._bar = tqdm(file=self.stream, unit="page", dynamic_ncols=True, leave=False)
+            with self._terminal():
+                self._bar = tqdm(file=self.stream, unit="page", dynamic_ncols=True, leave=False)
 
     def say(self, message: str) -> None:
         """A message every run shows (errors that stop it, the summary)."""
-        if self._bar is not None:
-            self._bar.write(message, file=self.stream)
-        else:
-            print(message, file=self.stream, flush=True)
+        with self._terminal():
+            if self._bar is not None:
+                self._bar.write(message, file=self.stream)
+            else:
+                print(message, file=self.stream, flush=True)
 
     def page(self, url: str, reason: str | None) -> None:
         """One URL finished: `reason` is None on success."""
         if self._bar is not None:
-            self._bar.update(1)
+            with self._terminal():
+                self._bar.update(1)
         if reason is not None and not self.quiet:
             self.say(f"crawl: failed {escape(redact_url(url))}: {escape(reason)}")
         elif reason is None and self.verbose:
@@ -90,5 +96,20 @@ class Reporter:
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.close()
+            with self._terminal():
+                self._bar.close()
             self._bar = None
+
+    @contextlib.contextmanager
+    def _terminal(self) -> Iterator[None]:
+        """A terminal that went away (a closed ssh session, `crawl ... 2>&1 | head`)
+        must not change what the run does or its exit status: its messages are
+        dropped from then on, and db.txt holds the record."""
+        try:
+            yield
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self._bar = None
+            self.stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+            if sys.stderr is not None:
+                # What is left in the broken stream's buffer would fail again at exit.
+                sys.stderr = self.stream

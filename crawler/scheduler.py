@@ -2,7 +2,8 @@
 
 - The URL stream is read lazily and at most `max_in_flight` tasks are submitted
   and unfinished at once, so memory does not grow with the URL list. Each
-  distinct URL is submitted once (the run remembers a 96-bit digest of each).
+  distinct URL is submitted once (the run remembers a 96-bit digest of each, in
+  a compact table: `crawler.seen`).
 - Politeness (`crawler.politeness`): URLs read wait in per-host queues and go
   out as each host's bound and delay allow, hosts taking turns. Memory is bounded
   twice: at most `lookahead` jobs are queued in all, and at most a tenth of that
@@ -26,7 +27,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import itertools
 import threading
 import time
@@ -41,10 +42,11 @@ from crawler.politeness import HostQueues, host_key
 from crawler.report import Reporter, Stats
 from crawler.results import Failure, Page, Result
 from crawler.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
+from crawler.seen import SeenUrls
 from crawler.spill import Spill
 from crawler.taskboard import TaskBoard
 from crawler.urlfile import BadLine, Job
-from crawler.worker import fetch_url
+from crawler.worker import fetch_url, run_task
 from pipelines import records_for
 from pipelines.records import error_line
 from pipelines.writer import OutputError, Writer
@@ -64,13 +66,6 @@ class Outcome:
     stats: Stats
     interrupted_by: int | None = None  # the signal number that stopped the run
     output_error: OutputError | None = None
-
-
-def url_key(url: str) -> int:
-    """A compact stand-in for a URL in the seen-set (about 80 bytes instead of a
-    string's 100+). A 96-bit digest: two URLs of a run collide with odds far
-    below one in a billion billion."""
-    return int.from_bytes(hashlib.blake2b(url.encode(), digest_size=12).digest(), "big")
 
 
 class Scheduler:
@@ -122,7 +117,7 @@ class Scheduler:
 
     # -- the main thread ----------------------------------------------------------
     def run(self, jobs: Iterable[Job | BadLine]) -> Outcome:
-        seen: set[int] = set()
+        seen = SeenUrls()
         spill = Spill()
         source: Iterator[Job | BadLine] = iter(jobs)
         replaying = exhausted = False
@@ -153,15 +148,14 @@ class Scheduler:
         self._wait(lambda: not self._in_flight)
         return Outcome(self.stats, self._stop_signal, self._output_error)
 
-    def _take(self, job: Job | BadLine, seen: set[int], spill: Spill | None) -> bool:
+    def _take(self, job: Job | BadLine, seen: SeenUrls, spill: Spill | None) -> bool:
         """Queue a job under its host (a bad line is answered at once). A host past its
         share sets the job aside in `spill`; with no spill (reading it back) the job
         waits: False means not taken yet."""
         if isinstance(job, BadLine):
             self._bad_line(job)
             return True
-        key = url_key(job.url)
-        if spill is not None and key in seen:  # a replayed job was deduplicated already
+        if spill is not None and job.url in seen:  # a replayed job was deduplicated already
             return True
         if self._last_host[0] != job.url:  # a job that waits is looked at again and again
             self._last_host = (job.url, host_key(job.url))
@@ -176,10 +170,10 @@ class Scheduler:
                     self._robots_wanted.append(host)
                 self.hosts.add(host, job, self.clock())
                 if spill is not None:
-                    seen.add(key)
+                    seen.add(job.url)
                 return True
         if spill.add(job):
-            seen.add(key)
+            seen.add(job.url)
             return True
         return False
 
@@ -266,8 +260,8 @@ class Scheduler:
             self._in_flight[task_id] = _Task(job, time.monotonic(), host, robots)
         args = (job.url, task_id, ROBOTS_MAX_BYTES) if robots else (job.url, task_id)
         self.pool.apply_async(
-            self.task,
-            args,
+            run_task,
+            (self.task, *args),
             callback=partial(self._on_result, task_id),
             error_callback=partial(self._on_error, task_id),
         )
@@ -355,10 +349,12 @@ class Scheduler:
             else:
                 stats.failed += 1
             if result is not None:
-                stats.retried += result.attempts > 1
+                stats.retried += getattr(result, "attempts", 1) > 1
                 if getattr(result, "cached", False):
                     stats.unchanged += 1
                     stats.saved += result.nbytes
                 else:
                     stats.bytes += getattr(result, "nbytes", 0)
+        # The record is written: a reporter's or a terminal's trouble is not the run's.
+        with contextlib.suppress(Exception):
             self.reporter.page(url, reason)

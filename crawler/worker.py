@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import faulthandler
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import requests
 
 from crawler.fetch import fetch, make_session
-from crawler.results import Failure, Result
+from crawler.results import Failure, Page, Result
 from crawler.settings import FetchSettings
 from crawler.taskboard import TaskBoard
 
@@ -58,8 +61,20 @@ def init_worker(settings: FetchSettings) -> None:
 
 
 def _exit_with_parent(parent: int) -> None:
+    """Exit within a second of the main process's death, however it died.
+
+    Under `fork` and `spawn` the main process is this worker's parent. Under
+    `forkserver` the parent is the fork server, which outlives a killed main
+    process as long as any worker does (each worker holds the pipe whose end
+    tells it to stop), so the worker also watches the sentinel of the process
+    that created it: the main process."""
+    creator = multiprocessing.parent_process()
+    sentinel = creator.sentinel if creator is not None else None
     while os.getppid() == parent:
-        time.sleep(0.5)
+        if sentinel is None:
+            time.sleep(0.5)
+        elif multiprocessing.connection.wait([sentinel], timeout=0.5):
+            break
     os._exit(1)
 
 
@@ -67,22 +82,58 @@ def fetch_url(url: str, task_id: int = 0, max_bytes: int | None = None) -> Resul
     """The pool's task: fetch `url` with this worker's session and settings
     (`max_bytes` lowers the size cap, for robots.txt).
 
-    Returns a value for every outcome; anything unexpected becomes a Failure,
-    so nothing but plain tuples ever has to cross back to the main process."""
+    `fetch` returns a value for every outcome of the network; anything else it
+    raises, `run_task` turns into a Failure."""
+    assert _session is not None and _settings is not None, "worker not initialized"
+    settings = _settings
+    if max_bytes is not None and max_bytes < settings.max_bytes:
+        settings = dataclasses.replace(settings, max_bytes=max_bytes)
+    return fetch(_session, url, settings)
+
+
+_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool)
+_FAILURE_TYPES = (str, str, int, bool)
+
+
+def _plain(result: object) -> bool:
+    """Whether `result` is a Page or a Failure made of plain str/int/None fields,
+    which the main process can always unpickle."""
+    if type(result) is Page:
+        types = _PAGE_TYPES
+    elif type(result) is Failure:
+        types = _FAILURE_TYPES
+    else:
+        return False
+    return all(isinstance(value, kind) for value, kind in zip(result, types, strict=True))
+
+
+def run_task(task: Callable[..., Result], url: str, task_id: int = 0, *extra: object) -> Result:
+    """What the pool runs: `task(url, task_id, *extra)`, made safe to send back.
+
+    An exception that crosses back to the main process must be unpickled there by
+    the pool's one result thread; a class that cannot be rebuilt (a required
+    argument missing from its `args`) kills that thread, and every later result
+    is lost. So whatever the task raises comes back as a Failure naming the
+    exception's type, and anything it returns that is not a plain Page or Failure
+    becomes one too. SystemExit and KeyboardInterrupt still end the worker.
+
+    The task board shows the task while it runs, and the hard limit (see
+    `init_process_worker`) is armed around it, whatever the task function is."""
     if _board is not None:
         _board.running(task_id)
     if _hard_limit is not None:
         faulthandler.dump_traceback_later(_hard_limit, exit=True, file=_devnull)
     try:
-        assert _session is not None and _settings is not None, "worker not initialized"
-        settings = _settings
-        if max_bytes is not None and max_bytes < settings.max_bytes:
-            settings = dataclasses.replace(settings, max_bytes=max_bytes)
-        return fetch(_session, url, settings)
-    except Exception as error:  # noqa: BLE001 - every outcome must come back as a value
+        result = task(url, task_id, *extra)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as error:  # noqa: BLE001 - see the docstring
         return Failure(url, f"worker error: {type(error).__name__}", 1)
     finally:
         if _hard_limit is not None:
             faulthandler.cancel_dump_traceback_later()
         if _board is not None:
             _board.idle()
+    if not _plain(result):
+        return Failure(url, f"worker error: bad result {type(result).__name__}", 1)
+    return result

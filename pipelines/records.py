@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Everything up to the end of the authority (`//` is optional; see redact_url).
-_AUTHORITY = re.compile(r"(?P<head>(?:[^/?#]*//)?)(?P<authority>[^/?#]*)")
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -35,18 +35,33 @@ def escape(text: str) -> str:
 def redact_url(url: str) -> str:
     """`url` without its `user:password@` part, for anything a person or file sees.
 
-    The authority is what follows the first `//` up to the next `/`, `?` or `#`;
-    in text with no `//` before those (`user:pw@host/x`, a line that is not a
-    URL), it is the text up to them, so a mistyped URL shows no password either.
-    The rest of the text is kept exactly as it was written."""
+    Whatever the text, no password shows: in a URL that parses as http(s), only
+    the authority's userinfo goes and the rest stays exactly as written (an `@` in
+    the path or the query stays too). Anything else (a line of the URL file that is
+    not a URL we can fetch: no scheme, one slash, a port that is not a number...)
+    may hold a password where a parser would not look for one, so everything from
+    its `//` (or its start) up to its last `@` goes."""
     if "@" not in url:
         return url
-    match = _AUTHORITY.match(url)
-    assert match is not None  # every group can match the empty string
-    head, authority = match.group("head"), match.group("authority")
-    if "@" not in authority:
-        return url
-    return head + authority.rpartition("@")[2] + url[match.end() :]
+    head, slashes, rest = url.partition("//")
+    if not slashes:
+        return url.rpartition("@")[2]
+    netloc = _http_netloc(url)
+    if netloc is not None and rest.startswith(netloc):
+        return head + slashes + netloc.rpartition("@")[2] + rest[len(netloc) :]
+    return head + slashes + rest.rpartition("@")[2]
+
+
+def _http_netloc(url: str) -> str | None:
+    """The authority of an http(s) URL whose host and port parse, else None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when the authority is not host:port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return parts.netloc
 
 
 def _head(kind: str, url: str) -> str:

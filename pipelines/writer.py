@@ -7,6 +7,10 @@ file (other processes appending to it). Nothing is buffered in between: once
 
 If the file's last line is unterminated (a run was killed mid-write, or another
 tool left it so), the first append starts with a newline, so the two never merge.
+
+A write that fails part-way (the disk filled up: the kernel took the first pages
+of the block, then said ENOSPC) is undone by cutting the file back to where the
+block began, so a full disk leaves whole lines only.
 """
 
 from __future__ import annotations
@@ -54,15 +58,27 @@ class Writer:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
                 try:
-                    if self._needs_check:
-                        if self._ends_unterminated():
-                            data = b"\n" + data
-                        self._needs_check = False
-                    self._write_all(data)
+                    if self._needs_check and self._ends_unterminated():
+                        data = b"\n" + data
+                    self._write_all_or_nothing(data)
+                    self._needs_check = False
                 finally:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
             except OSError as error:
                 raise OutputError(f"cannot write {self.path}: {error.strerror}") from None
+
+    def _write_all_or_nothing(self, data: bytes) -> None:
+        try:
+            start = os.fstat(self._fd).st_size
+        except OSError:
+            start = None
+        try:
+            self._write_all(data)
+        except OSError:
+            if start is not None:
+                with contextlib.suppress(OSError):  # a device or a pipe cannot be cut
+                    os.ftruncate(self._fd, start)
+            raise
 
     def _write_all(self, data: bytes) -> None:
         # A regular file takes the whole block in one write; the loop is for the

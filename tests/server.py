@@ -33,6 +33,9 @@ Routes (all GET):
                         If-None-Match; `server.version` changes the page and its ETag
   /lastmod/NAME         a page with Last-Modified; 304 to If-Modified-Since
                         (`not_modified` counts the 304s sent)
+  /hostile/NAME         a saved hostile page from tests/hostile/pages, with its Content-Type
+  /hostile/adversarial?bytes=N
+                        the adversarial board page of tests/hostile/corpus.py, N bytes
 
 One server is one host for the crawler's politeness (its key is scheme://host:port),
 so a test that needs several hosts starts several servers.
@@ -323,3 +326,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_body(
             body, content_type="text/html; charset=utf-8", headers={"Last-Modified": stamp}
         )
+
+    def route_hostile(self, rest: str, query: dict, count: int) -> None:
+        from tests.hostile import corpus
+
+        if rest == "adversarial":
+            body = corpus.adversarial_board(int(query.get("bytes", 4_000_000)))
+            self.send_body(body, content_type="text/html; charset=utf-8")
+        else:
+            body = (corpus.PAGES / rest).read_bytes()
+            self.send_body(body, content_type=corpus.content_type(rest))

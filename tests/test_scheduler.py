@@ -46,7 +46,7 @@ class FakePool:
         callback: Callable | None = None,
         error_callback: Callable | None = None,
     ) -> None:
-        url = args[0]
+        url = args[1]  # run_task(task, url, task_id, ...)
         self.submitted.append(url)
         with self._lock:
             self.outstanding += 1

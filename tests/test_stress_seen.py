@@ -1,0 +1,34 @@
+"""The seen-set: exact membership, growth, and the memory it takes per URL."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crawler.seen import SeenUrls
+
+
+def test_second_add_of_a_url_says_seen_across_growth() -> None:
+    seen = SeenUrls()
+    urls = [f"http://127.0.0.1/p/{number}" for number in range(20_000)]  # several doublings
+    assert all(seen.add(url) for url in urls)
+    assert not any(seen.add(url) for url in urls)
+    assert len(seen) == 20_000
+    assert "http://127.0.0.1/p/20000" not in seen
+    assert "http://127.0.0.1/p/0" in seen
+
+
+def test_a_million_urls_take_tens_of_bytes_each_not_eighty() -> None:
+    seen = SeenUrls(capacity=1_000_000)
+    table_bytes = seen._high.itemsize * len(seen._high) + seen._low.itemsize * len(seen._low)
+    assert table_bytes / 1_000_000 <= 32
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=30), max_size=200))
+def test_behaves_like_a_set(urls: list[str]) -> None:
+    seen, reference = SeenUrls(), set()
+    for url in urls:
+        assert seen.add(url) == (url not in reference)
+        reference.add(url)
+    assert len(seen) == len(reference)
