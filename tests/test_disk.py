@@ -77,7 +77,10 @@ def test_disk_filling_up_mid_run(server: test_server.TestServer, tmp_path: Path)
         urls_file = write_urls(tmp_path / "urls.txt", *(f"{url}  board" for url in urls[:1]))
         with urls_file.open("a") as more:
             more.writelines(url + "\n" for url in urls[1:])
-        result, workers = run_and_watch(str(urls_file), "--output", str(db), "--workers", "2")
+        # No HTTP cache: it would live on the same tiny disk and take the room first.
+        result, workers = run_and_watch(
+            str(urls_file), "--output", str(db), "--workers", "2", "--no-cache"
+        )
         assert_unusable(result, db, workers)
         assert "No space left on device" in result.stderr
         # The run stopped early, and what is in the file is whole lines only.
