@@ -1,0 +1,48 @@
+"""make_session reads the environment once: what requests would look up per request
+(proxies, .netrc, CA bundle) gives the same session settings, without the per-request cost."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from crawler.fetch import make_session
+from crawler.settings import FetchSettings
+
+CASES = [
+    # (environment, files under HOME, expected trust_env, expected verify)
+    ({}, [], False, True),
+    ({"REQUESTS_CA_BUNDLE": "/etc/bundle.pem"}, [], False, "/etc/bundle.pem"),
+    ({"CURL_CA_BUNDLE": "/etc/curl.pem"}, [], False, "/etc/curl.pem"),
+    ({"REQUESTS_CA_BUNDLE": "/a.pem", "CURL_CA_BUNDLE": "/b.pem"}, [], False, "/a.pem"),
+    ({"HTTPS_PROXY": "http://proxy.invalid:3128"}, [], True, True),
+    ({"http_proxy": "http://proxy.invalid:3128"}, [], True, True),
+    ({"NO_PROXY": "example.com"}, [], True, True),
+    ({}, [".netrc"], True, True),
+    ({"NETRC": "{home}/elsewhere"}, ["elsewhere"], True, True),
+    ({"NETRC": "{home}/missing"}, [".netrc"], False, True),  # NETRC wins, and is absent
+]
+
+
+@pytest.mark.parametrize(("environ", "files", "trust_env", "verify"), CASES)
+def test_session_takes_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, environ, files, trust_env, verify
+) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name in (
+            "REQUESTS_CA_BUNDLE",
+            "CURL_CA_BUNDLE",
+            "NETRC",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value.format(home=tmp_path))
+    for name in files:
+        (tmp_path / name).write_text("machine example.com login a password b\n")
+
+    session = make_session(FetchSettings())
+
+    assert session.trust_env is trust_env
+    assert session.verify == verify
