@@ -92,7 +92,12 @@ class RunSettings:
     def watchdog_limit(self) -> float:
         """How long after submission a task is written off as lost.
 
-        A task waits behind at most one task per worker before it starts (the
-        in-flight bound), so twice one task's limit, plus start-up slack.
+        A task starts once the tasks submitted before it have left the workers: at
+        most `max_in_flight - 1` of them, run `workers` at a time, so it waits
+        through at most ceil((max_in_flight - 1) / workers) task limits, then runs
+        for one more. Plus slack for start-up. Shorter would write off live tasks
+        that were only queued (a slow site answering 503 with Retry-After, say).
         """
-        return 2 * self.fetch.task_limit() + 10.0
+        workers = max(1, self.workers)
+        rounds_waiting = -(-(self.max_in_flight - 1) // workers)
+        return (rounds_waiting + 1) * self.fetch.task_limit() + 10.0
