@@ -24,7 +24,6 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from crawler.decode import decode_body, is_text
-from crawler.httpcache import from_cache, open_cache, store
 from crawler.results import Failure, Page, Result
 from crawler.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
@@ -40,6 +39,11 @@ class TooLarge(Exception):
 class AttemptDeadline(BaseException):
     """Raised by a timer into a blocked attempt. A BaseException so that no library's
     `except Exception` on the way up can swallow it."""
+
+
+def from_cache(response: requests.Response) -> bool:
+    """Whether the body is the HTTP cache's (a 304, or still fresh), not on the wire."""
+    return bool(getattr(response, "from_cache", False))
 
 
 def read_environment_once(session: requests.Session) -> None:
@@ -68,7 +72,12 @@ def make_session(settings: FetchSettings, pool_size: int = 16) -> requests.Sessi
     """A session whose connections are reused across a worker's fetches, with
     urllib3's retries off: tenacity in `fetch` is the one retry layer. With
     `settings.cache_path`, the session revalidates through the HTTP cache."""
-    session = open_cache(settings.cache_path) if settings.cache_path else requests.Session()
+    if settings.cache_path:
+        from crawler.httpcache import open_cache  # requests-cache: only when asked for
+
+        session = open_cache(settings.cache_path)
+    else:
+        session = requests.Session()
     read_environment_once(session)
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
@@ -166,7 +175,10 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
     except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError):
         raise TransientError("body cut short") from None
     finally:
-        store(session, response, body)  # only a body read within the bounds is kept
+        if getattr(session, "cache", None) is not None:  # only a cached session stores
+            from crawler.httpcache import store
+
+            store(session, response, body)  # only a body read within the bounds is kept
     content_type = response.headers.get("Content-Type", "")
     if is_text(content_type):
         text: str | None = decode_body(body, content_type)

@@ -26,12 +26,26 @@ written costs only the saving: the fetch goes on (see `store`).
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import sys
+import time
 from pathlib import Path
 
 import requests
-from requests_cache import CachedResponse, CachedSession, SQLiteCache
-from requests_cache.policy.expiration import EXPIRE_IMMEDIATELY
+
+# requests-cache imports every storage backend it finds installed, and its DynamoDB
+# one pulls in boto3: about 100 ms in each process that imports it. Only SQLite is
+# used here, so boto3 is hidden while requests-cache loads (and only then).
+_hide_boto3 = "boto3" not in sys.modules
+if _hide_boto3:
+    sys.modules["boto3"] = None  # type: ignore[assignment] - makes `import boto3` fail
+try:
+    from requests_cache import CachedResponse, CachedSession, SQLiteCache
+    from requests_cache.policy.expiration import EXPIRE_IMMEDIATELY
+finally:
+    if _hide_boto3:
+        del sys.modules["boto3"]
 
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 
@@ -63,15 +77,25 @@ class _DeferredCache(SQLiteCache):
 
 def open_cache(path: Path) -> requests.Session:
     """A session that revalidates through the SQLite cache at `path` (created if
-    missing, with its folder); a plain session if that file cannot be used."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        session = _cached_session(path)
-        len(session.cache.responses)  # opens the file: a broken one fails here, once
-        session.hooks["response"].append(_hand_back_304)
-        return session
-    except (sqlite3.Error, OSError):
-        return requests.Session()
+    missing, with its folder); a plain session if that file cannot be used.
+
+    Workers start together and open the file at once; creating its tables and
+    switching it to WAL can then find it locked by another, which is waited out
+    (for up to `BUSY_TIMEOUT`), not taken for a broken file."""
+    give_up = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            session = _cached_session(path)
+            len(session.cache.responses)  # opens the file: a broken one fails here, once
+            session.hooks["response"].append(_hand_back_304)
+            return session
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > give_up:
+                return requests.Session()
+            time.sleep(0.05)
+        except (sqlite3.Error, OSError):
+            return requests.Session()
 
 
 def _hand_back_304(response: requests.Response, *args: object, **kwargs: object) -> None:
@@ -81,9 +105,19 @@ def _hand_back_304(response: requests.Response, *args: object, **kwargs: object)
         response.content  # noqa: B018 - reading to the end releases the connection
 
 
+def cache_key(request: requests.PreparedRequest, **_settings: object) -> str:
+    """The cache's key for a request: its method and URL.
+
+    Every request crawl sends carries the same headers, so nothing else tells two
+    apart (and a `Vary` header cannot matter). requests-cache's own key normalizes
+    the URL and headers: a third of its cost per request, paid on every page."""
+    return hashlib.blake2b(f"{request.method} {request.url}".encode(), digest_size=16).hexdigest()
+
+
 def _cached_session(path: Path) -> CachedSession:
     return CachedSession(
         backend=_DeferredCache(path),
+        key_fn=cache_key,
         expire_after=EXPIRE_IMMEDIATELY,  # stored with a validator, then revalidated
         cache_control=True,
         always_revalidate=True,
@@ -91,11 +125,6 @@ def _cached_session(path: Path) -> CachedSession:
         allowable_codes=(200,),
         stale_if_error=False,
     )
-
-
-def from_cache(response: requests.Response) -> bool:
-    """Whether the body is the cache's (a 304, or still fresh), not on the wire."""
-    return bool(getattr(response, "from_cache", False))
 
 
 def store(
