@@ -8,7 +8,7 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import BinaryIO
@@ -48,15 +48,15 @@ def exit_status(outcome: Outcome) -> int:
 
 
 @contextmanager
-def stop_on_signals(scheduler: Scheduler) -> Iterator[None]:
-    previous = {
-        signum: signal.signal(signum, lambda s, f: scheduler.stop(s)) for signum in STOP_SIGNALS
-    }
+def on_stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """Route SIGINT, SIGTERM and SIGHUP to `handler` for the block, then put back
+    what was there."""
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 class Interrupted(BaseException):
@@ -67,17 +67,8 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-@contextmanager
-def interrupt_on_signals() -> Iterator[None]:
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted(signum)
-
-    previous = {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
 
 
 def shut_down(pool, clean: bool, reporter: Reporter) -> None:
@@ -128,7 +119,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         reporter.say(f"crawl: {error}")
         return EXIT_UNUSABLE
     try:
-        with interrupt_on_signals():
+        with on_stop_signals(_interrupt):
             pool, board = make_pool(settings)
     except BackendError as error:
         writer.close()
@@ -174,7 +165,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         workers=settings.workers,
     )
     try:
-        with stop_on_signals(scheduler):
+        with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):
             jobs = read_jobs(read_lines(urls), settings.parse, PARSERS)
             outcome = scheduler.run(jobs)
     finally:
