@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.results import Page  # noqa: E402
+from crawler.model import Page  # noqa: E402
 from pipelines import records_for  # noqa: E402
 from pipelines.writer import Writer  # noqa: E402
 from tests.server import TestServer, page_text  # noqa: E402

@@ -19,11 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from crawler.model import Job, Page
 from crawler.politeness import HostQueues
 from crawler.report import Reporter
-from crawler.results import Page
 from crawler.scheduler import Scheduler
-from crawler.urlfile import Job
 from pipelines.writer import Writer
 
 

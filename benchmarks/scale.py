@@ -27,6 +27,8 @@ from pathlib import Path
 
 import psutil
 
+from pipelines.records import read_line
+
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
 
@@ -92,7 +94,7 @@ def measure(port: int, count: int, workers: int, folder: Path) -> dict[str, floa
     with db.open(encoding="utf-8") as lines:
         for line in lines:
             if line.startswith(("url:", "error:")):
-                urls_written.add(line.split(" ", 1)[0].split(":", 1)[1])
+                urls_written.add(read_line(line).key)
     missing = count - len(urls_written)
     summary = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     urls.unlink()

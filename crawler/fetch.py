@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from crawler.decode import decode_body, is_text
-from crawler.results import Failure, Page, Result
+from crawler.model import Failure, Page, Result
 from crawler.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
 

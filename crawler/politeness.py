@@ -31,31 +31,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
-from urllib.parse import urlsplit
 
 THROTTLE_START = 1.0
 THROTTLE_MAX = 60.0
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 T = TypeVar("T")
-
-
-def host_key(url: str) -> str:
-    """The politeness and robots.txt key of `url`: `scheme://host[:port]`, the port
-    left out when it is the scheme's default (so the key + `/robots.txt` is a URL
-    that sends the same Host header as the pages)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None or port == DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
 
 
 @dataclass

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from pipelines.records import escape, redact_url
+from crawler.urls import redact_url
+from pipelines.records import escape
 
 
 @dataclass

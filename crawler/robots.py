@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from protego import Protego
 
-from crawler.results import Failure, Result
+from crawler.model import Failure, Result
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 2.5: crawlers must parse at least 500 KiB
 MAX_CRAWL_DELAY = 60.0

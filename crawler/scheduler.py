@@ -38,14 +38,14 @@ from functools import partial
 from typing import NamedTuple
 
 from crawler.backends import TaskPool
-from crawler.politeness import HostQueues, host_key
+from crawler.model import BadLine, Failure, Job, Page, Result
+from crawler.politeness import HostQueues
 from crawler.report import Reporter, Stats
-from crawler.results import Failure, Page, Result
 from crawler.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
 from crawler.seen import SeenUrls
 from crawler.spill import Spill
 from crawler.taskboard import TaskBoard
-from crawler.urlfile import BadLine, Job
+from crawler.urls import host_key
 from crawler.worker import fetch_url, run_task
 from pipelines import records_for
 from pipelines.records import error_line

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 
-from crawler.urlfile import Job
+from crawler.model import Job
 
 
 class Spill:

@@ -18,56 +18,18 @@ Format, one entry a line:
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection, Iterable, Iterator
-from typing import BinaryIO, NamedTuple
-from urllib.parse import urlsplit
+from typing import BinaryIO
 
-from pipelines.records import redact_url
+from crawler.model import BadLine, Job
+from crawler.urls import check_url, redact_url
 
 MAX_LINE = 64 * 1024
-
-
-class Job(NamedTuple):
-    line: int
-    url: str
-    parsers: tuple[str, ...]
-
-
-class BadLine(NamedTuple):
-    """A line that cannot be fetched. `text` is its first field, credentials removed:
-    it is shown on the terminal and written to `db.txt`."""
-
-    line: int
-    text: str
-    reason: str
 
 
 def _bad(number: int, text: str, reason: str) -> BadLine:
     first = text.split(maxsplit=1)[0] if text.strip() else text
     return BadLine(number, redact_url(first)[:200], reason)  # cut after: a cut may hide the @
-
-
-def check_url(url: str) -> str | None:
-    """Why `url` cannot be fetched, or None if it can."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError as error:
-        return f"not a valid URL ({error})"
-    if parts.scheme.lower() not in ("http", "https"):
-        return "not an http(s) URL"
-    if not host:
-        return "no host in URL"
-    if parts.netloc.endswith("]") or ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            return "not a valid URL (bad IPv6 host)"
-    if any(ord(char) <= 32 or ord(char) == 127 for char in url):
-        return "not a valid URL (control character or space)"
-    return None
 
 
 def parse_line(

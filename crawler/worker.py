@@ -20,7 +20,7 @@ from collections.abc import Callable
 import requests
 
 from crawler.fetch import fetch, make_session
-from crawler.results import Failure, Page, Result
+from crawler.model import Failure, Page, Result
 from crawler.settings import FetchSettings
 from crawler.taskboard import TaskBoard
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from crawler.results import Failure, Page, Result
+from crawler.model import Failure, Page, Result
 from pipelines.board import parse_board
 from pipelines.records import board_line, error_line
 from pipelines.size import size_summary

@@ -1,22 +1,41 @@
-"""The lines of `db.txt`: how each kind is spelled, and how nothing scraped can break one.
+"""The lines of `db.txt`: how each kind is spelled, how nothing scraped can break
+one, and how a line is read back.
 
-Every line is `KIND:<URL> ...` and stands alone. Whatever a page or a server put in
-it, a line holds no line break: control characters are escaped, and so are U+0085,
-U+2028 and U+2029, which `str.splitlines()` also breaks on. The URL is the one the
-URL file listed, with any `user:password@` removed.
+Every line is `KIND:<KEY> REST`, with literal angle brackets, exactly as the
+tutorial's callback writes `'url:<%s> size:[%s]\n'`:
+
+    url:<https://www.baidu.com> size:[2443]
+    error:<https://example.com/missing> HTTP 404
+    run:<20261201T192957Z-5865b6> start version=0.2.0 ...
+
+- KEY is a URL (as listed or as found, `user:password@` removed) or a run id. It
+  never holds `<`, `>`, whitespace or a control character: those are
+  percent-encoded (`?q=a>b` is written `?q=a%3Eb`), so `read_line` can always split
+  at the first `:<` and the first `> ` after it.
+- REST holds no line break, whatever a page or a server put in it: control
+  characters are escaped, and so are U+0085, U+2028 and U+2029, which
+  `str.splitlines()` also breaks on.
+- Lines written before the brackets (`url:https://... size:[N]`) are read too.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from typing import NamedTuple
+
+from crawler.urls import redact_url
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Everything up to the end of the authority (`//` is optional; see redact_url).
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What a key may not hold, beyond what str.isprintable() already refuses.
+_KEY_BREAKERS = frozenset("<> ")
+_KIND = re.compile("[a-z_][a-z0-9_]*")
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -32,40 +51,25 @@ def escape(text: str) -> str:
     return _BREAKERS.sub(_escape_char, text)
 
 
-def redact_url(url: str) -> str:
-    """`url` without its `user:password@` part, for anything a person or file sees.
-
-    Whatever the text, no password shows: in a URL that parses as http(s), only
-    the authority's userinfo goes and the rest stays exactly as written (an `@` in
-    the path or the query stays too). Anything else (a line of the URL file that is
-    not a URL we can fetch: no scheme, one slash, a port that is not a number...)
-    may hold a password where a parser would not look for one, so everything from
-    its `//` (or its start) up to its last `@` goes."""
-    if "@" not in url:
-        return url
-    head, slashes, rest = url.partition("//")
-    if not slashes:
-        return url.rpartition("@")[2]
-    netloc = _http_netloc(url)
-    if netloc is not None and rest.startswith(netloc):
-        return head + slashes + netloc.rpartition("@")[2] + rest[len(netloc) :]
-    return head + slashes + rest.rpartition("@")[2]
+def _percent(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
-def _http_netloc(url: str) -> str | None:
-    """The authority of an http(s) URL whose host and port parse, else None."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError when the authority is not host:port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return parts.netloc
+def _unsafe_in_key(char: str) -> bool:
+    return char in "<>" or char.isspace() or unicodedata.category(char) in _UNSAFE_CATEGORIES
 
 
-def _head(kind: str, url: str) -> str:
-    return f"{kind}:{escape(redact_url(url))}"
+def record_key(url: str) -> str:
+    """`url` as the key of a line: credentials removed, then `<`, `>`, whitespace and
+    control or format characters percent-encoded (as UTF-8)."""
+    url = redact_url(url)
+    if url.isprintable() and not any(char in _KEY_BREAKERS for char in url):
+        return url  # the usual case, without a look at each character
+    return "".join(_percent(char) if _unsafe_in_key(char) else char for char in url)
+
+
+def _head(kind: str, key: str) -> str:
+    return f"{kind}:<{record_key(key)}>"
 
 
 def url_line(url: str, size: int) -> str:
@@ -86,4 +90,36 @@ def error_line(url: str, reason: str) -> str:
 
 def run_line(run_id: str, event: str, fields: Mapping[str, object]) -> str:
     rest = " ".join(f"{key}={value}" for key, value in fields.items())
-    return escape(f"run:{run_id} {event} {rest}".rstrip())
+    return f"{_head('run', run_id)} {escape(f'{event} {rest}'.rstrip())}"
+
+
+class Line(NamedTuple):
+    """A line of `db.txt`, read back: `kind` (`url`, `board`, `error`, `run`, or a
+    declared parser's name), `key` (a URL or a run id, as written) and `rest`."""
+
+    kind: str
+    key: str
+    rest: str
+
+
+def read_line(text: str) -> Line | None:
+    """Split one line of `db.txt` into kind, key and rest; None if it is not a record
+    line (a torn last line, a stray line).
+
+    The order: a trailing line break is dropped; the kind runs to the first `:`
+    and must be a lowercase identifier; when `<` follows, the key runs to the first
+    `> ` after it (or to a final `>`), else (a line written before the brackets)
+    to the first space."""
+    text = text.rstrip("\r\n")
+    kind, colon, after = text.partition(":")
+    if not colon or not _KIND.fullmatch(kind):
+        return None
+    if after.startswith("<"):
+        key, space, rest = after[1:].partition("> ")
+        if not space:
+            if not after.endswith(">"):
+                return None
+            key, rest = after[1:-1], ""
+    else:
+        key, _, rest = after.partition(" ")
+    return Line(kind, key, rest)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.results import Page
+from crawler.model import Page
 from pipelines.records import url_line
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import psutil
 
+from pipelines.records import read_line
+
 # Every line of db.txt, whole: a kind, a colon, no line break inside.
-LINE = re.compile(r"^(url|board|error|run):\S+( .*)?$")
+LINE = re.compile(r"^(url|board|error|run):<[^<>\s]*>( .*)?$")
 
 
 def wait_for(condition: Callable[[], object], timeout: float, every: float = 0.05) -> bool:
@@ -54,6 +56,6 @@ def run_lines(db: Path) -> dict[str, list[str]]:
     runs: dict[str, list[str]] = {}
     for line in db_lines(db):
         if line.startswith("run:"):
-            run_id = line[4:].split(" ", 1)[0]
+            run_id = read_line(line).key
             runs.setdefault(run_id, []).append(line)
     return runs

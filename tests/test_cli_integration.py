@@ -22,11 +22,12 @@ import psutil
 import pytest
 
 from pipelines import PARSERS
+from pipelines.records import read_line
 from tests.conftest import ROOT, records, run_crawl, start_crawl, write_urls
 from tests.server import GBK_PAGE, PNG, TestServer, page_text
 
 START_METHODS = ["fork", "spawn"]
-RUN_LINE = re.compile(r"^run:\d{8}T\d{6}Z-[0-9a-f]{6} (start|end) ")
+RUN_LINE = re.compile(r"^run:<\d{8}T\d{6}Z-[0-9a-f]{6}> (start|end) ")
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -34,15 +35,16 @@ def fetch_lines(db: Path) -> Counter[str]:
     """How many fetch lines (`url:`, or `error:` other than a parser's) each URL got."""
     counts: Counter[str] = Counter()
     for line in records(db):
-        kind, _, rest = line.partition(":")
+        record = read_line(line)
+        assert record is not None, f"not a record line: {line!r}"
+        kind, url, rest = record
         if kind == "url":
-            url, _, size = rest.rpartition(" size:[")
-            assert size[:-1].isdigit() and size.endswith("]"), line
+            assert rest.startswith("size:[") and rest.endswith("]"), line
+            assert rest[len("size:[") : -1].isdigit(), line
             counts[url] += 1
         elif kind == "error":
-            url, _, reason = rest.partition(" ")
-            assert reason, line
-            if not any(reason.startswith(f"{name}: ") for name in PARSERS):
+            assert rest, line
+            if not any(rest.startswith(f"{name}: ") for name in PARSERS):
                 counts[url] += 1
         else:
             assert kind in ("board", "run"), f"unknown kind of line: {line!r}"
@@ -59,8 +61,8 @@ def line_for(db: Path, url: str) -> str:
     (line,) = [
         line
         for line in records(db)
-        if line.startswith((f"url:{url} size:[", f"error:{url} "))
-        and not any(f"{url} {name}: " in line for name in PARSERS)
+        if line.startswith((f"url:<{url}> size:[", f"error:<{url}> "))
+        and not any(f"{url}> {name}: " in line for name in PARSERS)
     ]
     return line
 
@@ -179,28 +181,28 @@ def test_mixed_run_exits_1_and_says_it_finished(mixed: Mixed) -> None:
 
 def test_ordinary_page(mixed: Mixed) -> None:
     size = len(page_text("one"))
-    assert mixed.line("page") == f"url:{mixed.urls['page']} size:[{size}]"
+    assert mixed.line("page") == f"url:<{mixed.urls['page']}> size:[{size}]"
 
 
 def test_board_page_gives_its_entries_as_exact_json_lines(mixed: Mixed) -> None:
     url = mixed.urls["board"]
     assert records(mixed.db, "board") == [
-        f'board:{url} {{"index": "1", "title": "霸王别姬", "actor": "张国荣,张丰毅,巩俐", '
+        f'board:<{url}> {{"index": "1", "title": "霸王别姬", "actor": "张国荣,张丰毅,巩俐", '
         '"time": "1993-01-01", "score": "9.5"}',
-        f'board:{url} {{"index": "2", "title": "肖申克的救赎", '
+        f'board:<{url}> {{"index": "2", "title": "肖申克的救赎", '
         '"actor": "蒂姆·罗宾斯,摩根·弗里曼,鲍勃·冈顿", '
         '"time": "1994-09-10(加拿大)", "score": "9.5"}',
-        f'board:{url} {{"index": "3", "title": "罗马假日", '
+        f'board:<{url}> {{"index": "3", "title": "罗马假日", '
         '"actor": "格利高里·派克,奥黛丽·赫本,埃迪·艾伯特", '
         '"time": "1953-09-02(美国)", "score": "9.1"}',
-        f'board:{url} {{"index": "4", "title": "这个杀手不太冷", '
+        f'board:<{url}> {{"index": "4", "title": "这个杀手不太冷", '
         '"actor": "让·雷诺,加里·奥德曼,娜塔莉·波特曼", '
         '"time": "1994-09-14(法国)", "score": "9.5"}',
-        f'board:{url} {{"index": "5", "title": "泰坦尼克号", '
+        f'board:<{url}> {{"index": "5", "title": "泰坦尼克号", '
         '"actor": "莱昂纳多·迪卡普里奥,凯特·温丝莱特,比利·赞恩", '
         '"time": "1998-04-03", "score": "9.5"}',
     ]
-    assert mixed.line("board").startswith(f"url:{url} size:[")
+    assert mixed.line("board").startswith(f"url:<{url}> size:[")
 
 
 def test_board_lines_follow_their_url_line(mixed: Mixed) -> None:
@@ -209,24 +211,24 @@ def test_board_lines_follow_their_url_line(mixed: Mixed) -> None:
     lines = records(mixed.db)
     first = lines.index(mixed.line("board"))
     assert [line.split(" ", 1)[0] for line in lines[first : first + 6]] == [
-        f"url:{url}",
-        *[f"board:{url}"] * 5,
+        f"url:<{url}>",
+        *[f"board:<{url}>"] * 5,
     ]
 
 
 def test_verification_page_is_fetched_but_fails_as_a_board(mixed: Mixed) -> None:
     url = mixed.urls["verify"]
-    assert mixed.line("verify").startswith(f"url:{url} size:[")
-    assert f"error:{url} board: no entries found" in records(mixed.db, "error")
+    assert mixed.line("verify").startswith(f"url:<{url}> size:[")
+    assert f"error:<{url}> board: no entries found" in records(mixed.db, "error")
 
 
 def test_404_is_an_error_and_not_retried(mixed: Mixed) -> None:
-    assert mixed.line("404") == f"error:{mixed.urls['404']} HTTP 404"
+    assert mixed.line("404") == f"error:<{mixed.urls['404']}> HTTP 404"
     assert mixed.server.count("/status/404") == 1
 
 
 def test_flaky_url_succeeds_on_its_third_attempt(mixed: Mixed) -> None:
-    assert mixed.line("flaky").startswith(f"url:{mixed.urls['flaky']} size:[")
+    assert mixed.line("flaky").startswith(f"url:<{mixed.urls['flaky']}> size:[")
     assert mixed.server.count("/flaky/mixed") == 3
 
 
@@ -238,48 +240,48 @@ def test_slow_drip_times_out(server: TestServer, tmp_path: Path, db: Path) -> No
         *("--output", str(db), "--workers", "1", "--timeout", "1", "--retries", "1"),
     )
     assert result.returncode == 1, result.stderr
-    assert line_for(db, drip) == f"error:{drip} timed out after 2 attempts"
+    assert line_for(db, drip) == f"error:<{drip}> timed out after 2 attempts"
     assert server.count("/drip") == 2
     assert_one_fetch_line_each(db, drip)
 
 
 @pytest.mark.parametrize("name", ["big", "big-chunked"])
 def test_body_over_the_cap(mixed: Mixed, name: str) -> None:
-    assert mixed.line(name) == f"error:{mixed.urls[name]} larger than 10000 bytes"
+    assert mixed.line(name) == f"error:<{mixed.urls[name]}> larger than 10000 bytes"
 
 
 def test_429_with_retry_after_is_retried(mixed: Mixed) -> None:
-    assert mixed.line("retry-after").startswith(f"url:{mixed.urls['retry-after']} size:[")
+    assert mixed.line("retry-after").startswith(f"url:<{mixed.urls['retry-after']}> size:[")
     assert mixed.server.count("/retry-after/mixed") == 2
 
 
 def test_gzip_body_is_decoded_and_capped_after_decoding(mixed: Mixed) -> None:
-    assert mixed.line("gzip") == f"url:{mixed.urls['gzip']} size:[5000]"
-    assert mixed.line("gzip-bomb") == f"error:{mixed.urls['gzip-bomb']} larger than 10000 bytes"
+    assert mixed.line("gzip") == f"url:<{mixed.urls['gzip']}> size:[5000]"
+    assert mixed.line("gzip-bomb") == f"error:<{mixed.urls['gzip-bomb']}> larger than 10000 bytes"
 
 
 def test_redirect_loop_stops_after_10_redirects(mixed: Mixed) -> None:
-    assert mixed.line("loop") == f"error:{mixed.urls['loop']} more than 10 redirects"
+    assert mixed.line("loop") == f"error:<{mixed.urls['loop']}> more than 10 redirects"
     assert mixed.server.count("/redirect-loop") == 11
 
 
 def test_redirects_are_followed_and_recorded_under_the_listed_url(mixed: Mixed) -> None:
     size = len(page_text("redirected"))
-    assert mixed.line("redirect") == f"url:{mixed.urls['redirect']} size:[{size}]"
+    assert mixed.line("redirect") == f"url:<{mixed.urls['redirect']}> size:[{size}]"
 
 
 def test_gbk_page_is_decoded(mixed: Mixed) -> None:
     size = len(GBK_PAGE.decode("gb18030"))
     assert size < len(GBK_PAGE)  # characters, not bytes
-    assert mixed.line("gbk") == f"url:{mixed.urls['gbk']} size:[{size}]"
+    assert mixed.line("gbk") == f"url:<{mixed.urls['gbk']}> size:[{size}]"
 
 
 def test_image_size_is_its_byte_count(mixed: Mixed) -> None:
-    assert mixed.line("image") == f"url:{mixed.urls['image']} size:[{len(PNG)}]"
+    assert mixed.line("image") == f"url:<{mixed.urls['image']}> size:[{len(PNG)}]"
 
 
 def test_malformed_line_is_reported_with_its_number_and_the_run_goes_on(mixed: Mixed) -> None:
-    assert "error:not-a-url line 4: not an http(s) URL" in records(mixed.db, "error")
+    assert "error:<not-a-url> line 4: not an http(s) URL" in records(mixed.db, "error")
     assert "line 4" in mixed.result.stderr
     assert "not-a-url" in mixed.result.stderr
     assert mixed.line("image").startswith("url:")  # lines after it were fetched
@@ -287,7 +289,7 @@ def test_malformed_line_is_reported_with_its_number_and_the_run_goes_on(mixed: M
 
 def test_credentials_are_used_but_never_shown(mixed: Mixed) -> None:
     size = len(page_text("cred"))
-    assert mixed.line("credentials") == f"url:{mixed.urls['credentials']} size:[{size}]"
+    assert mixed.line("credentials") == f"url:<{mixed.urls['credentials']}> size:[{size}]"
     assert mixed.server.count("/page/cred") == 1
     assert "secret" not in mixed.db.read_text("utf-8")
     assert "secret" not in mixed.result.stderr
@@ -346,7 +348,7 @@ def test_a_worker_killed_mid_task(
         if crawl.poll() is None:
             crawl.kill()
     assert status == 1, err
-    assert line_for(db, hang) == f"error:{hang} worker lost"
+    assert line_for(db, hang) == f"error:<{hang}> worker lost"
     assert_one_fetch_line_each(db, hang, *others)
     assert " end status=finished ok=4 failed=1 " in run_lines(db)[-1]
 
@@ -493,9 +495,9 @@ def test_demo(db: Path) -> None:
     assert "board:" in result.stdout
     board = records(db, "board")
     assert board and all(json.loads(line.split(" ", 1)[1])["title"] for line in board)
-    urls = [line.split(" ", 1)[0][len("url:") :] for line in records(db, "url")]
+    urls = [read_line(line).key for line in records(db, "url")]
     assert len(urls) == 4
     assert_one_fetch_line_each(db, *urls)
     news = (ROOT / "crawler" / "demo_site" / "news-gbk.html").read_bytes()
-    (news_line,) = [line for line in records(db, "url") if "/news " in line]
+    (news_line,) = [line for line in records(db, "url") if "/news> " in line]
     assert news_line.endswith(f" size:[{len(news.decode('gb18030'))}]")  # its <meta> was read

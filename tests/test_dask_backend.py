@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
+from pipelines.records import read_line
 from tests.conftest import ROOT, crawl_env, records, run_crawl, start_crawl, write_urls
 from tests.server import page_text
 
@@ -58,7 +59,7 @@ def lines_for(db: Path, url: str) -> list[str]:
     return [
         line
         for line in records(db)
-        if line.startswith(("url:", "error:")) and line.split(" ", 1)[0].split(":", 1)[1] == url
+        if line.startswith(("url:", "error:")) and read_line(line).key == url
     ]
 
 
@@ -201,22 +202,22 @@ def test_local_cluster_writes_one_line_per_url(server: TestServer, tmp_path: Pat
     assert lines[-1].startswith("run:") and " end status=finished ok=4 failed=3 " in lines[-1]
     assert sorted(records(db, "url")) == sorted(
         [
-            f"url:{page_a} size:[{len(page_text('a'))}]",
-            f"url:{page_b} size:[{len(page_text('b'))}]",
-            f"url:{board} size:[5287]",
-            f"url:{flaky} size:[{len(page_text('flaky dask'))}]",
+            f"url:<{page_a}> size:[{len(page_text('a'))}]",
+            f"url:<{page_b}> size:[{len(page_text('b'))}]",
+            f"url:<{board}> size:[5287]",
+            f"url:<{flaky}> size:[{len(page_text('flaky dask'))}]",
         ]
     )
     assert sorted(records(db, "error")) == sorted(
         [
-            f"error:{missing} HTTP 404",
-            "error:no-scheme.example/x line 4: not an http(s) URL",
-            f"error:{drip} timed out after 2 attempts",  # the read loop's deadline, in a thread
+            f"error:<{missing}> HTTP 404",
+            "error:<no-scheme.example/x> line 4: not an http(s) URL",
+            f"error:<{drip}> timed out after 2 attempts",  # the read loop's deadline, in a thread
         ]
     )
     assert len(records(db, "board")) == 5
     assert records(db, "board")[0] == (
-        f'board:{board} {{"index": "1", "title": "霸王别姬", '
+        f'board:<{board}> {{"index": "1", "title": "霸王别姬", '
         '"actor": "张国荣,张丰毅,巩俐", "time": "1993-01-01", "score": "9.5"}'
     )
     assert len(lines) == 2 + 4 + 3 + 5
@@ -260,7 +261,7 @@ def test_local_cluster_stops_on_a_signal(
     assert crawl.returncode == 128 + signum
     assert f"crawl: interrupted by {signum.name}" in stderr
     assert "Traceback" not in stderr
-    assert records(db, "url") == [f"url:{done_url} size:[{len(page_text('done'))}]"]
+    assert records(db, "url") == [f"url:<{done_url}> size:[{len(page_text('done'))}]"]
     assert records(db, "error") == []
     assert " end status=interrupted " in records(db, "run")[-1]
     end_all(started)
@@ -388,7 +389,7 @@ def test_a_killed_worker_costs_no_line_and_doubles_none(
     assert crawl.returncode == 0, stderr
     for url in slow + pages:
         name = url.rsplit("/", 1)[-1] if "/page/" in url else "slow"
-        assert lines_for(db, url) == [f"url:{url} size:[{len(page_text(name))}]"]
+        assert lines_for(db, url) == [f"url:<{url}> size:[{len(page_text(name))}]"]
     assert len(records(db)) == 2 + len(slow) + len(pages)
     assert server.count("/slow") > len(slow)  # the lost fetch was run again
     assert "Traceback" not in stderr
@@ -464,7 +465,7 @@ def test_no_callback_after_terminate(threads_cluster) -> None:
 
 def sleepy_fetch(url: str, task_id: int = 0):
     """A stand-in task: a page at once, or after `?sleep=S` seconds."""
-    from crawler.results import Page
+    from crawler.model import Page
 
     if "sleep=" in url:
         time.sleep(float(url.rsplit("sleep=", 1)[1]))
@@ -477,9 +478,9 @@ def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: P
     import io
 
     from crawler.dask_pool import DaskPool
+    from crawler.model import Job
     from crawler.report import Reporter
     from crawler.scheduler import Scheduler
-    from crawler.urlfile import Job
     from pipelines.writer import Writer
 
     pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
@@ -501,6 +502,6 @@ def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: P
     pool.terminate()
     writer.close()
     assert sorted(records(tmp_path / "db.txt")) == [
-        f"error:{silent} worker lost (no answer in time)",
-        f"url:{quick} size:[4]",
+        f"error:<{silent}> worker lost (no answer in time)",
+        f"url:<{quick}> size:[4]",
     ]

@@ -12,7 +12,7 @@ import requests
 import responses
 
 from crawler.fetch import AttemptDeadline, attempt_deadline, fetch, make_session
-from crawler.results import Failure, Page
+from crawler.model import Failure, Page
 from crawler.retry import RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
 from tests.server import TestServer

@@ -9,9 +9,10 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.urlfile import MAX_LINE, BadLine, Job, check_url, read_jobs, read_lines
+from crawler.model import BadLine, Job
+from crawler.urlfile import MAX_LINE, read_jobs, read_lines
+from crawler.urls import check_url, redact_url
 from pipelines import PARSERS
-from pipelines.records import redact_url
 
 FUZZ = settings(max_examples=300, deadline=2000)  # a hang fails on the deadline
 

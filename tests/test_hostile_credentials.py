@@ -33,5 +33,5 @@ def test_passwords_never_shown(server: test_server.TestServer, tmp_path: Path) -
     assert result.returncode == 1, result.stderr
     shown = db.read_text(encoding="utf-8") + result.stdout + result.stderr
     assert "Secret" not in shown and "cret" not in shown, shown
-    assert f"url:http://127.0.0.1:{port}/page/cred size:" in shown
+    assert f"url:<http://127.0.0.1:{port}/page/cred> size:" in shown
     assert "Traceback" not in result.stderr

@@ -8,15 +8,17 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import psutil
 import pytest
 
 from crawler.decode import decode_body
-from crawler.results import Page
+from crawler.model import Page
 from pipelines import records_for
 from pipelines.board import parse_board
+from pipelines.records import read_line, record_key
 from tests import server as test_server
 from tests.conftest import start_crawl, write_urls
 from tests.hostile import corpus
@@ -36,11 +38,17 @@ def lines_for(body: bytes, content_type: str, url: str = "http://h/p") -> list[s
     return lines
 
 
-def assert_records_clean(lines: list[str]) -> None:
+def assert_records_clean(lines: list[str], urls: Collection[str] = ("http://h/p",)) -> None:
+    """Each line is whole, has no raw control character, and reads back through
+    `read_line` to a known kind and to the key of one of `urls` (or a run id)."""
+    keys = {record_key(url.split()[0] if url.split() else url) for url in urls}
     for line in lines:
         assert LINE.match(line), line
         assert len(line.splitlines()) == 1, line
         assert not RAW_CONTROL.search(line), line
+        record = read_line(line)
+        assert record is not None and record.kind in ("url", "board", "error", "run"), line
+        assert record.kind == "run" or record.key in keys, line
 
 
 @pytest.mark.parametrize("name", SAVED)
@@ -122,10 +130,10 @@ def test_crawl_of_the_corpus_keeps_lines_whole_and_the_terminal_clean(
     assert "\x1b" not in stderr and "\x9b" not in stderr and "\u2028" not in stderr
     assert "Traceback" not in stderr
     lines = db_lines(db)
-    assert_records_clean(lines)
+    assert_records_clean(lines, urls)
     assert len(db.read_text(encoding="utf-8").splitlines()) == len(lines)
     assert sum(line.startswith("board:") for line in lines) == len(corpus.HOSTILE_TITLES) + 3
-    assert sum(line.startswith("error:http://127.0.0.1/") for line in lines) == 2
+    assert sum(line.startswith("error:<http://127.0.0.1/") for line in lines) == 2
 
 
 def peak_tree_rss(pid: int, done: threading.Event, peaks: list[int]) -> None:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from crawler.backends import process_pool
+from crawler.model import Job, Page, Result
 from crawler.report import Reporter
-from crawler.results import Page, Result
 from crawler.runner import shut_down
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import FetchSettings, RunSettings
-from crawler.urlfile import Job
+from pipelines.records import read_line
 from pipelines.writer import Writer
 from tests.stress_util import LINE, db_lines
 
@@ -144,7 +144,7 @@ def one_line_per_url(lines: list[str], names: list[str]) -> dict[str, str]:
     found: dict[str, list[str]] = {name: [] for name in names}
     for line in lines:
         assert LINE.match(line), line
-        url = line.split(" ", 1)[0].split(":", 1)[1]
+        url = read_line(line).key
         found[url.rsplit("/", 1)[-1]].append(line)
     assert all(len(lines) == 1 for lines in found.values()), found
     return {name: lines[0] for name, lines in found.items()}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from crawler.fetch import fetch, make_session
 from crawler.httpcache import open_cache
-from crawler.results import Failure, Page
+from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.server import TestServer
 

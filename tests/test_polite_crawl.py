@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.records import read_line
 from tests.conftest import records, run_crawl, write_urls
 from tests.server import TestServer
 
@@ -49,9 +50,9 @@ def test_robots_txt_is_obeyed_with_wildcards_and_fetched_once(server, tmp_path: 
     assert result.returncode == 1, result.stderr
     refused = {server.url(p) for p in ("/page/the-secret", "/page/b.pdf")}
     assert sorted(records(db, "error")) == sorted(
-        f"error:{url} disallowed by robots.txt" for url in refused
+        f"error:<{url}> disallowed by robots.txt" for url in refused
     )
-    fetched = {line.split()[0][4:] for line in records(db, "url")}
+    fetched = {read_line(line).key for line in records(db, "url")}
     assert fetched == {server.url(p) for p in paths} - refused
     assert server.count("/robots.txt") == 1
     assert server.count("/page/the-secret") == 0
@@ -71,7 +72,7 @@ def test_robots_txt_matches_our_user_agent(server, tmp_path: Path) -> None:
     result, db = crawl(tmp_path, urls, "--user-agent", "mybot/2.0")
     assert result.returncode == 0 and len(records(db, "url")) == 1
     result, db = crawl(tmp_path, urls)  # crawl/VERSION falls in the * group
-    assert records(db, "error") == [f"error:{urls[0]} disallowed by robots.txt"]
+    assert records(db, "error") == [f"error:<{urls[0]}> disallowed by robots.txt"]
 
 
 def test_robots_404_allows_all_and_5xx_means_try_later(hosts, tmp_path: Path) -> None:
@@ -80,9 +81,9 @@ def test_robots_404_allows_all_and_5xx_means_try_later(hosts, tmp_path: Path) ->
     urls = [missing.url("/page/a"), down.url("/page/b"), down.url("/page/c")]
     result, db = crawl(tmp_path, urls, "--retries", "0")
     assert result.returncode == 1
-    assert records(db, "url") == [f"url:{urls[0]} size:[{len(_page('a'))}]"]
+    assert records(db, "url") == [f"url:<{urls[0]}> size:[{len(_page('a'))}]"]
     assert sorted(records(db, "error")) == [
-        f"error:{url} robots.txt unavailable (HTTP 503 after 1 attempt); try later"
+        f"error:<{url}> robots.txt unavailable (HTTP 503 after 1 attempt); try later"
         for url in urls[1:]
     ]
     assert down.count("/page/b") == down.count("/page/c") == 0
@@ -115,7 +116,7 @@ def test_per_host_bound_and_no_starvation(hosts, tmp_path: Path) -> None:
     result, db = crawl(tmp_path, urls, "--workers", "8", "--per-host", "2")
     assert result.returncode == 0, result.stderr
     assert [server.max_active for server in hosts] == [2, 2, 2]
-    finished = [line.split()[0][4:] for line in records(db, "url")]
+    finished = [read_line(line).key for line in records(db, "url")]
     small_done = max(i for i, url in enumerate(finished) if not url.startswith(big.base))
     assert small_done < 16, "the hosts listed last waited for the big one"
     assert "per-host limits held workers back" in result.stderr
@@ -186,5 +187,5 @@ def test_size_cap_holds_with_the_cache(server, tmp_path: Path) -> None:
     urls = [server.url("/etag/big?bytes=3000000"), server.url("/gzip-bomb?bytes=30000000")]
     _result, db = crawl(tmp_path, urls, "--max-bytes", "100000")
     assert sorted(records(db, "error")) == sorted(
-        f"error:{url} larger than 100000 bytes" for url in urls
+        f"error:<{url}> larger than 100000 bytes" for url in urls
     )

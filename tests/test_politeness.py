@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.politeness import THROTTLE_MAX, THROTTLE_START, HostQueues, host_key
+from crawler.politeness import THROTTLE_MAX, THROTTLE_START, HostQueues
+from crawler.urls import host_key
 
 
 @pytest.mark.parametrize(

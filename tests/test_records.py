@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.records import board_line, error_line, escape, redact_url, run_line, url_line
+from crawler.urls import redact_url
+from pipelines.records import board_line, error_line, escape, run_line, url_line
 
 URL = "https://www.maoyan.com/board/7"
 ENTRY = {
@@ -22,29 +23,29 @@ ENTRY = {
 
 
 def test_url_line() -> None:
-    assert url_line(URL, 1234) == "url:https://www.maoyan.com/board/7 size:[1234]"
+    assert url_line(URL, 1234) == "url:<https://www.maoyan.com/board/7> size:[1234]"
 
 
 def test_board_line_is_json_with_keys_in_order_and_non_ascii_as_is() -> None:
     assert board_line(URL, ENTRY) == (
-        'board:https://www.maoyan.com/board/7 {"index": "1", "title": "霸王别姬", '
+        'board:<https://www.maoyan.com/board/7> {"index": "1", "title": "霸王别姬", '
         '"actor": "张国荣,张丰毅,巩俐", "time": "1993-01-01", "score": "9.5"}'
     )
 
 
 def test_error_line() -> None:
-    assert error_line(URL, "HTTP 404") == "error:https://www.maoyan.com/board/7 HTTP 404"
+    assert error_line(URL, "HTTP 404") == "error:<https://www.maoyan.com/board/7> HTTP 404"
 
 
 def test_run_line() -> None:
     line = run_line("20261126T120000Z-abcdef", "end", {"status": "finished", "ok": 3})
-    assert line == "run:20261126T120000Z-abcdef end status=finished ok=3"
+    assert line == "run:<20261126T120000Z-abcdef> end status=finished ok=3"
 
 
 def test_lines_show_no_credentials() -> None:
-    assert url_line("http://user:secret@example.com/a", 1) == "url:http://example.com/a size:[1]"
+    assert url_line("http://user:secret@example.com/a", 1) == "url:<http://example.com/a> size:[1]"
     assert error_line("http://user:secret@example.com/a", "HTTP 500").startswith(
-        "error:http://example.com/a "
+        "error:<http://example.com/a> "
     )
 
 
@@ -85,7 +86,7 @@ def test_no_text_can_break_a_line(text: str) -> None:
 
 @given(st.dictionaries(st.sampled_from(list(ENTRY)), st.text()))
 def test_board_json_reads_back_to_the_entry(entry: dict[str, str]) -> None:
-    head = f"board:{URL} "
+    head = f"board:<{URL}> "
     line = board_line(URL, entry)
     assert line.startswith(head)
     assert json.loads(line[len(head) :]) == entry

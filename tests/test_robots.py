@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.results import Failure, Page
+from crawler.model import Failure, Page
 from crawler.robots import ALLOW_ALL, DISALLOWED, MAX_CRAWL_DELAY, interpret, parse
 from crawler.settings import DEFAULT_USER_AGENT
 

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
+from crawler.model import BadLine, Failure, Job, Page, Result
 from crawler.report import Reporter
-from crawler.results import Failure, Page, Result
 from crawler.scheduler import Scheduler
-from crawler.urlfile import BadLine, Job
 from pipelines.writer import Writer
 
 
@@ -114,7 +113,7 @@ def test_each_url_once_and_duplicates_dropped(tmp_path: Path) -> None:
     pool = FakePool(page)
     scheduler, lines = run(tmp_path, pool, jobs("http://a/", "http://b/", "http://a/"))
     assert pool.submitted == ["http://a/", "http://b/"]
-    assert lines == ["url:http://a/ size:[4]", "url:http://b/ size:[4]"]
+    assert lines == ["url:<http://a/> size:[4]", "url:<http://b/> size:[4]"]
     assert (scheduler.stats.ok, scheduler.stats.failed) == (2, 0)
 
 
@@ -122,35 +121,35 @@ def test_in_flight_tasks_are_bounded(tmp_path: Path) -> None:
     pool = FakePool(page, threaded=True)
     urls = [f"http://h/{i}" for i in range(60)]
     _, lines = run(tmp_path, pool, jobs(*urls))
-    assert sorted(lines) == sorted(f"url:{url} size:[4]" for url in urls)
+    assert sorted(lines) == sorted(f"url:<{url}> size:[4]" for url in urls)
     assert pool.most_outstanding <= 3
 
 
 def test_a_worker_exception_is_an_error_line(tmp_path: Path) -> None:
     pool = FakePool(lambda url: RuntimeError("boom"))
     scheduler, lines = run(tmp_path, pool, jobs("http://a/"))
-    assert lines == ["error:http://a/ worker error: RuntimeError"]
+    assert lines == ["error:<http://a/> worker error: RuntimeError"]
     assert scheduler.stats.failed == 1
 
 
 def test_an_answer_that_is_not_a_result_costs_its_page_not_the_run(tmp_path: Path) -> None:
     pool = FakePool(lambda url: "not a result" if url == "http://a/" else page(url))
     scheduler, lines = run(tmp_path, pool, jobs("http://a/", "http://b/"))
-    assert lines == ["error:http://a/ pipeline error: AttributeError", "url:http://b/ size:[4]"]
+    assert lines == ["error:<http://a/> pipeline error: AttributeError", "url:<http://b/> size:[4]"]
     assert (scheduler.stats.ok, scheduler.stats.failed) == (1, 1)
 
 
 def test_the_listed_url_is_recorded_whatever_the_worker_says(tmp_path: Path) -> None:
     pool = FakePool(lambda url: Failure("http://elsewhere/", "HTTP 500 after 3 attempts", 3))
     _, lines = run(tmp_path, pool, jobs("http://a/"))
-    assert lines == ["error:http://a/ HTTP 500 after 3 attempts"]
+    assert lines == ["error:<http://a/> HTTP 500 after 3 attempts"]
 
 
 def test_bad_lines_get_an_error_line_and_the_run_goes_on(tmp_path: Path) -> None:
     pool = FakePool(page)
     items = [BadLine(1, "nope", "not an http(s) URL"), Job(2, "http://a/", ())]
     scheduler, lines = run(tmp_path, pool, items)
-    assert lines == ["error:nope line 1: not an http(s) URL", "url:http://a/ size:[4]"]
+    assert lines == ["error:<nope> line 1: not an http(s) URL", "url:<http://a/> size:[4]"]
     assert (scheduler.stats.ok, scheduler.stats.failed) == (1, 1)
 
 
@@ -159,7 +158,7 @@ def test_a_task_with_no_answer_is_written_off_and_its_late_answer_dropped(
 ) -> None:
     pool = FakePool(None)
     scheduler, lines = run(tmp_path, pool, jobs("http://a/"), watchdog_limit=0.1)
-    assert lines == ["error:http://a/ worker lost (no answer in time)"]
+    assert lines == ["error:<http://a/> worker lost (no answer in time)"]
     assert scheduler.written_off == 1
     assert not scheduler.clean
     ((url, callback, _),) = pool.held
@@ -172,7 +171,7 @@ def test_a_task_of_a_dead_worker_is_written_off_at_once(tmp_path: Path) -> None:
     pool = FakePool(None)
     started = time.monotonic()
     scheduler, lines = run(tmp_path, pool, jobs("http://a/"), board=LostBoard([1], pool))
-    assert lines == ["error:http://a/ worker lost"]
+    assert lines == ["error:<http://a/> worker lost"]
     assert time.monotonic() - started < 30  # not the watchdog's 60 s limit
     assert scheduler.written_off == 1
 
@@ -222,4 +221,4 @@ def test_stop_submits_nothing_more(tmp_path: Path) -> None:
     writer.close()
     assert outcome.interrupted_by == 15
     assert pool.submitted == ["http://a/"]
-    assert (tmp_path / "db.txt").read_text("utf-8").splitlines() == ["url:http://a/ size:[4]"]
+    assert (tmp_path / "db.txt").read_text("utf-8").splitlines() == ["url:<http://a/> size:[4]"]

@@ -8,11 +8,10 @@ from collections import Counter
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
+from crawler.model import Failure, Job, Page
 from crawler.politeness import HostQueues
 from crawler.report import Reporter
-from crawler.results import Failure, Page
 from crawler.scheduler import Scheduler
-from crawler.urlfile import Job
 from pipelines.writer import Writer
 from tests.conftest import records
 
@@ -59,7 +58,7 @@ def test_robots_fetched_once_per_host_and_each_url_one_line(tmp_path: Path) -> N
     assert [asked[f"http://{h}/robots.txt"] for h in "abc"] == [1, 1, 1]
     errors = records(db, "error")
     assert sorted(errors) == sorted(
-        f"error:http://a/no{n} disallowed by robots.txt" for n in range(20)
+        f"error:<http://a/no{n}> disallowed by robots.txt" for n in range(20)
     )
     assert len(records(db, "url")) == len(urls) - 20
     assert outcome.stats.ok + outcome.stats.failed == len(urls)
@@ -82,9 +81,9 @@ def test_a_robots_fetch_that_never_answers_means_try_later(tmp_path: Path) -> No
         _outcome, db = run(tmp_path, urls, task, watchdog=1.0)
     finally:
         never.set()
-    assert records(db, "url") == ["url:http://fine/1 size:[1]"]
+    assert records(db, "url") == ["url:<http://fine/1> size:[1]"]
     assert sorted(records(db, "error")) == [
-        f"error:{url} robots.txt unavailable (worker lost (no answer in time)); try later"
+        f"error:<{url}> robots.txt unavailable (worker lost (no answer in time)); try later"
         for url in urls[:2]
     ]
 
@@ -102,7 +101,7 @@ def test_a_host_with_many_urls_does_not_hide_the_hosts_after_it(tmp_path: Path) 
     urls = [f"http://big/{n}" for n in range(2000)] + [f"http://small{n}/" for n in range(10)]
     outcome, db = run(tmp_path, [*urls, urls[5], urls[-1]], task, lookahead=100)
     lines = records(db, "url")
-    assert sorted(lines) == sorted(f"url:{url} size:[1]" for url in urls)
+    assert sorted(lines) == sorted(f"url:<{url}> size:[1]" for url in urls)
     last_small = max(i for i, line in enumerate(lines) if "small" in line)
     assert last_small < 200
     assert outcome.stats.ok == len(urls)
@@ -121,5 +120,5 @@ def test_without_a_usable_temporary_folder_jobs_wait_in_memory(tmp_path: Path, m
 
     urls = [f"http://big/{n}" for n in range(300)] + [f"http://small{n}/" for n in range(5)]
     outcome, db = run(tmp_path, [*urls, urls[0]], task, lookahead=20)
-    assert sorted(records(db, "url")) == sorted(f"url:{url} size:[1]" for url in urls)
+    assert sorted(records(db, "url")) == sorted(f"url:<{url}> size:[1]" for url in urls)
     assert outcome.stats.ok == len(urls)

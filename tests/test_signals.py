@@ -92,13 +92,13 @@ def test_kill_9_of_the_main_process_leaves_a_clean_slate(
 
     # As if the kill had landed mid-write: a torn last line.
     with db.open("ab") as out:
-        out.write(b"url:http://127.0.0.1/torn size:[12")
+        out.write(b"url:<http://127.0.0.1/torn> size:[12")
     urls = write_urls(tmp_path / "again.txt", server.url("/page/again"))
     result = run_crawl(str(urls), "--output", str(db), "--workers", "1")
     assert result.returncode == 0, result.stderr
 
     lines = db_lines(db)
-    torn = lines.index("url:http://127.0.0.1/torn size:[12")
+    torn = lines.index("url:<http://127.0.0.1/torn> size:[12")
     assert lines[torn + 1].startswith("run:") and " start " in lines[torn + 1]
     runs = run_lines(db)
     assert len(runs) == 2
@@ -106,7 +106,7 @@ def test_kill_9_of_the_main_process_leaves_a_clean_slate(
     assert [line.split()[1] for line in killed] == ["start"]  # no end line: did not finish
     assert [line.split()[1] for line in finished] == ["start", "end"]
     assert finished[-1].split()[2] == "status=finished"
-    again = f"url:{server.url('/page/again')} size:[{len_of('again')}]"
+    again = f"url:<{server.url('/page/again')}> size:[{len_of('again')}]"
     assert again in lines
 
 

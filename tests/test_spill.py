@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from crawler.model import Job
 from crawler.spill import Spill
-from crawler.urlfile import Job
 
 
 def test_jobs_come_back_in_order() -> None:

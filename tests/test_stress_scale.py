@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.records import read_line
 from tests.conftest import run_crawl
 from tests.stress_util import LINE, db_lines
 
@@ -41,7 +42,7 @@ def test_twenty_thousand_lines_each_url_once(fast_port: int, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-2000:]
     lines = db_lines(db)
     assert all(LINE.match(line) for line in lines)
-    per_url = Counter(line.split(" ", 1)[0][4:] for line in lines if line.startswith("url:"))
+    per_url = Counter(read_line(line).key for line in lines if line.startswith("url:"))
     assert len(per_url) == DISTINCT
     assert set(per_url.values()) == {1}
     assert f"crawl: {DISTINCT} ok, 0 failed" in result.stderr

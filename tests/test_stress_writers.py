@@ -8,6 +8,7 @@ import multiprocessing
 import threading
 from pathlib import Path
 
+from pipelines.records import read_line
 from pipelines.writer import Writer
 from tests import server as test_server
 from tests.conftest import start_crawl, write_urls
@@ -21,7 +22,7 @@ BOARD_ENTRIES = 5  # in tests/pages/board.html
 
 
 def block(writer_id: str, number: int) -> list[str]:
-    return [f"url:http://w/{writer_id}/{number}/{part} size:[{PAD}]" for part in range(3)]
+    return [f"url:<http://w/{writer_id}/{number}/{part}> size:[{PAD}]" for part in range(3)]
 
 
 def write_blocks(path: str, writer_id: str) -> None:
@@ -91,5 +92,5 @@ def test_four_crawls_to_four_outputs(server: test_server.TestServer, tmp_path: P
         assert crawl.returncode == 1, stderr  # the /page/ URLs fail the board parser
         lines = db_lines(db)
         assert all(LINE.match(line) for line in lines)
-        assert {line.split(" ", 1)[0][4:] for line in lines if line.startswith("url:")} == set(urls)
+        assert {read_line(line).key for line in lines if line.startswith("url:")} == set(urls)
         assert sum(line.startswith("board:") for line in lines) == BOARD_ENTRIES

@@ -6,7 +6,9 @@ import io
 
 import pytest
 
-from crawler.urlfile import MAX_LINE, BadLine, Job, check_url, read_jobs, read_lines
+from crawler.model import BadLine, Job
+from crawler.urlfile import MAX_LINE, read_jobs, read_lines
+from crawler.urls import check_url
 
 KNOWN = {"board": object(), "other": object()}
 

@@ -16,11 +16,11 @@ from pipelines.writer import OutputError, Writer
 def test_lines_are_appended_with_newlines(tmp_path: Path) -> None:
     db = tmp_path / "sub" / "db.txt"
     writer = Writer(db)
-    writer.append(["url:http://a/ size:[1]", "board:http://a/ {}"])
-    writer.append(["error:http://b/ HTTP 404"])
+    writer.append(["url:<http://a/> size:[1]", "board:<http://a/> {}"])
+    writer.append(["error:<http://b/> HTTP 404"])
     writer.close()
     assert db.read_text("utf-8") == (
-        "url:http://a/ size:[1]\nboard:http://a/ {}\nerror:http://b/ HTTP 404\n"
+        "url:<http://a/> size:[1]\nboard:<http://a/> {}\nerror:<http://b/> HTTP 404\n"
     )
 
 
@@ -49,7 +49,7 @@ def test_an_unusable_output_is_an_output_error(tmp_path: Path) -> None:
 def _append_blocks(path: str, name: str, blocks: int) -> None:
     writer = Writer(Path(path))
     for block in range(blocks):
-        writer.append([f"url:{name}/{block} size:[{i}]" + "x" * 2000 for i in range(5)])
+        writer.append([f"url:<{name}/{block}> size:[{i}]" + "x" * 2000 for i in range(5)])
     writer.close()
 
 
