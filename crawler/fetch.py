@@ -185,7 +185,22 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
         size = len(text)
     else:
         text, size = None, len(body)
-    return Page(url, status, content_type, text, size, len(body), 1, cached=from_cache(response))
+    # history holds the answers that redirected, the first one for `url` itself.
+    redirects = tuple(hop.url for hop in response.history[1:])
+    redirects += (response.url,) if response.history else ()
+    return Page(
+        url,
+        status,
+        content_type,
+        text,
+        size,
+        len(body),
+        1,
+        cached=from_cache(response),
+        final_url=response.url if response.history else "",
+        redirects=redirects,
+        headers=tuple((name.lower(), value) for name, value in response.headers.items()),
+    )
 
 
 def fetch(session: requests.Session, url: str, settings: FetchSettings) -> Result:

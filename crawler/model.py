@@ -35,7 +35,10 @@ class Page(NamedTuple):
     """A fetched page. `text` is the decoded text, or None for a body that is not
     text (an image), in which case `size` is its byte count. `cached`: the body came
     from the HTTP cache (a 304, or still fresh), so `nbytes` were not on the wire.
-    `throttled`: the host answered 429 or 503 on the way (a retry then succeeded)."""
+    `throttled`: the host answered 429 or 503 on the way (a retry then succeeded).
+    `final_url`: where the redirects led ("" when none did); `redirects`: each URL
+    the fetch was sent to after the first, in order; `headers`: the final
+    response's headers as (name, value) pairs, names lower-cased."""
 
     url: str
     status: int
@@ -46,6 +49,14 @@ class Page(NamedTuple):
     attempts: int
     cached: bool = False
     throttled: bool = False
+    final_url: str = ""
+    redirects: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (any case), or None."""
+        name = name.lower()
+        return next((value for key, value in self.headers if key == name), None)
 
 
 class Failure(NamedTuple):

@@ -91,7 +91,7 @@ def fetch_url(url: str, task_id: int = 0, max_bytes: int | None = None) -> Resul
     return fetch(_session, url, settings)
 
 
-_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool)
+_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple)
 _FAILURE_TYPES = (str, str, int, bool)
 
 
@@ -104,7 +104,14 @@ def _plain(result: object) -> bool:
         types = _FAILURE_TYPES
     else:
         return False
-    return all(isinstance(value, kind) for value, kind in zip(result, types, strict=True))
+    if not all(isinstance(value, kind) for value, kind in zip(result, types, strict=True)):
+        return False
+    if type(result) is Page:
+        return all(type(url) is str for url in result.redirects) and all(
+            type(pair) is tuple and len(pair) == 2 and all(type(part) is str for part in pair)
+            for pair in result.headers
+        )
+    return True
 
 
 def run_task(task: Callable[..., Result], url: str, task_id: int = 0, *extra: object) -> Result:
