@@ -199,7 +199,7 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
         cached=from_cache(response),
         final_url=response.url if response.history else "",
         redirects=redirects,
-        headers=tuple((name.lower(), value) for name, value in response.headers.items()),
+        headers=tuple(sorted((name.lower(), value) for name, value in response.headers.items())),
     )
 
 

@@ -38,7 +38,7 @@ class Page(NamedTuple):
     `throttled`: the host answered 429 or 503 on the way (a retry then succeeded).
     `final_url`: where the redirects led ("" when none did); `redirects`: each URL
     the fetch was sent to after the first, in order; `headers`: the final
-    response's headers as (name, value) pairs, names lower-cased."""
+    response's headers as (name, value) pairs, names lower-cased, sorted by name."""
 
     url: str
     status: int

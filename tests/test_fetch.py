@@ -54,7 +54,11 @@ def calls(mock: responses.RequestsMock, url: str = URL) -> int:
 
 def test_a_page(mock: responses.RequestsMock) -> None:
     mock.get(URL, body="<p>页面</p>".encode(), content_type="text/html; charset=utf-8")
-    assert get() == Page(URL, 200, "text/html; charset=utf-8", "<p>页面</p>", 9, 13, 1)
+    page = get()
+    assert page._replace(headers=()) == Page(
+        URL, 200, "text/html; charset=utf-8", "<p>页面</p>", 9, 13, 1
+    )
+    assert page.header("Content-Type") == "text/html; charset=utf-8"
 
 
 def test_user_agent_is_sent(mock: responses.RequestsMock) -> None:
