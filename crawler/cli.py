@@ -295,7 +295,7 @@ def parse_arguments(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parse_arguments(argv, parser)
-    from crawler.backends import DASK_MISSING, dask_installed
+    from crawler.pools import DASK_MISSING, dask_installed
     from crawler.report import Reporter
     from crawler.runner import run_crawl
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import BinaryIO
 
 from crawler import __version__
-from crawler.backends import BackendError, make_pool
 from crawler.politeness import HostQueues
+from crawler.pools import BackendError, make_pool
 from crawler.report import Reporter, Stats
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
@@ -120,7 +120,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         return EXIT_UNUSABLE
     try:
         with on_stop_signals(_interrupt):
-            pool, board = make_pool(settings)
+            pool = make_pool(settings)
     except BackendError as error:
         writer.close()
         reporter.say(f"crawl: {error}")
@@ -157,12 +157,11 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         writer,
         reporter,
         max_in_flight=settings.max_in_flight,
-        watchdog_limit=settings.watchdog_limit(),
-        board=board,
+        watchdog_limit=None if pool.reports_lost_tasks else settings.watchdog_limit(),
         hosts=HostQueues(settings.per_host, settings.delay),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
-        workers=settings.workers,
+        workers=settings.concurrency,
     )
     try:
         with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):

@@ -17,10 +17,11 @@
 - Results arrive in the pool's callback thread. A callback never raises: an
   exception there would kill the thread that delivers every later result.
 - Whoever removes a task from `_in_flight` writes its one line: the callback, or
-  the watchdog, which writes off a task whose worker died (the task board names it
-  at once) or that outlived `watchdog_limit` (anything the board cannot see). A
-  result that comes after its task was written off finds nothing and is dropped,
-  so no URL is written twice.
+  the watchdog. A pool that loses a task says so through the error callback
+  (`crawler.pools.TaskLost`, whose text is the line's reason); where a pool cannot
+  know (Dask), the watchdog writes off a task that outlived `watchdog_limit`
+  (None: no watchdog). A result that comes after its task was written off finds
+  nothing and is dropped, so no URL is written twice.
 - A signal (SIGINT, SIGTERM, SIGHUP) stops the run: nothing new is submitted, the
   workers are ended, and what finished is already in the file.
 """
@@ -37,14 +38,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
-from crawler.backends import TaskPool
 from crawler.model import BadLine, Failure, Job, Page, Result
 from crawler.politeness import HostQueues
+from crawler.pools.base import TaskLost, TaskPool
 from crawler.report import Reporter, Stats
 from crawler.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
 from crawler.seen import SeenUrls
 from crawler.spill import Spill
-from crawler.taskboard import TaskBoard
 from crawler.urls import host_key
 from crawler.worker import fetch_url, run_task
 from pipelines import records_for
@@ -76,8 +76,7 @@ class Scheduler:
         reporter: Reporter,
         *,
         max_in_flight: int,
-        watchdog_limit: float,
-        board: TaskBoard | None = None,
+        watchdog_limit: float | None,
         task: Callable[..., Result] = fetch_url,
         hosts: HostQueues[Job] | None = None,
         robots_agent: str | None = None,
@@ -93,7 +92,6 @@ class Scheduler:
         self.reporter = reporter
         self.max_in_flight = max_in_flight
         self.watchdog_limit = watchdog_limit
-        self.board = board
         self.task = task
         self.stats = Stats()
         self.written_off = 0
@@ -272,19 +270,19 @@ class Scheduler:
 
     def _watch(self) -> None:
         now = time.monotonic()
-        if now < self._next_watch:
+        if self.watchdog_limit is None or now < self._next_watch:
             return
         self._next_watch = now + WATCH_EVERY
-        lost = set(self.board.lost_tasks()) if self.board else set()
+        limit = self.watchdog_limit
         with self._changed:
             expired = [
                 task_id
                 for task_id, task in self._in_flight.items()
-                if task_id in lost or now - task.submitted > self.watchdog_limit
+                if now - task.submitted > limit
             ]
         for task_id in expired:
-            reason = "worker lost" if task_id in lost else "worker lost (no answer in time)"
-            if self._finish(task_id, Failure("", reason, 1), written_off=True):
+            lost = Failure("", "worker lost (no answer in time)", 1)
+            if self._finish(task_id, lost, written_off=True):
                 self.written_off += 1
 
     # -- the pool's callback thread (and the watchdog) ----------------------------
@@ -292,7 +290,13 @@ class Scheduler:
         self._finish(task_id, result)
 
     def _on_error(self, task_id: int, error: BaseException) -> None:
-        self._finish(task_id, Failure("", f"worker error: {type(error).__name__}", 1))
+        """A task the pool lost reads as the pool says (`worker lost`, `timed out
+        (worker ended after N s)`); anything else the task raised, by its type."""
+        if isinstance(error, TaskLost):
+            reason = str(error)
+        else:
+            reason = f"worker error: {type(error).__name__}"
+        self._finish(task_id, Failure("", reason, 1))
 
     def _finish(self, task_id: int, result: Result, written_off: bool = False) -> bool:
         """Write the records of a task, if nobody did yet. Never raises."""
@@ -308,14 +312,14 @@ class Scheduler:
                 with self._changed:
                     self.hosts.done(task.host, self.clock(), getattr(result, "throttled", False))
             url, parsers = task.job.url, task.job.parsers
+            if not isinstance(result, (Page, Failure)):  # a pool or task bug: said as run_task says
+                result = Failure(url, f"worker error: bad result {type(result).__name__}", 1)
             try:
                 result = result._replace(url=url)
                 lines, reason = records_for(result, parsers)
             except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
                 reason = f"pipeline error: {type(error).__name__}"
                 lines = [error_line(url, reason)]
-                if not isinstance(result, (Page, Failure)):
-                    result = None  # not what a task returns: nothing to count from it
             self._record(url, lines, reason, result)
             return True
         except BaseException as error:  # noqa: BLE001 - see the module docstring

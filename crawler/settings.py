@@ -49,8 +49,9 @@ class FetchSettings:
         """The longest one fetch may take, all attempts and waits included.
 
         An attempt can overrun its deadline by one blocking read (itself bounded
-        by `timeout`), hence the factor 2. A worker still busy past this limit is
-        stuck where no timeout reaches (in C code) and is ended.
+        by `timeout`), hence the factor 2. A task still running past this limit is
+        stuck where no timeout reaches (in C code, or, in a thread, a server that
+        trickles its headers): the main process ends its worker.
         """
         waits = self.retries * max(self.backoff_max, self.retry_after_cap)
         return self.attempts * 2 * self.timeout + waits + 5.0
@@ -63,6 +64,9 @@ class RunSettings:
     # Worker processes; with `scheduler`, tasks kept running on the cluster at
     # once, and 0 means as many as the cluster has threads when the run starts.
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Fetching threads in each worker process (a local Dask cluster's too): more
+    # fetches at once without a process each, for fetches that mostly wait.
+    threads: int = 1
     output: Path = DEFAULT_OUTPUT
     parse: tuple[str, ...] = ()
     progress: bool | None = None  # None: a bar only when stderr is a terminal
@@ -84,20 +88,26 @@ class RunSettings:
     dashboard: bool = False  # dask: serve the local cluster's dashboard
 
     @property
+    def concurrency(self) -> int:
+        """Fetches running at once: `workers` processes of `threads` threads."""
+        return max(1, self.workers) * max(1, self.threads)
+
+    @property
     def max_in_flight(self) -> int:
-        """Tasks submitted but not finished: enough to keep every worker busy while
-        results travel back, few enough that memory does not grow with the URL list."""
-        return 2 * self.workers + 2
+        """Tasks submitted but not finished: enough to keep every fetching thread
+        busy while results travel back, few enough that memory does not grow with
+        the URL list."""
+        return 2 * self.concurrency + 2
 
     def watchdog_limit(self) -> float:
-        """How long after submission a task is written off as lost.
+        """How long after submission a task is written off as lost, where the pool
+        cannot say (Dask; the process pool answers for every task itself).
 
         A task starts once the tasks submitted before it have left the workers: at
-        most `max_in_flight - 1` of them, run `workers` at a time, so it waits
-        through at most ceil((max_in_flight - 1) / workers) task limits, then runs
-        for one more. Plus slack for start-up. Shorter would write off live tasks
-        that were only queued (a slow site answering 503 with Retry-After, say).
+        most `max_in_flight - 1` of them, run `concurrency` at a time, so it waits
+        through at most ceil((max_in_flight - 1) / concurrency) task limits, then
+        runs for one more. Plus slack for start-up. Shorter would write off live
+        tasks that were only queued (a slow site answering 503 with Retry-After).
         """
-        workers = max(1, self.workers)
-        rounds_waiting = -(-(self.max_in_flight - 1) // workers)
+        rounds_waiting = -(-(self.max_in_flight - 1) // self.concurrency)
         return (rounds_waiting + 1) * self.fetch.task_limit() + 10.0

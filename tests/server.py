@@ -24,6 +24,8 @@ Routes (all GET):
   /image.png            a PNG of known size
   /slow?seconds=S       a page after S seconds
   /hang                 accepts and never answers (until the server stops)
+  /slow-headers?every=S the status line, then one header line trickled a byte every
+                        S (default 0.2) seconds, for ever: no read timeout ends it
   /robots.txt           `server.robots` (a str) with `server.robots_status` (200);
                         404 while `robots` is None
   /count/NAME?seconds=S a page after S (default 0.2) seconds; counts the /count/
@@ -36,6 +38,8 @@ Routes (all GET):
   /hostile/NAME         a saved hostile page from tests/hostile/pages, with its Content-Type
   /hostile/adversarial?bytes=N
                         the adversarial board page of tests/hostile/corpus.py, N bytes
+
+`served(path)` counts the requests to a path whose answer was sent in full.
 
 One server is one host for the crawler's politeness (its key is scheme://host:port),
 so a test that needs several hosts starts several servers.
@@ -70,6 +74,7 @@ class TestServer:
 
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.done: Counter[str] = Counter()  # answers sent in full, by path
         self.client_ports: defaultdict[str, list[int]] = defaultdict(list)
         self.robots: str | None = None
         self.robots_status = 200
@@ -99,6 +104,11 @@ class TestServer:
         """How many requests the path (without its query) has had."""
         with self._lock:
             return self.hits[path]
+
+    def served(self, path: str) -> int:
+        """How many answers to the path were sent in full (the handler returned)."""
+        with self._lock:
+            return self.done[path]
 
     def ports(self, path: str) -> list[int]:
         """The client-side ports of the requests to the path, in arrival order: they
@@ -186,6 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             route(rest, query, count)  # a crawler that gives up on us may close early
+            self.wfile.flush()
+            with self.owner._lock:
+                self.owner.done[path] += 1
 
     def route_page(self, rest: str, query: dict, count: int) -> None:
         self.send_body(page_text(rest).encode(), content_type="text/html; charset=utf-8")
@@ -282,6 +295,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def route_hang(self, rest: str, query: dict, count: int) -> None:
         self.owner.pause(600)
+
+    def route_slow_headers(self, rest: str, query: dict, count: int) -> None:
+        every = float(query.get("every", 0.2))
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while True:
+            self.wfile.write(b"z")
+            self.wfile.flush()
+            if not self.owner.pause(every):
+                return
 
     def route_robots_txt(self, rest: str, query: dict, count: int) -> None:
         robots = self.owner.robots

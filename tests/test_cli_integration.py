@@ -90,17 +90,6 @@ def finish(process: subprocess.Popen, timeout: float = 60) -> tuple[int, str, st
     return process.returncode, out, err
 
 
-def worker_serving(crawl: psutil.Process, client_port: int) -> psutil.Process:
-    """The worker process of `crawl` that owns the connection from `client_port`."""
-    for child in crawl.children(recursive=True):
-        try:
-            if any(c.laddr and c.laddr.port == client_port for c in child.net_connections("tcp")):
-                return child
-        except psutil.NoSuchProcess:
-            continue
-    raise LookupError(f"no child of {crawl.pid} has a connection from port {client_port}")
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "out" / "db.txt"
@@ -325,32 +314,6 @@ def test_a_clean_run_exits_0(
     assert " workers=2 " in start
     assert " end status=finished ok=7 failed=0 " in end
     assert result.stderr.strip().splitlines()[-1].startswith("crawl: 7 ok, 0 failed")
-
-
-@pytest.mark.parametrize("start_method", START_METHODS)
-def test_a_worker_killed_mid_task(
-    server: TestServer, tmp_path: Path, db: Path, start_method: str
-) -> None:
-    hang = server.url("/hang")
-    others = [server.url(f"/page/k{i}") for i in range(4)]
-    urls_file = write_urls(tmp_path / "urls.txt", hang, *others)
-    crawl = start_crawl(
-        str(urls_file),
-        *("--output", str(db), "--workers", "2", "--start-method", start_method),
-        *("--timeout", "30", "--retries", "0"),
-    )
-    try:
-        server.wait_for("/hang")
-        (port,) = server.ports("/hang")
-        worker_serving(psutil.Process(crawl.pid), port).kill()
-        status, _, err = finish(crawl)
-    finally:
-        if crawl.poll() is None:
-            crawl.kill()
-    assert status == 1, err
-    assert line_for(db, hang) == f"error:<{hang}> worker lost"
-    assert_one_fetch_line_each(db, hang, *others)
-    assert " end status=finished ok=4 failed=1 " in run_lines(db)[-1]
 
 
 # -- signals and locks -----------------------------------------------------------

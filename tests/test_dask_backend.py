@@ -30,7 +30,12 @@ from tests.server import page_text
 if TYPE_CHECKING:
     from tests.server import TestServer
 
-distributed = pytest.importorskip("distributed")
+try:
+    import distributed
+except ImportError:  # the tests that need no Dask still run
+    distributed = None
+
+needs_dask = pytest.mark.skipif(distributed is None, reason="needs Dask: pip install 'crawl[dask]'")
 
 UP_WITHIN = 60.0  # bound on a cluster coming up or a run ending, on a loaded 2-core CI
 
@@ -94,6 +99,7 @@ def test_scheduler_needs_the_dask_backend(tmp_path: Path) -> None:
     assert "--scheduler and --dashboard need --backend dask" in done.stderr
 
 
+@needs_dask
 def test_a_scheduler_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """Named by DASK_SCHEDULER_ADDRESS here (the flag's way is the cluster test's)."""
     closed_port = "tcp://127.0.0.1:9"  # discard: nothing listens there
@@ -145,6 +151,7 @@ def test_which_backend_a_command_line_picks(
     assert (args.backend, args.scheduler, args.workers) == expected
 
 
+@needs_dask
 def test_a_held_lock_exits_75_before_any_cluster_starts(tmp_path: Path) -> None:
     from pipelines.run_lock import RunLock
 
@@ -164,6 +171,7 @@ def test_a_held_lock_exits_75_before_any_cluster_starts(tmp_path: Path) -> None:
 # -- a local cluster ------------------------------------------------------------------
 
 
+@needs_dask
 def test_local_cluster_writes_one_line_per_url(server: TestServer, tmp_path: Path) -> None:
     page_a, page_b = server.url("/page/a"), server.url("/page/b")
     board, missing = server.url("/board"), server.url("/status/404")
@@ -225,6 +233,7 @@ def test_local_cluster_writes_one_line_per_url(server: TestServer, tmp_path: Pat
     assert server.count("/flaky/dask") == 2  # one failure, one retry
 
 
+@needs_dask
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_local_cluster_stops_on_a_signal(
     server: TestServer, tmp_path: Path, signum: signal.Signals
@@ -367,6 +376,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         cluster.stop()
 
 
+@needs_dask
 def test_a_killed_worker_costs_no_line_and_doubles_none(
     server: TestServer, tmp_path: Path, cluster: Cluster
 ) -> None:
@@ -415,8 +425,9 @@ def threads_cluster() -> Iterator[distributed.LocalCluster]:
         yield cluster
 
 
+@needs_dask
 def test_each_task_calls_back_once_and_is_released(threads_cluster) -> None:
-    from crawler.dask_pool import DaskPool
+    from crawler.pools.dask import DaskPool
 
     pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
     results: list[int] = []
@@ -436,9 +447,10 @@ def test_each_task_calls_back_once_and_is_released(threads_cluster) -> None:
     assert pool.client.status == "closed"
 
 
+@needs_dask
 def test_same_call_twice_runs_twice(threads_cluster) -> None:
     """pure=False: Dask must not serve a URL's second fetch from its first."""
-    from crawler.dask_pool import DaskPool
+    from crawler.pools.dask import DaskPool
 
     pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
     seen: list[float] = []
@@ -450,8 +462,9 @@ def test_same_call_twice_runs_twice(threads_cluster) -> None:
     pool.terminate()
 
 
+@needs_dask
 def test_no_callback_after_terminate(threads_cluster) -> None:
-    from crawler.dask_pool import DaskPool
+    from crawler.pools.dask import DaskPool
 
     pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
     calls: list[object] = []
@@ -472,13 +485,15 @@ def sleepy_fetch(url: str, task_id: int = 0):
     return Page(url, 200, "text/html", "text", 4, 4, 1)
 
 
+@needs_dask
 def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: Path) -> None:
-    """No task board on Dask: the watchdog's time limit finds a task that does not
-    answer; its late answer is then dropped, so the URL still has one line."""
+    """Dask cannot tell of a task that hangs: the watchdog's time limit finds a task
+    that does not answer; its late answer is then dropped, so the URL still has one
+    line."""
     import io
 
-    from crawler.dask_pool import DaskPool
     from crawler.model import Job
+    from crawler.pools.dask import DaskPool
     from crawler.report import Reporter
     from crawler.scheduler import Scheduler
     from pipelines.writer import Writer
@@ -491,7 +506,6 @@ def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: P
         Reporter(progress=False, quiet=True, stream=io.StringIO()),
         max_in_flight=2,
         watchdog_limit=1.0,
-        board=None,
         task=sleepy_fetch,
     )
     silent, quick = "http://h/silent?sleep=3", "http://h/quick"

@@ -1,7 +1,8 @@
 """The pool under faults, driven in-process: the real Scheduler and a real process
 pool, with task functions from this module that misbehave on purpose. Every URL
 gets exactly one line, the run finishes, and a pool with a task that cannot end
-is terminated, never joined."""
+is terminated, never joined. (A worker killed from outside, at every moment of a
+task, is tests/test_worker_loss.py.)"""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.backends import process_pool
 from crawler.model import Job, Page, Result
+from crawler.pools import process_pool
 from crawler.report import Reporter
 from crawler.runner import shut_down
 from crawler.scheduler import Outcome, Scheduler
@@ -102,13 +103,14 @@ def crawl_in_process(
     tmp_path: Path,
     names: list[str],
     *,
-    watchdog_limit: float = 30.0,
+    watchdog_limit: float | None = None,
     task_limit_timeout: float = 10.0,
     reporter: Reporter | None = None,
-    board: bool = True,
 ) -> tuple[Outcome, Scheduler, SpyPool, list[str], str]:
+    """A run of `names` (each a hostile_task behaviour) on a pool of 2 workers; the
+    watchdog only if `watchdog_limit` is given, as for a pool that cannot tell."""
     settings = RunSettings(workers=2, fetch=FetchSettings(timeout=task_limit_timeout, retries=0))
-    pool, task_board = process_pool(settings)
+    pool = process_pool(settings)
     spy = SpyPool(pool)
     stream = io.StringIO()
     reporter = reporter or Reporter(progress=False, stream=stream)
@@ -120,7 +122,6 @@ def crawl_in_process(
         reporter,
         max_in_flight=settings.max_in_flight,
         watchdog_limit=watchdog_limit,
-        board=task_board if board else None,
         task=hostile_task,
     )
     jobs = [Job(n + 1, f"http://127.0.0.1:9/{n}/{name}", ()) for n, name in enumerate(names)]
@@ -174,12 +175,11 @@ def test_a_fault_in_a_worker_costs_its_url_only(tmp_path: Path, fault: str, reas
 
 def test_a_worker_stuck_in_c_is_ended_at_its_hard_limit(tmp_path: Path) -> None:
     names = ["ok-1", "stuck-in-c", "ok-2", "ok-3"]
-    # task_limit() is 2 * 0.5 + 5 = 6 s; the main side's watchdog is kept out of the way.
-    outcome, _, _, lines, _ = crawl_in_process(
-        tmp_path, names, task_limit_timeout=0.5, watchdog_limit=120
-    )
+    # task_limit() is 2 * 0.5 + 5 = 6 s, kept by the main process: no watchdog here.
+    outcome, _, _, lines, _ = crawl_in_process(tmp_path, names, task_limit_timeout=0.5)
     by_name = one_line_per_url(lines, names)
-    assert by_name["stuck-in-c"].endswith(" worker lost"), by_name["stuck-in-c"]
+    reason = " timed out (worker ended after 6 s)"
+    assert by_name["stuck-in-c"].endswith(reason), by_name["stuck-in-c"]
     assert outcome.stats.failed == 1
 
 
@@ -187,9 +187,9 @@ def test_a_task_the_pool_never_answers_is_written_off_and_the_pool_not_joined(
     tmp_path: Path,
 ) -> None:
     names = ["ok-1", "stuck-in-c", "ok-2", "ok-3"]
-    # No task board and a long hard limit: only the main side's watchdog can see it.
+    # The watchdog, as for a pool that cannot tell (Dask), before the 65 s hard limit.
     _, scheduler, spy, lines, _ = crawl_in_process(
-        tmp_path, names, task_limit_timeout=30, watchdog_limit=2, board=False
+        tmp_path, names, task_limit_timeout=30, watchdog_limit=2
     )
     by_name = one_line_per_url(lines, names)
     assert by_name["stuck-in-c"].endswith(" worker lost (no answer in time)")

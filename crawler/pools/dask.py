@@ -1,7 +1,7 @@
 """The `dask` backend: fetch tasks on a Dask cluster, behind the Pool's methods.
 
 `DaskPool` gives a `distributed.Client` the `apply_async(fn, args, callback=,
-error_callback=)`, `close`, `join` and `terminate` of `crawler.backends.TaskPool`,
+error_callback=)`, `close`, `join` and `terminate` of `crawler.pools.base.TaskPool`,
 so the scheduler, the pipelines and the writer are the same for every backend.
 
 - Results come back to this process: one collector thread takes finished futures
@@ -12,23 +12,25 @@ so the scheduler, the pipelines and the writer are the same for every backend.
 - Tasks are submitted with `pure=False`: the same URL in another run, or twice in
   one cluster's lifetime, is fetched again, never served from Dask's cache.
 - A worker that dies takes its task with it; Dask runs it again on another worker
-  (up to the scheduler's `allowed-failures`, then the task errs with `KilledWorker`
-  and gets its `error:` line). Either way the callback runs once per task.
+  (up to the scheduler's `allowed-failures`, then the task errs with `KilledWorker`,
+  reported as `TaskLost`: `error:<URL> worker lost`). Either way the callback runs
+  once per task.
 - `terminate` stops delivering before it cancels anything, so a run that is
   interrupted writes no line for the tasks it abandons.
-- Each worker builds its one `requests.Session` when it joins (`CrawlWorkerSetup`,
-  the counterpart of the Pool's initializer). The per-task hard limit of the
-  process pool (`faulthandler`) is not used: Dask runs tasks in threads, and ending
-  the worker would end its other tasks too. The fetch deadlines bound a task, and
-  the main process's watchdog writes off anything past `watchdog_limit`.
+- Each worker gets crawl's settings when it joins (`CrawlWorkerSetup`, the
+  counterpart of the process pool's initializer); each of its threads makes its
+  own `requests.Session`. A local cluster has `--threads` threads per worker.
+- There is no per-task hard limit: ending a Dask worker is not this pool's to do.
+  The fetch deadlines bound a task, and the main process's watchdog writes off
+  anything past `watchdog_limit` (`reports_lost_tasks` is false).
 - On a cluster joined with `--scheduler`, crawl uploads its own code (the
   `crawler` and `pipelines` packages, zipped) to the scheduler and the workers
   before anything runs, so they need only crawl's dependencies (requests,
   urllib3, tenacity, charset-normalizer), not crawl itself, and always run the
   client's version of it.
 
-Importing this module imports `distributed`: only `crawler.backends` does, and
-only for `--backend dask`.
+Importing this module imports `distributed`: only `crawler.pools.make_pool` does,
+and only for `--backend dask`.
 """
 
 from __future__ import annotations
@@ -49,12 +51,12 @@ from typing import Any
 
 import dask
 import distributed
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, KilledWorker, LocalCluster, as_completed
 from distributed.diagnostics.plugin import SchedulerUploadFile, UploadFile, WorkerPlugin
 
 import crawler
 import pipelines
-from crawler.backends import BackendError
+from crawler.pools.base import BackendError, TaskLost
 from crawler.settings import LOCAL_DASHBOARD, FetchSettings, RunSettings
 
 CODE_PLUGIN = "crawl-code"  # fixed names: a later run replaces, never piles up
@@ -84,6 +86,8 @@ class CrawlWorkerSetup(WorkerPlugin):
 class DaskPool:
     """A TaskPool whose tasks run on a Dask cluster. `threads` is the number of
     tasks the cluster runs at once when the run starts."""
+
+    reports_lost_tasks = False  # a task can hang on a worker nobody asks about
 
     def __init__(
         self, client: Client, cluster: LocalCluster | None = None, dashboard: bool = False
@@ -193,11 +197,14 @@ def _ignore(result: Any) -> None:
 
 def _exception_of(result: Any) -> BaseException:
     """The exception in an errored future's result, `(type, value, traceback)`."""
-    if isinstance(result, BaseException):
-        return result
+    error = result
     if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
-        return result[1]
-    return RuntimeError(repr(result))
+        error = result[1]
+    if not isinstance(error, BaseException):
+        return RuntimeError(repr(result))
+    if isinstance(error, KilledWorker):  # Dask gave up on it: its workers kept dying
+        return TaskLost()
+    return error
 
 
 def _kill_workers(cluster: LocalCluster) -> None:
@@ -226,8 +233,8 @@ def _close_quietly(client: Client | None, cluster: LocalCluster | None) -> None:
 
 
 def dask_pool(settings: RunSettings) -> DaskPool:
-    """A local cluster of `settings.workers` one-thread processes on 127.0.0.1, or
-    the cluster at `settings.scheduler`; its workers set up to fetch."""
+    """A local cluster of `settings.workers` processes of `settings.threads` threads
+    on 127.0.0.1, or the cluster at `settings.scheduler`; its workers set up to fetch."""
     # Dask's warnings (a worker lost, a task re-run) are handled here, and said once
     # per URL by the report if they cost a page: its own lines would only repeat it.
     logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -270,7 +277,7 @@ def _start_method() -> str:
 def _local_cluster(settings: RunSettings) -> LocalCluster:
     return LocalCluster(
         n_workers=settings.workers,
-        threads_per_worker=1,
+        threads_per_worker=settings.threads,
         processes=True,
         host="127.0.0.1",
         dashboard_address=LOCAL_DASHBOARD if settings.dashboard else None,
