@@ -139,6 +139,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--no-cache", "no HTTP cache: fetch every page in full", kind="flag"),
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS"),
+    Option("--stats", "at the end of every run, replace this file with the run's report, "
+           "one JSON object (status, exit, counts, errors by reason)",
+           type=Path, metavar="PATH", path=True),
+    Option("--metrics", "at the end of every run, replace this file with the run's report "
+           "in the Prometheus text format (for node_exporter's textfile collector: *.prom)",
+           type=Path, metavar="PATH", path=True),
     Option("--config", "TOML file of options (names as on the command line, e.g. "
            "per-host = 2); the command line wins", type=Path, default=None, metavar="FILE",
            in_config=False),

@@ -82,6 +82,9 @@ class RunSettings:
     backend: str = "process"  # or "dask"
     scheduler: str | None = None  # dask: join this cluster instead of starting one
     dashboard: bool = False  # dask: serve the local cluster's dashboard
+    # At the end of every run, its report (crawler.run_report) replaces these files:
+    stats: Path | None = None  # one JSON object
+    metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)
 
     # The --config file's tables that are not options (`parsers`, `follow`), as parsed,
     # and the folder their relative paths are taken from.
