@@ -1,5 +1,5 @@
 """One run, start to end: the output lock, the `run:` lines, the pool, the signals,
-and the exit status (see the table in README.md)."""
+the exit status (see the table in README.md) and the reports (`--stats`, `--metrics`)."""
 
 from __future__ import annotations
 

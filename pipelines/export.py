@@ -6,9 +6,10 @@ What a record is:
 - Every line but a `run:` line: `url`, `error`, `board`, or any parser's kind
   (`NAME:<URL> {json}`). Each comes out as `{"kind": ..., "url": ..., "run": ...}`
   followed by what its line holds: for `url`, `size` (a number) and any other
-  `name:[value]` fields (digits as numbers); for `error`, `reason`; for any other kind, the keys of its JSON
-  object, in their order. A JSON key that is one of those three (a parser's own
-  `url` field) comes out with a `_` appended (`url_`), so nothing is lost.
+  `name:[value]` fields (digits as numbers); for `error`, `reason`; for any
+  other kind, the keys of its JSON object, in their order. A JSON key that is
+  one of those three (a parser's own `url` field) comes out with a `_` appended
+  (`url_`), so nothing is lost.
 - `run` is the id of the run the line belongs to: a run is the lines from its
   `start` line to its `end` line, and a run that was killed (no end line) lasts
   until the next run's `start`, or the end of the file. A record outside any run

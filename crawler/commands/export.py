@@ -95,7 +95,7 @@ def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.kind is not None:
-        line = read_line(f"{args.kind}:<x>")
+        line = read_line(f"{args.kind}:<x>")  # a kind is what a db.txt line may start with
         if line is None or line.kind != args.kind:
             parser.error(f"--kind {args.kind!r}: a kind is a lowercase name (url, error, board)")
         if args.kind == "run":
