@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 from crawler import __version__
 from crawler.backends import BackendError, make_pool
+from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from crawler.politeness import HostQueues
 from crawler.report import Reporter, Stats
 from crawler.run_report import RunReport
@@ -28,10 +29,6 @@ from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
 from pipelines.writer import OutputError, Writer
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_UNUSABLE = 2
-EXIT_LOCKED = 75
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SHUTDOWN_TIMEOUT = 10.0
 
