@@ -24,8 +24,10 @@ Routes (all GET):
   /image.png            a PNG of known size
   /slow?seconds=S       a page after S seconds
   /hang                 accepts and never answers (until the server stops)
-  /slow-headers?every=S the status line, then one header line trickled a byte every
-                        S (default 0.2) seconds, for ever: no read timeout ends it
+  /slow-headers?every=S&until=NAME
+                        the status line, then one header line trickled a byte every
+                        S (default 0.2) seconds (no read timeout ends it), for ever or
+                        until `server.release(NAME)`; then the page `slow headers`
   /robots.txt           `server.robots` (a str) with `server.robots_status` (200);
                         404 while `robots` is None
   /count/NAME?seconds=S a page after S (default 0.2) seconds; counts the /count/
@@ -75,6 +77,7 @@ class TestServer:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.done: Counter[str] = Counter()  # answers sent in full, by path
+        self.released: set[str] = set()  # names /slow-headers may finish for
         self.client_ports: defaultdict[str, list[int]] = defaultdict(list)
         self.robots: str | None = None
         self.robots_status = 200
@@ -104,6 +107,11 @@ class TestServer:
         """How many requests the path (without its query) has had."""
         with self._lock:
             return self.hits[path]
+
+    def release(self, name: str) -> None:
+        """Let the /slow-headers requests with `until=name` finish their answer."""
+        with self._lock:
+            self.released.add(name)
 
     def served(self, path: str) -> int:
         """How many answers to the path were sent in full (the handler returned)."""
@@ -297,13 +305,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.owner.pause(600)
 
     def route_slow_headers(self, rest: str, query: dict, count: int) -> None:
-        every = float(query.get("every", 0.2))
+        every, until = float(query.get("every", 0.2)), query.get("until")
         self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-        while True:
+        while until is None or until not in self.owner.released:
             self.wfile.write(b"z")
             self.wfile.flush()
             if not self.owner.pause(every):
                 return
+        body = page_text("slow headers").encode()
+        self.wfile.write(b"\r\nContent-Type: text/html; charset=utf-8\r\n")
+        self.wfile.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
     def route_robots_txt(self, rest: str, query: dict, count: int) -> None:
         robots = self.owner.robots

@@ -200,9 +200,7 @@ def test_what_cannot_cross_back_costs_its_task_only(pools) -> None:
     assert isinstance(answers.errors["unpicklable"], (TypeError, pickle.PicklingError))
 
 
-def test_close_then_join_waits_for_the_tasks_and_lets_the_workers_go(
-    pools, tmp_path: Path
-) -> None:
+def test_close_then_join_waits_for_the_tasks_and_lets_the_workers_go(pools, tmp_path: Path) -> None:
     pool = pools(2)
     answers = Answers()
     for n in range(4):

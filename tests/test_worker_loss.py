@@ -157,15 +157,14 @@ def test_an_idle_worker_killed_in_a_polite_run_costs_nothing(
     pages = {server.url(f"/page/p{n}"): f"p{n}" for n in range(30)}
     unkilled = crawls(list(pages), *polite, folder="unkilled")
     assert unkilled.finish() == 0, unkilled.stderr
-    killed = crawls([url.replace("/p", "/q") for url in pages], *polite, folder="killed")
+    pages = {server.url(f"/page/q{n}"): f"q{n}" for n in range(30)}
+    killed = crawls(list(pages), *polite, folder="killed")
     assert wait_for(lambda: killed.db.exists() and len(records(killed.db, "url")) >= 5, BOUND)
     idle = killed.idle_workers(server)
     assert idle, "a polite run leaves a worker that never fetched"
     idle[0].kill()
     assert killed.finish() == 0, killed.stderr
-    assert_pages(
-        killed, {url.replace("/p", "/q"): name.replace("p", "q") for url, name in pages.items()}
-    )
+    assert_pages(killed, pages)
     assert records(killed.db, "error") == []
     assert killed.took < unkilled.took + 5, (killed.took, unkilled.took)
 
@@ -299,21 +298,24 @@ def test_a_fetch_past_its_hard_limit_ends_its_worker(
     server: TestServer, crawls, method: str
 ) -> None:
     """A server that trickles its headers a byte at a time defeats every read
-    timeout; in a thread no timer signal can cut it short. The main process ends
-    the worker at the task's hard limit (2 x 0.5 s + 5 s = 6 s); the worker's other
-    fetch is run again elsewhere and gets its page."""
+    timeout, and in a thread no timer signal cuts it short: the main process ends
+    the worker at the task's hard limit (2 x 2 s + 5 s = 9 s). The worker's other
+    thread is then busy with `beside` (started 1.5 s later, so not past its own
+    limit): that fetch is run again on the new worker, and gets its page."""
     trickle = server.url("/slow-headers?every=0.1")
-    beside = server.url("/slow?seconds=3")
-    pages = {server.url(f"/page/h{n}"): f"h{n}" for n in range(3)}
+    first, beside = server.url("/slow?seconds=1.5"), server.url("/slow-headers?until=b")
     crawl = crawls(
-        [trickle, beside, *pages],
+        [trickle, first, beside],
         *("--workers", "1", "--threads", "2", "--start-method", method),
-        *("--timeout", "0.5", "--retries", "0"),
+        *("--timeout", "2", "--retries", "0", "--ignore-robots"),
     )
+    server.wait_for("/slow-headers", 3, timeout=BOUND)  # beside, asked again
+    server.release("b")
     assert crawl.finish() == 1, crawl.stderr
-    assert crawl.lines(trickle) == [f"error:<{trickle}> timed out (worker ended after 6 s)"]
-    assert crawl.lines(beside) == [page_line(beside, "slow")]
-    assert_pages(crawl, pages)
+    assert crawl.lines(trickle) == [f"error:<{trickle}> timed out (worker ended after 9 s)"]
+    assert crawl.lines(first) == [page_line(first, "slow")]
+    assert crawl.lines(beside) == [page_line(beside, "slow headers")]
+    assert server.count("/slow-headers") == 3  # the trickle once, beside twice
 
 
 def test_on_the_main_thread_the_attempt_deadline_cuts_trickled_headers(
