@@ -277,9 +277,7 @@ class Scheduler:
         limit = self.watchdog_limit
         with self._changed:
             expired = [
-                task_id
-                for task_id, task in self._in_flight.items()
-                if now - task.submitted > limit
+                task_id for task_id, task in self._in_flight.items() if now - task.submitted > limit
             ]
         for task_id in expired:
             lost = Failure("", "worker lost (no answer in time)", 1)
