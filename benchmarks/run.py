@@ -1,6 +1,7 @@
 """Benchmark `crawl` against the usual ways of crawling, on a local site.
 
     python benchmarks/run.py [--urls 1000] [--concurrency 3,16] [--latency 0] [--repeats 3]
+                             [--shape 16=2x8]
 
 A script, not a test: it prints figures. It starts its own site (benchmarks/site.py,
 an asyncio server on 127.0.0.1 in its own process, so it does not share a GIL with
@@ -8,8 +9,9 @@ anything measured), writes one URL list (one page in ten a Maoyan-style board pa
 parsed by the board parser), and runs each contender over it as its own command:
 
 - `crawl`: the real command, `python -m crawler URLS --workers N --output ... -q`
-  (and `crawl-nocache`: the same with `--no-cache`),
-  parsers and writer on;
+  (and `crawl-nocache`: the same with `--no-cache`), parsers and writer on. At a
+  level that `--shape` names (`16=2x8`: the README's recommendation for 16 in
+  flight), N is made of W processes of T threads: `--workers W --threads T`;
 - `pool`: the tutorial's Pool + apply_async + requests.get per call;
 - `threads`: a thread pool with one requests.Session per thread;
 - `scrapy`: a minimal spider with CONCURRENT_REQUESTS = N (when Scrapy is installed).
@@ -66,16 +68,20 @@ class Measure:
     peak_pss: int  # bytes
 
 
+SHAPES: dict[int, tuple[int, int]] = {16: (2, 8)}  # concurrency -> (workers, threads)
+
+
 def command_for(name: str, url_file: Path, concurrency: int, out: Path) -> list[str]:
     if name in ("crawl", "crawl-nocache"):
-        # The site is one host. N workers make at most N requests at once whatever
-        # the per-host bound, which counts tasks handed to the pool, queued ones
-        # included: it is set to the in-flight bound (2N + 2) so that the queue
+        # The site is one host. N fetching threads make at most N requests at once
+        # whatever the per-host bound, which counts tasks handed to the pool, queued
+        # ones included: it is set to the in-flight bound (2N + 2) so that the queue
         # stays primed, as with one host --per-host would otherwise starve it.
         # robots.txt stays on; the HTTP cache too, unless the name says otherwise.
+        workers, threads = SHAPES.get(concurrency, (concurrency, 1))
         return [
-            sys.executable, "-m", "crawler", str(url_file), "--workers", str(concurrency),
-            "--per-host", str(2 * concurrency + 2),
+            sys.executable, "-m", "crawler", str(url_file), "--workers", str(workers),
+            "--threads", str(threads), "--per-host", str(2 * concurrency + 2),
             "--output", str(out), "--no-progress", "-q",
             *(["--no-cache"] if name == "crawl-nocache" else []),
         ]  # fmt: skip
@@ -252,9 +258,20 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per pair; medians shown")
     parser.add_argument("--contenders", default="crawl,crawl-nocache,pool,threads,scrapy")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up figure")
+    parser.add_argument(
+        "--shape",
+        default=",".join(f"{n}={w}x{t}" for n, (w, t) in SHAPES.items()),
+        help="crawl's processes x threads at a level, e.g. 16=2x8 (others: N x 1)",
+    )
     parser.add_argument("--no-chart", action="store_true")
     args = parser.parse_args()
     levels = [int(n) for n in args.concurrency.split(",") if n]
+    SHAPES.clear()
+    for item in filter(None, args.shape.split(",")):
+        level, _, shape = item.partition("=")
+        workers, _, threads = shape.partition("x")
+        assert int(workers) * int(threads) == int(level), f"--shape {item}: W x T must be N"
+        SHAPES[int(level)] = (int(workers), int(threads))
     names = contenders_available(args.contenders.split(","))
     work = Path(tempfile.mkdtemp(prefix="crawl-bench-"))
     site = Site()
@@ -296,7 +313,10 @@ def main() -> int:
     for n in levels:
         for name in names:
             r = results[name, n]
-            row = f"{name:10} {n:>3} {r['pages_s']:8.0f} {r['wall_s']:8.0f}"
+            label = name
+            if name.startswith("crawl") and n in SHAPES:
+                label += " {}x{}".format(*SHAPES[n])
+            row = f"{label:10} {n:>3} {r['pages_s']:8.0f} {r['wall_s']:8.0f}"
             if args.latency:
                 row += f" {r['pages_s'] / (n / (args.latency / 1000)):6.0%}"
             row += f" {r['cpu_per_1000']:10.2f} {r['peak_mb']:11.1f}"
@@ -313,6 +333,7 @@ def main() -> int:
                 "latency_ms": args.latency,
                 "repeats": args.repeats,
                 "startup_s": start,
+                "crawl_shapes": {n: f"{w}x{t}" for n, (w, t) in SHAPES.items()},
                 "results": {f"{name} {n}": r for (name, n), r in results.items()},
             },
             indent=1,

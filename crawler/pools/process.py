@@ -11,8 +11,9 @@ the main process knows which within half a second, and the run goes on.
 - The main process keeps the tasks not yet sent in its own memory, gives each to
   the worker with the most free slots (the lowest-numbered on a tie), sends it down
   that worker's channel, and notes which worker holds which task since when. A
-  worker holds at most `threads + prefetch` tasks, runs `threads` of them at once
-  and the rest in the order they came.
+  worker holds at most `threads` tasks, so each task it holds is running. (One
+  more queued in each worker, to spare it the round trip, made no measurable
+  difference in benchmarks/run.py, at 0 or 50 ms latency.)
 - One delivery thread waits (`multiprocessing.connection.wait`) on every channel,
   every worker's sentinel and a wake-up socket at once. It reads whatever bytes a
   channel has into that worker's buffer, so a worker that stops half-way through
@@ -85,7 +86,7 @@ class _Task:
         self.callback = callback
         self.error_callback = error_callback
         self.losses = 0
-        self.started: float | None = None  # None: queued in its worker, not yet running
+        self.started = 0.0  # when it was sent to its worker, which runs it at once
 
 
 class _Worker:
@@ -111,7 +112,6 @@ class ProcessPool:
         workers: int,
         *,
         threads: int = 1,
-        prefetch: int = 0,
         initializer: Callable[..., None] | None = None,
         initargs: tuple = (),
         task_limit: float | None = None,
@@ -119,7 +119,6 @@ class ProcessPool:
     ) -> None:
         self._size = max(1, workers)
         self.threads = max(1, threads)
-        self._capacity = self.threads + max(0, prefetch)
         self._initializer = initializer
         self._initargs = initargs
         self._task_limit = task_limit
@@ -291,9 +290,9 @@ class ProcessPool:
                         continue
                     whole = True
                     if worker.channel in ready:
-                        whole = self._read(worker, calls, now)
+                        whole = self._read(worker, calls)
                     if not whole or worker.sentinel in ready:
-                        self._bury(index, calls, now)
+                        self._bury(index, calls)
                 self._enforce_limit(calls, now)
                 self._replace(calls, now)
                 self._send_pending(now)
@@ -308,7 +307,7 @@ class ProcessPool:
             while self._wake_r.recv(4096):
                 pass
 
-    def _read(self, worker: _Worker, calls: list, now: float) -> bool:
+    def _read(self, worker: _Worker, calls: list) -> bool:
         """Take the whole results out of what `worker`'s channel has (it is ready to
         read: this does not block); False if the channel ended or failed."""
         try:
@@ -332,7 +331,6 @@ class ProcessPool:
             task = worker.running.pop(task_id, None)
             if task is not None:
                 calls.append((task, kind, bytes(data[offset + HEADER.size : end])))
-                self._start_next(worker, now)
             offset = end
         if data is worker.buffer:
             del worker.buffer[:offset]
@@ -340,19 +338,12 @@ class ProcessPool:
             worker.buffer = bytearray(data[offset:])
         return True
 
-    def _start_next(self, worker: _Worker, now: float) -> None:
-        """A slot of `worker` came free: its oldest queued task starts running now."""
-        for task in worker.running.values():
-            if task.started is None:
-                task.started = now
-                return
-
-    def _bury(self, index: int, calls: list, now: float, overdue: tuple[_Task, ...] = ()) -> None:
+    def _bury(self, index: int, calls: list, overdue: tuple[_Task, ...] = ()) -> None:
         """Worker `index` is gone, or is ended because the `overdue` tasks ran past
         the hard limit: what it finished is taken, what it held is sent again or lost."""
         worker = self._workers[index]
         assert worker is not None
-        while _readable(worker.channel) and self._read(worker, calls, now):
+        while _readable(worker.channel) and self._read(worker, calls):
             pass  # results it sent before it died still count
         self._workers[index] = None
         _kill(worker.process)
@@ -364,7 +355,6 @@ class ProcessPool:
                 calls.append((task, ERROR, timed_out(self._task_limit or 0)))
                 continue
             task.losses += 1
-            task.started = None
             if task.losses > LOSSES_ALLOWED:
                 calls.append((task, ERROR, TaskLost(WORKER_LOST)))
             else:
@@ -378,12 +368,10 @@ class ProcessPool:
             if worker is None:
                 continue
             overdue = tuple(
-                task
-                for task in worker.running.values()
-                if task.started is not None and now - task.started > self._task_limit
+                task for task in worker.running.values() if now - task.started > self._task_limit
             )
             if overdue:
-                self._bury(index, calls, now, overdue)
+                self._bury(index, calls, overdue)
 
     def _replace(self, calls: list, now: float) -> None:
         """Start a worker in each empty place, unless the pool is winding down; with
@@ -412,8 +400,8 @@ class ProcessPool:
         while self._pending:
             best, free = None, 0
             for worker in self._workers:
-                if worker is not None and self._capacity - len(worker.running) > free:
-                    best, free = worker, self._capacity - len(worker.running)
+                if worker is not None and self.threads - len(worker.running) > free:
+                    best, free = worker, self.threads - len(worker.running)
             if best is None:
                 return
             task = self._pending.popleft()
@@ -424,7 +412,7 @@ class ProcessPool:
                 with contextlib.suppress(OSError):
                     best.channel.shutdown(socket.SHUT_RDWR)
                 return
-            task.started = now if len(best.running) < self.threads else None
+            task.started = now
             best.running[task.id] = task
 
     def _call(self, calls: list[tuple[_Task, int, Any]]) -> None:
