@@ -412,6 +412,31 @@ def test_a_killed_worker_costs_no_line_and_doubles_none(
 # -- the adapter, in-process -------------------------------------------------------------
 
 
+@needs_dask
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        ((KeyError, KeyError("k"), None), KeyError),
+        (ValueError("v"), ValueError),
+        ("neither", RuntimeError),
+    ],
+)
+def test_an_errored_future_hands_its_exception_on(result: object, expected: type) -> None:
+    from crawler.pools.dask import _exception_of
+
+    assert type(_exception_of(result)) is expected
+
+
+@needs_dask
+def test_a_task_dask_gave_up_on_is_lost_as_the_process_pool_says_it() -> None:
+    """KilledWorker (its workers kept dying) reads `worker lost`, as on the process pool."""
+    from crawler.pools.base import TaskLost
+    from crawler.pools.dask import _exception_of
+
+    error = _exception_of((None, distributed.KilledWorker("k", None, 3), None))
+    assert isinstance(error, TaskLost) and str(error) == "worker lost"
+
+
 def fail(value: int) -> int:
     raise ValueError(value)
 
