@@ -216,7 +216,7 @@ def test_redirects_are_followed_up_to_the_limit(mock: responses.RequestsMock) ->
 
 def test_a_redirect_loop_stops_at_the_limit(mock: responses.RequestsMock) -> None:
     mock.get(URL, status=302, headers={"Location": URL})
-    assert get() == Failure(URL, "more than 3 redirects", 1)
+    assert get() == Failure(URL, "too many redirects (3)", 1)
     assert calls(mock) == FAST.max_redirects + 1
 
 
@@ -279,4 +279,4 @@ def test_a_body_cut_short_is_retried_and_says_so(server: TestServer, path: str) 
 def test_a_refused_connection_says_so(server: TestServer) -> None:
     url = server.url("/page/x")
     server.stop()
-    assert get(url) == Failure(url, "connection failed after 3 attempts", 3)
+    assert get(url) == Failure(url, "connection refused after 3 attempts", 3)
