@@ -60,15 +60,15 @@ def load(context: ssl.SSLContext, place: str) -> None:
         raise CaBundleError(place, detail) from None
 
 
-def check_ca_bundle(path: Path) -> str | None:
+def ca_bundle_problem(path: Path) -> str | None:
     """Why `path` cannot serve as `--ca-bundle`, or None if it can (for the
     command line, so that a bad file stops the run before anything is fetched)."""
     if not path.is_file():
-        return f"--ca-bundle {path}: no such file"
+        return "no such file"
     try:
         load(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), str(path))
     except CaBundleError as error:
-        return f"--ca-bundle {path}: {error.detail}"
+        return error.detail
     return None
 
 
