@@ -18,6 +18,7 @@ anywhere and no address is checked.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -181,10 +182,11 @@ def next_hop(session: requests.Session, response: requests.Response) -> str | No
 
 def drain(response: requests.Response, deadline: float) -> None:
     """Read a redirect's (small) body so that its connection is reused; close it
-    instead when the body is larger than `REDIRECT_BODY`."""
+    instead when the body is larger than `REDIRECT_BODY` or broken (nobody reads
+    it, so a broken one does not fail the fetch: requests ignores it too)."""
     try:
         read_body(response.raw, REDIRECT_BODY, deadline)
-    except TooLarge:
+    except (TooLarge, urllib3.exceptions.HTTPError, requests.RequestException, OSError):
         pass
     finally:
         response.close()
@@ -200,10 +202,12 @@ def open_final(
     """Send `url`, then each redirect hop, and return the first answer that is not
     a redirect with the URL of each hop after the first; or the Failure that ended
     the chain (too many redirects, a hop off the policy's scope)."""
-    hops: list[str] = []
+    hops: list[str] = []  # as requests prepared them: the URL of each answer after the first
     current, headers = url, {}
-    while True:
+    for sent in itertools.count():
         response = send(session, current, policy, headers, deadline)
+        if sent:
+            hops.append(response.url)
         target = next_hop(session, response)
         if target is None:
             return response, tuple(hops)
@@ -217,7 +221,7 @@ def open_final(
         keep = authorization and not session.should_strip_auth(response.url, target)
         headers = {"Authorization": authorization} if keep else {}
         current = target
-        hops.append(current)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns
 
 
 def fetch_once(
