@@ -234,7 +234,13 @@ def chart(results: dict, names: list[str], levels: list[int], latency: float, ur
     figure, axes = plt.subplots(figsize=(6.4, 4.2))
     for name in names:
         rates = [results[name, n]["pages_s"] for n in levels]
-        axes.plot(levels, rates, marker="o", label=name)
+        label = name
+        shaped = [
+            f"{n} = {w} processes x {t} threads" for n, (w, t) in SHAPES.items() if n in levels
+        ]
+        if name.startswith("crawl") and shaped:
+            label += f" ({', '.join(shaped)})"
+        axes.plot(levels, rates, marker="o", label=label)
     if latency:
         ideal = [n / (latency / 1000) for n in levels]
         axes.plot(levels, ideal, linestyle="--", color="grey", label="ideal (N / latency)")
