@@ -25,12 +25,13 @@ def test_any_option_from_the_file(tmp_path: Path) -> None:
         tmp_path,
         'urls_file = "list.txt"\nworkers = 3\nper-host = 2\ndelay = 1.5\nparse = ["board"]\n'
         'ignore-robots = true\nno_cache = true\noutput = "out/db.txt"\nwait-lock = 30\n'
-        'user-agent = "bot/1"\nprogress = false\n',
+        'user-agent = "bot/1"\nprogress = false\nthreads = 4\n',
     )
     settings = settings_from(args)
     assert args.urls_file == str(tmp_path / "list.txt")  # relative to the file's folder
     assert settings.output == tmp_path / "out" / "db.txt"
     assert (settings.workers, settings.per_host, settings.delay) == (3, 2, 1.5)
+    assert (settings.threads, settings.concurrency, settings.max_in_flight) == (4, 12, 26)
     assert settings.parse == ("board",)
     assert settings.obey_robots is False and settings.fetch.cache_path is None
     assert settings.wait_lock == 30 and settings.fetch.user_agent == "bot/1"
@@ -45,6 +46,7 @@ def test_the_command_line_wins(tmp_path: Path) -> None:
 def test_defaults_without_a_file() -> None:
     settings = settings_from(parse_arguments(["u.txt"]))
     assert (settings.per_host, settings.delay, settings.obey_robots) == (4, 0.0, True)
+    assert settings.threads == 1
     assert settings.fetch.cache_path == Path("output") / "http-cache.sqlite"
     assert settings.fetch.user_agent.startswith("crawl/")
 
@@ -54,6 +56,7 @@ def test_defaults_without_a_file() -> None:
     [
         ("colour = 1\n", "unknown option 'colour'"),
         ("workers = 0\n", "workers: must be at least 1"),
+        ("threads = 0\n", "threads: must be at least 1"),
         ('workers = "many"\n', "workers: invalid literal"),
         ('ignore-robots = "yes"\n', "ignore-robots: expected true or false"),
         ('parse = "nosuch"\n', "parse: unknown parser nosuch"),

@@ -10,15 +10,18 @@ from crawler.settings import FetchSettings, RunSettings
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 16, 64])
+@pytest.mark.parametrize("threads", [1, 8])
 @pytest.mark.parametrize("fetch", [FetchSettings(), FetchSettings(timeout=1, retries=0)])
 def test_the_watchdog_never_writes_off_a_task_that_was_only_queued(
-    workers: int, fetch: FetchSettings
+    workers: int, threads: int, fetch: FetchSettings
 ) -> None:
-    """The last task in flight waits for every task before it, `workers` at a time,
-    each up to its limit, then runs up to its own: the watchdog must allow all that."""
-    settings = RunSettings(workers=workers, fetch=fetch)
+    """The last task in flight waits for every task before it, `workers x threads`
+    at a time, each up to its limit, then runs up to its own: the watchdog (where a
+    pool cannot tell of a lost task) must allow all that."""
+    settings = RunSettings(workers=workers, threads=threads, fetch=fetch)
+    assert settings.max_in_flight == 2 * workers * threads + 2
     ahead = settings.max_in_flight - 1
-    worst_case = (math.ceil(ahead / workers) + 1) * fetch.task_limit()
+    worst_case = (math.ceil(ahead / (workers * threads)) + 1) * fetch.task_limit()
     assert settings.watchdog_limit() > worst_case
 
 
