@@ -28,11 +28,10 @@ the main process knows which within half a second, and the run goes on.
   other tasks going back as if it had died; replacements for the workers gone;
   the free slots filled; then the callbacks (the slots first, so that workers
   fetch while the main process parses).
-- Workers ignore SIGINT and SIGHUP (the main process decides what a stop means)
-  and exit within a second of the main process's death, however it died. With
-  `threads` 1 a worker runs its task on its main thread, where a timer signal can
-  interrupt a blocking read (`crawler.fetch.attempt_deadline`); with more, each
-  task runs in one of the worker's threads.
+- Workers (`crawler.pools.process_worker`) ignore SIGINT and SIGHUP and exit
+  within a second of the main process's death, however it died. With `threads` 1
+  a worker runs its task on its main thread, where a timer signal can interrupt a
+  blocking read; with more, each task runs in one of the worker's threads.
 - `terminate` kills the workers (SIGKILL: it also ends a stopped or stuck one) and
   waits for them a bounded time; no callback runs after it started.
 
@@ -50,12 +49,8 @@ import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import pickle
-import queue
-import signal
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -63,11 +58,8 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from crawler.pools.base import WORKER_LOST, BackendError, TaskLost, timed_out
+from crawler.pools.process_worker import ERROR, HEADER, PROTOCOL, RESULT, TASK, worker_main
 
-# A frame: payload length, task id, kind; then the pickled payload.
-HEADER = struct.Struct("!QqB")
-TASK, RESULT, ERROR = 0, 1, 2
-PROTOCOL = pickle.HIGHEST_PROTOCOL
 LOSSES_ALLOWED = 1  # a task whose worker dies runs once more; the second death loses it
 TICK = 0.25  # the longest the delivery thread waits: it checks the hard limits this often
 READ_SIZE = 256 * 1024
@@ -202,7 +194,7 @@ class ProcessPool:
             if self._fork:
                 inherited += tuple(w.channel for w in self._workers if w is not None)
             process = self._context.Process(
-                target=_worker_main,
+                target=worker_main,
                 args=(theirs, self.threads, self._initializer, self._initargs, inherited),
                 name=f"crawl-worker-{index + 1}",
                 daemon=True,
@@ -447,104 +439,3 @@ def _reaped(process: multiprocessing.process.BaseProcess) -> bool:
     """False once the process has exited and been waited for (join(0) reaps it)."""
     process.join(0)
     return process.exitcode is None
-
-
-# -- the worker's side -------------------------------------------------------------------
-
-
-def _worker_main(
-    channel: socket.socket,
-    threads: int,
-    initializer: Callable[..., None] | None,
-    initargs: tuple,
-    inherited: tuple[socket.socket, ...],
-) -> None:
-    """A worker process: set up, then answer tasks until the channel ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    for end in inherited:
-        end.close()
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    if initializer is not None:
-        initializer(*initargs)
-    reader = channel.makefile("rb")
-    sending = threading.Lock()
-
-    def answer(task_id: int, payload: bytes) -> None:
-        kind, data = _run(payload)
-        header = HEADER.pack(len(data), task_id, kind)
-        try:
-            with sending:
-                if len(data) < READ_SIZE:
-                    channel.sendall(header + data)
-                else:
-                    channel.sendall(header)
-                    channel.sendall(data)
-        except OSError:  # the main process is gone
-            os._exit(1)
-
-    if threads == 1:
-        while (task := _read_task(reader)) is not None:
-            answer(*task)
-        return
-    tasks: queue.SimpleQueue = queue.SimpleQueue()
-
-    def work() -> None:
-        while (task := tasks.get()) is not None:
-            answer(*task)
-
-    workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
-    for thread in workers:
-        thread.start()
-    while (task := _read_task(reader)) is not None:
-        tasks.put(task)
-    for _ in workers:
-        tasks.put(None)
-    for thread in workers:
-        thread.join()
-
-
-def _read_task(reader) -> tuple[int, bytes] | None:
-    """The next task's id and payload; None when the main process closed the channel."""
-    header = reader.read(HEADER.size)
-    if len(header) < HEADER.size:
-        return None
-    length, task_id, _ = HEADER.unpack(header)
-    payload = reader.read(length)
-    if len(payload) < length:
-        return None
-    return task_id, payload
-
-
-def _run(payload: bytes) -> tuple[int, bytes]:
-    """Run one task; its outcome as a frame kind and a pickle that can always be sent."""
-    try:
-        func, args, kwds = pickle.loads(payload)
-        kind, value = RESULT, func(*args, **kwds)
-    except Exception as error:  # noqa: BLE001 - the task's error goes to its error_callback
-        kind, value = ERROR, error
-    try:
-        return kind, pickle.dumps(value, PROTOCOL)
-    except Exception as error:  # noqa: BLE001 - an answer that cannot be pickled
-        try:
-            return ERROR, pickle.dumps(error, PROTOCOL)
-        except Exception:  # noqa: BLE001
-            return ERROR, pickle.dumps(RuntimeError(f"cannot send back {type(value).__name__}"))
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Exit within a second of the main process's death, however it died.
-
-    Under `fork` and `spawn` the main process is this worker's parent. Under
-    `forkserver` the parent is the fork server, which outlives a killed main
-    process as long as any worker does, so the worker also watches the sentinel
-    of the process that created it: the main process."""
-    creator = multiprocessing.parent_process()
-    sentinel = creator.sentinel if creator is not None else None
-    while os.getppid() == parent:
-        if sentinel is None:
-            time.sleep(0.5)
-        elif multiprocessing.connection.wait([sentinel], timeout=0.5):
-            break
-    os._exit(1)
