@@ -194,8 +194,11 @@ def test_what_cannot_cross_back_costs_its_task_only(pools) -> None:
     answers.submit(pool, "unrebuildable", raise_unrebuildable)
     answers.submit(pool, "unpicklable", unpicklable_result)
     answers.submit(pool, "fine", square, 3)
-    answers.wait(3)
+    answers.submit(pool, "unsendable", square, threading.Lock())  # cannot even be sent
+    answers.wait(4)
     assert answers.results == {"fine": 9}
+    assert isinstance(answers.errors["unsendable"], TypeError)
+    assert len(answers.threads) == 1 and threading.get_ident() not in answers.threads
     assert isinstance(answers.errors["unrebuildable"], TypeError)  # raised by unpickling here
     assert isinstance(answers.errors["unpicklable"], (TypeError, pickle.PicklingError))
 

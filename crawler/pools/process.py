@@ -122,6 +122,7 @@ class ProcessPool:
         self._state = _RUNNING
         self._ids = itertools.count(1)
         self._pending: collections.deque[_Task] = collections.deque()
+        self._refused: list[tuple[_Task, int, Any]] = []  # tasks that could not be pickled
         self._workers: list[_Worker | None] = [None] * self._size
         self._corpses: list[multiprocessing.process.BaseProcess] = []
         self._start_failed: float | None = None  # since when no worker could be started
@@ -148,14 +149,25 @@ class ProcessPool:
         callback: Callable[[Any], None] | None = None,
         error_callback: Callable[[BaseException], None] | None = None,
     ) -> None:
-        payload = pickle.dumps((func, args, kwds or {}), PROTOCOL)
+        try:
+            payload = pickle.dumps((func, args, kwds or {}), PROTOCOL)
+        except Exception as error:  # noqa: BLE001 - said through error_callback, like a result
+            payload, refused = b"", error
+        else:
+            refused = None
         with self._lock:
             if self._state != _RUNNING:
                 raise ValueError("pool is not running")
             task_id = next(self._ids)
-            frame = HEADER.pack(len(payload), task_id, TASK) + payload
-            self._pending.append(_Task(task_id, frame, callback, error_callback))
-            self._send_pending(time.monotonic())
+            task = _Task(task_id, HEADER.pack(len(payload), task_id, TASK) + payload, callback,
+                         error_callback)  # fmt: skip
+            if refused is not None:
+                self._refused.append((task, ERROR, refused))
+            else:
+                self._pending.append(task)
+                self._send_pending(time.monotonic())
+        if refused is not None:
+            self._wake()  # its error_callback runs on the delivery thread, as every callback
 
     def close(self) -> None:
         """No more tasks; those accepted still run and call back."""
@@ -248,8 +260,9 @@ class ProcessPool:
             logging.getLogger(__name__).exception("the pool's delivery thread failed")
             with self._lock:
                 self._state = _TERMINATED
-                tasks = list(self._pending)
+                tasks = list(self._pending) + [task for task, _, _ in self._refused]
                 self._pending.clear()
+                self._refused.clear()
                 for worker in self._workers:
                     if worker is not None:
                         tasks += worker.running.values()
@@ -264,7 +277,7 @@ class ProcessPool:
                 if self._state == _TERMINATED:
                     return
                 workers = [w for w in self._workers if w is not None]
-                if self._state == _CLOSED and not self._pending and self._idle(workers):
+                if self._state == _CLOSED and self._idle(workers):
                     return
             waitables: list[Any] = [self._wake_r]
             for worker in workers:
@@ -277,6 +290,8 @@ class ProcessPool:
                 now = time.monotonic()
                 if self._wake_r in ready:
                     self._drain_wake()
+                calls += self._refused
+                self._refused.clear()
                 for index, worker in enumerate(self._workers):
                     if worker is None:
                         continue
@@ -290,9 +305,9 @@ class ProcessPool:
                 self._send_pending(now)
             self._call(calls)
 
-    @staticmethod
-    def _idle(workers: list[_Worker]) -> bool:
-        return not any(worker.running for worker in workers)
+    def _idle(self, workers: list[_Worker]) -> bool:
+        """Nothing left to send, to run or to call back."""
+        return not (self._pending or self._refused or any(worker.running for worker in workers))
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(OSError):
