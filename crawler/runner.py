@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from crawler import __version__
 from crawler.backends import BackendError, make_pool
-from crawler.politeness import HostQueues
+from crawler.frontier.politeness import HostQueues
 from crawler.report import Reporter, Stats
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings

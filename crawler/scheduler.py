@@ -3,14 +3,14 @@
 - The URL stream is read lazily and at most `max_in_flight` tasks are submitted
   and unfinished at once, so memory does not grow with the URL list. Each
   distinct URL is submitted once (the run remembers a 96-bit digest of each, in
-  a compact table: `crawler.seen`).
-- Politeness (`crawler.politeness`): URLs read wait in per-host queues and go
+  a compact table: `crawler.frontier.seen`).
+- Politeness (`crawler.frontier.politeness`): URLs read wait in per-host queues and go
   out as each host's bound and delay allow, hosts taking turns. Memory is bounded
   twice: at most `lookahead` jobs are queued in all, and at most a tenth of that
   for one host; a host's jobs past its share are set aside on disk
-  (`crawler.spill`) and read back once the URL file is done. So a host with a
+  (`crawler.frontier.spill`) and read back once the URL file is done. So a host with a
   million URLs neither fills memory nor hides the hosts listed after it.
-- robots.txt (`crawler.robots`): the first URL of a host holds that host and
+- robots.txt (`crawler.frontier.robots`): the first URL of a host holds that host and
   sends its `/robots.txt` to the pool as a task (before any queued page); the
   callback parses it here, in the main process, and releases the host. A URL
   robots.txt refuses gets its `error:` line without a request.
@@ -38,12 +38,12 @@ from functools import partial
 from typing import NamedTuple
 
 from crawler.backends import TaskPool
+from crawler.frontier.politeness import HostQueues
+from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
+from crawler.frontier.seen import SeenUrls
+from crawler.frontier.spill import Spill
 from crawler.model import BadLine, Failure, Job, Page, Result
-from crawler.politeness import HostQueues
 from crawler.report import Reporter, Stats
-from crawler.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
-from crawler.seen import SeenUrls
-from crawler.spill import Spill
 from crawler.taskboard import TaskBoard
 from crawler.urls import host_key
 from crawler.worker import fetch_url, run_task

@@ -70,13 +70,13 @@ class RunSettings:
     verbose: bool = False
     start_method: str | None = None  # None: the platform's default
     fetch: FetchSettings = field(default_factory=FetchSettings)
-    per_host: int = 4  # requests in flight to one host (see crawler.politeness)
+    per_host: int = 4  # requests in flight to one host (see crawler.frontier.politeness)
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
     obey_robots: bool = True
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
     # URLs read ahead of the ones being fetched and queued in memory, so that a host
     # at its bound does not block the others behind it; one host holds a tenth of it
-    # at most, the rest waits on disk (crawler.spill). A queued job is a few hundred
+    # at most, the rest waits on disk (crawler.frontier.spill). A queued job is a few hundred
     # bytes, so 10,000 is a few MB however long the URL file is.
     lookahead: int = 10_000
     backend: str = "process"  # or "dask"

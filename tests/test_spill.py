@@ -1,9 +1,9 @@
-"""crawler.spill: jobs set aside on disk come back as they went."""
+"""crawler.frontier.spill: jobs set aside on disk come back as they went."""
 
 from __future__ import annotations
 
+from crawler.frontier.spill import Spill
 from crawler.model import Job
-from crawler.spill import Spill
 
 
 def test_jobs_come_back_in_order() -> None:
@@ -22,7 +22,7 @@ def test_a_full_disk_says_no(monkeypatch) -> None:
     def no_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("crawler.spill.tempfile.TemporaryFile", no_disk)
+    monkeypatch.setattr("crawler.frontier.spill.tempfile.TemporaryFile", no_disk)
     spill = Spill()
     assert spill.add(Job(1, "http://a/", ())) is False
     assert spill.broken and spill.count == 0
