@@ -11,7 +11,7 @@ result delivery, and the run hangs. So expected failures come back as `Failure`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Job(NamedTuple):
@@ -70,3 +70,24 @@ class Failure(NamedTuple):
 
 
 Result = Page | Failure
+
+
+class FetchPolicy(NamedTuple):
+    """What the worker checks while fetching a found link (none for a listed URL):
+    each redirect hop inside `scope` (None: any), and with `guard_private` every
+    address it connects to global, except on `exempt_origin` (a
+    `crawler.urls.host_key` origin: the listed URL's the link descends from)."""
+
+    scope: Any  # picklable, with `allows(url) -> bool` (crawler.frontier.scope.Scope), or None
+    guard_private: bool
+    exempt_origin: str
+
+
+class Link(NamedTuple):
+    """A link found on a page: its absolute URL (resolved, not yet checked),
+    whether its `rel` says `nofollow`, and which follow rules' selectors picked it
+    (bit i set: rule i's; 0 when no rules are given)."""
+
+    url: str
+    nofollow: bool = False
+    rules: int = 0

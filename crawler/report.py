@@ -25,6 +25,17 @@ class Stats:
     saved: int = 0  # their bytes, which did not cross the network
     held_seconds: float = 0.0  # workers idle while per-host limits held URLs back
     started: float = field(default_factory=time.monotonic)
+    following: bool = False  # --depth or --sitemaps: the counts below are shown
+    found: int = 0  # URLs taken from links and sitemaps
+    dropped: dict[str, int] = field(default_factory=dict)  # links not followed, by reason
+
+    def dropped_text(self, separator: str = ",", pair: str = ":") -> str:
+        """The links not followed, by reason, in the order of `crawler.frontier.REASONS`."""
+        from crawler.frontier.policy import REASONS
+
+        counts = [(reason, self.dropped.get(reason, 0)) for reason in REASONS]
+        counts += sorted((r, n) for r, n in self.dropped.items() if r not in REASONS)
+        return separator.join(f"{reason}{pair}{count}" for reason, count in counts if count)
 
     @property
     def seconds(self) -> float:
@@ -42,10 +53,15 @@ class Stats:
             text += f"; {self.unchanged} unchanged (cache), {self.saved} bytes saved"
         if self.held_seconds >= 0.05:
             text += f"; per-host limits held workers back {self.held_seconds:.1f} s"
+        if self.following:
+            dropped = sum(self.dropped.values())
+            text += f"; {self.found} found by following, {dropped} links not followed"
+            if dropped:
+                text += f" ({self.dropped_text(', ', ' ')})"
         return text
 
     def fields(self) -> dict[str, object]:
-        return {
+        fields: dict[str, object] = {
             "ok": self.ok,
             "failed": self.failed,
             "retried": self.retried,
@@ -54,6 +70,10 @@ class Stats:
             "saved": self.saved,
             "seconds": f"{self.seconds:.2f}",
         }
+        if self.following:
+            fields["found"] = self.found
+            fields["dropped"] = self.dropped_text() or "0"
+        return fields
 
 
 class Reporter:

@@ -40,6 +40,7 @@ class FetchSettings:
     backoff_max: float = 8.0
     retry_after_cap: float = 60.0
     cache_path: Path | None = None
+    raw_body: bool = False  # a page's text is its body's bytes as latin-1 (sitemaps)
 
     @property
     def attempts(self) -> int:

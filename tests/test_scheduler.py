@@ -188,7 +188,8 @@ def test_an_answer_and_a_write_off_racing_give_one_line(tmp_path: Path, answer_f
         watchdog_limit=60.0,
         board=LostBoard([1], pool),
     )
-    scheduler._submit(Job(1, "http://a/", ()))
+    scheduler.frontier.add_listed(Job(1, "http://a/", ()), 0.0)
+    scheduler._submit(scheduler.frontier.next_ready(0.0))
     ((url, callback, _),) = pool.held
     if answer_first:
         callback(page(url))

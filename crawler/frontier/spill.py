@@ -1,56 +1,89 @@
-"""Jobs set aside on disk, so a host with very many URLs neither fills memory nor
-keeps the scheduler from reading the URLs of other hosts behind them.
+"""Queued URLs set aside on disk, per host, so that neither a host with very many
+URLs nor a crawl that finds a million links fills memory, and no host's surplus
+holds up the others.
 
-The scheduler keeps at most `per_host_cap` queued jobs of one host in memory;
-the next ones of that host go here, to an anonymous temporary file (deleted by
-the kernel when the run ends, however it ends), one line each. Once the URL file
-is read to its end, the scheduler reads this file back, waiting for room in that
-host's queue rather than setting a job aside twice, so every job is written and
-read at most once. Jobs were deduplicated before they got here.
+The frontier keeps a bounded number of queued entries in memory (a share of them
+per host); the next ones of a host go here, as one line of text each, to one
+anonymous temporary file (deleted by the kernel when the run ends, however it
+ends). What stays in memory is the offset of each line, 8 bytes, in a flat array
+per host, so a host's lines come back in the order they went, each read once,
+as soon as that host has room again. Entries were deduplicated before they got
+here.
 """
 
 from __future__ import annotations
 
 import tempfile
+from array import array
 from collections.abc import Iterator
 
-from crawler.model import Job
+
+class _HostLines:
+    __slots__ = ("next", "offsets")
+
+    def __init__(self) -> None:
+        self.offsets = array("Q")
+        self.next = 0  # index of the next offset to read
 
 
 class Spill:
     def __init__(self) -> None:
         self._file = None
+        self._hosts: dict[str, _HostLines] = {}
         self.count = 0
         self.broken = False
 
-    def add(self, job: Job) -> bool:
-        """Set `job` aside; False if the disk will not take it (then the caller waits
-        for room in memory, as if there were no spill). URLs hold no whitespace (the
-        URL file's check), so a tab separates the fields."""
+    def add(self, host: str, line: str) -> bool:
+        """Set `line` (no line break in it) aside for `host`; False if the disk will
+        not take it (then the caller waits for room in memory, or drops it)."""
         if self.broken:
             return False
+        data = line.encode("utf-8", "surrogatepass") + b"\n"
         try:
             if self._file is None:
-                self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115
-            self._file.write(f"{job.line}\t{job.url}\t{','.join(job.parsers)}\n")
+                self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115 - closed by close()
+            self._file.seek(0, 2)
+            offset = self._file.tell()
+            self._file.write(data)
         except OSError:
-            self.broken = True  # what was written still comes back in replay
+            self.broken = True  # what was written still comes back
             return False
+        lines = self._hosts.get(host)
+        if lines is None:
+            lines = self._hosts[host] = _HostLines()
+        lines.offsets.append(offset)
         self.count += 1
         return True
 
-    def replay(self) -> Iterator[Job]:
-        """The jobs set aside, in order; the file is closed when they are all read."""
-        file, self._file = self._file, None
-        if file is None:
-            return
-        with file:
-            file.seek(0)
-            for text in file:
-                line, url, parsers = text.rstrip("\n").split("\t")
-                yield Job(int(line), url, tuple(name for name in parsers.split(",") if name))
+    def count_for(self, host: str) -> int:
+        lines = self._hosts.get(host)
+        return len(lines.offsets) - lines.next if lines is not None else 0
+
+    def hosts(self) -> Iterator[str]:
+        """The hosts that have lines set aside, in the order they first had one."""
+        return iter(list(self._hosts))
+
+    def pop(self, host: str) -> str | None:
+        """The oldest line set aside for `host`; None if it has none, "" if the disk
+        failed to give it back."""
+        lines = self._hosts.get(host)
+        if lines is None or self._file is None:
+            return None
+        offset = lines.offsets[lines.next]
+        lines.next += 1
+        self.count -= 1
+        if lines.next == len(lines.offsets):
+            del self._hosts[host]
+        try:
+            self._file.seek(offset)
+            data = self._file.readline()
+        except OSError:
+            return ""  # the disk failed under it: the line is lost, and the caller says so
+        return data.decode("utf-8", "surrogatepass").rstrip("\n")
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._hosts.clear()
+        self.count = 0

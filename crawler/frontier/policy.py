@@ -1,0 +1,166 @@
+"""Which found links to follow: the decision for one link, in a fixed order. Pure.
+
+A link found on a page is checked in this order; the first check it fails is the
+reason it is not followed, and is counted under that name:
+
+1. `nofollow`: the page says nofollow (meta robots, X-Robots-Tag), or the link's
+   `rel` does (unless `--ignore-nofollow`);
+2. `scheme`: not an http(s) URL we can fetch (`mailto:`, `javascript:`, `tel:`,
+   `data:`, `file:`, `ftp:`, a fragment-only `#...`, a broken URL);
+3. `length`: longer than 2,083 characters;
+4. `offsite`: outside the scope of the listed URL it descends from;
+5. `private-address`: its host is written as an address that is not global, or
+   is `localhost` (names are resolved and checked in the worker), and it is not on
+   the host and port of that listed URL (or of its redirect chain), unless
+   `--allow-private-network`;
+6. `pattern`: refused by `--deny` (or not matched by any `--allow`), a path that
+   repeats one segment three times (`/a/b/a/b/a/`), or, with follow rules, a
+   link no rule matches;
+7. `extension`: a file a crawl for pages has no use for (`.jpg`, `.zip`, `.pdf`...);
+8. `depth`: one hop past `--depth`, or a pagination chain past its cap.
+
+Then the frontier checks `seen` (the canonical key was taken already) and `budget`
+(`--max-pages`, 1,000 links taken from one page), and at dispatch `robots`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from crawler.frontier.rules import PAGINATION_CAP, FollowRule, compile_patterns
+from crawler.frontier.scope import (
+    Scope,
+    ignored_extension,
+    private_literal,
+    repeated_segment,
+)
+from crawler.model import Link
+from crawler.urls import check_url
+
+REASONS = ("offsite", "depth", "nofollow", "pattern", "extension", "scheme", "length",
+           "budget", "private-address", "robots", "seen")  # fmt: skip
+MAX_URL_LENGTH = 2083
+MAX_LINKS_PER_PAGE = 1000
+REPEATED_SEGMENT = 3
+
+
+class Verdict(NamedTuple):
+    reason: str | None  # why not followed; None: follow it
+    depth: int = 0
+    chain: int = 0
+    parsers: tuple[str, ...] = ()
+
+
+class FollowPolicy(NamedTuple):
+    """What the run follows. `depth` 0 follows nothing (math.inf: no limit)."""
+
+    depth: float = 0
+    scope: str = "host"
+    allow: tuple[re.Pattern[str], ...] = ()
+    deny: tuple[re.Pattern[str], ...] = ()
+    rules: tuple[FollowRule, ...] = ()
+    max_pages: float = 10_000
+    obey_nofollow: bool = True
+    guard_private: bool = True
+    max_links: int = MAX_LINKS_PER_PAGE
+
+    @property
+    def follows(self) -> bool:
+        return self.depth > 0
+
+    @property
+    def selectors(self) -> tuple[str | None, ...]:
+        return tuple(rule.links for rule in self.rules)
+
+    def judge(
+        self, link: Link, depth: int, chain: int, scope: Scope, page_nofollow: bool
+    ) -> Verdict:
+        """The verdict on a link found on a page at `depth` (`chain` pagination hops
+        in a row) that descends from the listed URL of `scope`."""
+        url = link.url
+        if self.obey_nofollow and (page_nofollow or link.nofollow):
+            return Verdict("nofollow")
+        reason = self.check_url(url, scope)
+        if reason is not None:
+            return Verdict(reason)
+        parsers: tuple[str, ...] = ()
+        pagination = False
+        if self.rules:
+            rule = self._rule(link)
+            if rule is None:
+                return Verdict("pattern")
+            parsers, pagination = rule.parse, rule.pagination
+        if ignored_extension(url):
+            return Verdict("extension")
+        if pagination:
+            if chain + 1 > PAGINATION_CAP:
+                return Verdict("depth")
+            return Verdict(None, depth, chain + 1, parsers)
+        if depth + 1 > self.depth:
+            return Verdict("depth")
+        return Verdict(None, depth + 1, 0, parsers)
+
+    def check_url(
+        self, url: str, scope: Scope | None, *, offsite: bool = True, patterns: bool = True
+    ) -> str | None:
+        """Checks 2 to 6 (scheme, length, offsite, private-address, pattern) for one
+        URL, the follow rules aside; a sitemap's entries pass these too, a sitemap
+        file all but `offsite` and `pattern`."""
+        if not url[:6].lower().startswith(("http:/", "https:")) or check_url(url) is not None:
+            return "scheme"
+        if len(url) > MAX_URL_LENGTH:
+            return "length"
+        if offsite and scope is not None and not scope.allows(url):
+            return "offsite"
+        if self.guard_private and private_host(url) and (scope is None or not scope.exempt(url)):
+            return "private-address"
+        if patterns:
+            if any(pattern.search(url) for pattern in self.deny):
+                return "pattern"
+            if self.allow and not any(pattern.search(url) for pattern in self.allow):
+                return "pattern"
+            if repeated_segment(url, REPEATED_SEGMENT):
+                return "pattern"
+        return None
+
+    def _rule(self, link: Link) -> FollowRule | None:
+        for index, rule in enumerate(self.rules):
+            if link.rules >> index & 1 and rule.matches(link.url):
+                return rule
+        return None
+
+
+def private_host(url: str) -> str | None:
+    """The address if `url`'s host is written as one that is not global, or is
+    `localhost`; None for a name (the worker resolves and checks it)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return private_literal(host) if host else None
+
+
+def make_policy(
+    depth: float = 0,
+    scope: str = "host",
+    allow: Sequence[str] = (),
+    deny: Sequence[str] = (),
+    rules: Sequence[FollowRule] = (),
+    max_pages: int = 10_000,
+    obey_nofollow: bool = True,
+    guard_private: bool = True,
+) -> FollowPolicy:
+    """A policy from the run's settings; RulesError names a bad regex."""
+    return FollowPolicy(
+        depth=depth,
+        scope=scope,
+        allow=compile_patterns(allow, "--allow"),
+        deny=compile_patterns(deny, "--deny"),
+        rules=tuple(rules),
+        max_pages=max_pages,
+        obey_nofollow=obey_nofollow,
+        guard_private=guard_private,
+    )
