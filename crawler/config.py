@@ -9,7 +9,9 @@
     ignore-robots = false
     output = "/var/lib/crawl/db.txt"
 
-- Any option can be set, except `--config` itself, `--help` and `--version`.
+- Any option of `crawler.options.OPTIONS` can be set, except the few declared
+  `in_config=False` (`--config` itself, `--demo`); `urls_file` (or `urls`) names
+  the URL file. `[parsers.NAME]` and `[follow]` tables are handed on as they are.
 - The command line wins: file values become the parser's defaults.
 - Relative paths in the file (`urls_file`, `output`, `cache`) are taken from the
   file's folder, not from wherever cron starts the command.
@@ -30,8 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-PATH_KEYS = frozenset({"urls_file", "output", "cache"})
-NOT_IN_FILE = frozenset({"help", "version", "config"})
+from crawler.options import BY_DEST, CONFIG_TABLES, Option
 
 
 class ConfigError(Exception):
@@ -48,56 +49,80 @@ def load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config {path} is not valid TOML: {error}") from None
 
 
+def split_tables(content: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The file's options, and its tables (`[parsers.NAME]`, `[follow]`) for their owners."""
+    options = {key: value for key, value in content.items() if key not in CONFIG_TABLES}
+    tables = {key: value for key, value in content.items() if key in CONFIG_TABLES}
+    return options, tables
+
+
 def defaults_from(
     parser: argparse.ArgumentParser, options: dict[str, Any], folder: Path
 ) -> dict[str, Any]:
     """The parser defaults that `options` (read from a file in `folder`) ask for."""
-    actions = {action.dest: action for action in parser._actions if action.dest not in NOT_IN_FILE}
+    types = {action.dest: action.type for action in parser._actions}
     defaults: dict[str, Any] = {}
     for key, value in options.items():
         dest = key.replace("-", "_")
-        if dest == "urls":
-            dest = "urls_file"
-        action = actions.get(dest)
-        if action is None:
+        if dest in ("urls", "urls_file"):
+            defaults["urls_file"] = _path_text(str(value), folder)
+            continue
+        option = BY_DEST.get(dest)
+        if option is None or not option.in_config:
             raise ConfigError(f"unknown option {key!r}")
-        defaults[dest] = _value(action, key, value, folder)
+        defaults[dest] = _value(option, types.get(dest), key, value, folder)
     return defaults
 
 
-def _value(action: argparse.Action, key: str, value: Any, folder: Path) -> Any:
-    flag = action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction)
-    if flag:
+def _path_text(text: str, folder: Path) -> str:
+    return text if text == "-" else str(folder / Path(text).expanduser())
+
+
+def _value(option: Option, convert: Any, key: str, value: Any, folder: Path) -> Any:
+    if option.kind in ("flag", "toggle"):
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, not {value!r}")
         return value
-    if isinstance(value, list) and action.dest == "parse":
+    if option.kind == "append":
+        items = value if isinstance(value, list) else [value]
+        return [_one(option, convert, key, item, folder) for item in items]
+    if isinstance(value, list) and option.dest == "parse":
         value = ",".join(str(item) for item in value)
+    return _one(option, convert, key, value, folder)
+
+
+def _one(option: Option, convert: Any, key: str, value: Any, folder: Path) -> Any:
     if isinstance(value, (bool, list, dict)):
         raise ConfigError(f"{key}: unexpected value {value!r}")
     text = str(value)
-    if action.dest in PATH_KEYS and text != "-":
-        text = str(folder / Path(text).expanduser())
+    if option.path:
+        text = _path_text(text, folder)
     try:
-        converted = action.type(text) if action.type else text
+        converted = convert(text) if convert else text
     except (argparse.ArgumentTypeError, ValueError, TypeError) as error:
         raise ConfigError(f"{key}: {error}") from None
-    if action.choices is not None and converted not in action.choices:
-        raise ConfigError(f"{key}: {converted!r} is not one of {', '.join(action.choices)}")
+    if option.choices is not None and converted not in option.choices:
+        raise ConfigError(f"{key}: {converted!r} is not one of {', '.join(option.choices)}")
     return converted
 
 
 def parse_with_config(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> argparse.Namespace:
-    """Parse `argv`, with the defaults of `--config FILE` if it names one."""
+    """Parse `argv`, with the defaults of `--config FILE` if it names one. The file's
+    tables come along as `config_tables` (name -> parsed TOML), with `config_folder`."""
     first = argparse.ArgumentParser(add_help=False)
     first.add_argument("--config", type=Path)
     known, _ = first.parse_known_args(argv)
+    tables: dict[str, Any] = {}
+    folder = Path.cwd()
     if known.config is not None:
+        folder = known.config.parent
         try:
-            options = load(known.config)
-            parser.set_defaults(**defaults_from(parser, options, known.config.parent))
+            options, tables = split_tables(load(known.config))
+            parser.set_defaults(**defaults_from(parser, options, folder))
         except ConfigError as error:
             parser.error(str(error))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.config_tables, args.config_folder = tables, folder
+    return args

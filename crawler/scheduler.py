@@ -37,6 +37,7 @@ from crawler.frontier.politeness import HostQueues
 from crawler.links import NO_LINKS, extract_links
 from crawler.model import BadLine, Failure, Job, Page, Result
 from crawler.report import Reporter, Stats
+from crawler.run_report import error_kind
 from crawler.sitemaps import read_sitemap
 from crawler.taskboard import TaskBoard
 from crawler.worker import fetch_url, run_task
@@ -354,6 +355,7 @@ class Scheduler:
                 stats.ok += 1
             else:
                 stats.failed += 1
+                stats.errors[error_kind(reason)] += 1
             if result is not None:
                 stats.retried += getattr(result, "attempts", 1) > 1
                 if getattr(result, "cached", False):

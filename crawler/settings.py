@@ -73,7 +73,7 @@ class RunSettings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     per_host: int = 4  # requests in flight to one host (see crawler.frontier.politeness)
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
-    obey_robots: bool = True
+    ignore_robots: bool = False  # neither fetch nor obey robots.txt
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
     # URLs read ahead of the ones being fetched and queued in memory, so that a host
     # at its bound does not block the others behind it; one host holds a tenth of it
@@ -83,6 +83,18 @@ class RunSettings:
     backend: str = "process"  # or "dask"
     scheduler: str | None = None  # dask: join this cluster instead of starting one
     dashboard: bool = False  # dask: serve the local cluster's dashboard
+    # At the end of every run, its report (crawler.run_report) replaces these files:
+    stats: Path | None = None  # one JSON object
+    metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)
+
+    # The --config file's tables that are not options (`parsers`, `follow`), as parsed,
+    # and the folder their relative paths are taken from.
+    config_tables: dict = field(default_factory=dict)
+    config_folder: Path = field(default_factory=Path)
+
+    @property
+    def obey_robots(self) -> bool:
+        return not self.ignore_robots
 
     @property
     def max_in_flight(self) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import build_parser, main
+from crawler.cli import build_parser, main, parse_arguments, settings_from
+from crawler.options import BY_DEST, OPTIONS, Option
 
 
 def exit_status(args: list[str]) -> int:
@@ -91,3 +92,33 @@ def test_help_lists_every_option_with_its_default() -> None:
     # A default said once, in words a user reads: no Python values.
     for noise in ["(default: None)", "(default: False)", "(default: ())", ") (default:"]:
         assert noise not in text
+
+
+def readme_option_rows() -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = text.split("### Options", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| `")]
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
+def test_the_readme_option_table_lists_every_option(option: Option) -> None:
+    rows = readme_option_rows()
+    assert any(f"`{option.flag}" in row.split("|")[1] for row in rows), option.flag
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
+def test_every_option_is_in_help_and_in_the_parser(option: Option) -> None:
+    assert option.flag in build_parser().format_help()
+    dest = {action.dest for action in build_parser()._actions}
+    assert option.dest in dest
+
+
+@pytest.mark.parametrize(
+    ("field", "flag"),
+    [("timeout", "--timeout"), ("per_host", "--per-host"), ("output", "--output")],
+)
+def test_an_option_s_default_is_its_settings_field_s(field: str, flag: str) -> None:
+    """Defaults live in crawler/settings.py only: the parser takes them from there."""
+    settings = settings_from(parse_arguments(["u.txt"]))
+    value = getattr(settings.fetch if field == "timeout" else settings, field)
+    assert BY_DEST[flag.lstrip("-").replace("-", "_")].resolved_default() == value

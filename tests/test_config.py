@@ -147,3 +147,27 @@ def test_wait_lock_gives_up_with_75(tmp_path: Path) -> None:
         lock.release()
     assert result.returncode == 75
     assert "waited 0.5 s" in result.stderr and "nothing fetched" in result.stderr
+
+
+def test_tables_that_are_not_options_are_handed_to_their_owners(tmp_path: Path) -> None:
+    args = parse(
+        tmp_path,
+        'workers = 2\n[parsers.quote]\nitem = "div.quote"\n[follow]\ndepth = 2\n',
+        "u.txt",
+    )
+    settings = settings_from(args)
+    assert settings.config_tables == {
+        "parsers": {"quote": {"item": "div.quote"}},
+        "follow": {"depth": 2},
+    }
+    assert settings.config_folder == tmp_path
+    assert settings.workers == 2
+
+
+def test_an_unknown_table_is_an_unknown_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        parse(tmp_path, "[colours]\nred = 1\n", "u.txt")
+    assert stop.value.code == 2
+    assert "unknown option 'colours'" in capsys.readouterr().err

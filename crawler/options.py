@@ -1,0 +1,194 @@
+"""Every option of `crawl`, declared once: flag, type, help, and whether `--config`
+may set it. The argument parser, the `--config` check and `--help` all come from
+`OPTIONS`; a default comes from the settings field of the same name
+(`crawler.settings`), so it is written in one place.
+
+Where a value comes from, lowest first (`resolve` and `parse_with_config` keep it):
+1. the default (the settings field, or the option's own `default`);
+2. the `--config` TOML file (its values become the parser's defaults);
+3. the environment, for the options that name a variable (only `--scheduler`,
+   from `DASK_SCHEDULER_ADDRESS`, and only when the dask backend is asked for);
+4. the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crawler.settings import LOCAL_DASHBOARD, FetchSettings, RunSettings
+
+FROM_SETTINGS: Any = object()  # the default is the settings field's
+RESOLVED: Any = argparse.SUPPRESS  # decided after parsing (see crawler.cli.resolve_backend)
+# Tables of the --config file that are not options; their owners check them.
+CONFIG_TABLES = frozenset({"parsers", "follow"})
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def parser_names(text: str) -> tuple[str, ...]:
+    from pipelines import PARSERS
+
+    names = tuple(name for name in text.split(",") if name)
+    unknown = [name for name in names if name not in PARSERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown parser {', '.join(unknown)} (known: {', '.join(PARSERS)})"
+        )
+    return names
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. `kind`: `value` (takes an argument), `flag` (store_true),
+    `toggle` (`--x` / `--no-x`), `append` (repeatable, a list). `path`: a relative
+    path in the config file is taken from the file's folder. `short`: a one-letter
+    alias such as `-q`."""
+
+    flag: str
+    help: str
+    type: Callable[[str], Any] | None = None
+    default: Any = FROM_SETTINGS
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    kind: str = "value"
+    in_config: bool = True
+    path: bool = False
+    short: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def resolved_default(self) -> Any:
+        if self.default is not FROM_SETTINGS:
+            return self.default
+        for settings in (RunSettings, FetchSettings):
+            for field in dataclasses.fields(settings):
+                if field.name == self.dest:
+                    if field.default is not dataclasses.MISSING:
+                        return field.default
+                    return field.default_factory()  # type: ignore[misc]
+        return False if self.kind == "flag" else None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--demo", "crawl a small built-in site on 127.0.0.1 (no internet needed)",
+           kind="flag", in_config=False),
+    Option("--workers", "worker processes (default: the number of CPUs); with --scheduler, "
+           "tasks run at once on the cluster (default: as many as it has threads)",
+           type=positive_int, default=RESOLVED, metavar="N"),
+    Option("--backend", "where fetches run: a pool of local processes, or a Dask cluster "
+           "(default: process; dask with --scheduler)",
+           choices=("process", "dask"), default=RESOLVED),
+    Option("--scheduler", "with --backend dask, join the cluster of this Dask scheduler "
+           "(tcp://HOST:8786) instead of starting one on this machine "
+           "(default: $DASK_SCHEDULER_ADDRESS)", default=RESOLVED, metavar="ADDRESS"),
+    Option("--dashboard", f"with --backend dask, serve the local cluster's dashboard on "
+           f"{LOCAL_DASHBOARD}", kind="flag"),
+    Option("--output", "file the records are appended to; its folder is created",
+           type=Path, metavar="PATH", path=True),
+    Option("--parse", "parsers (comma-separated, e.g. board) for lines that name none "
+           "(default: none)", type=parser_names, metavar="NAMES"),
+    Option("--timeout", "budget of one attempt: connect, wait and read the whole body",
+           type=positive_float, metavar="SECONDS"),
+    Option("--retries", "extra attempts for connection errors, timeouts, 408, 429 and 5xx",
+           type=non_negative_int, metavar="N"),
+    Option("--max-bytes", "largest body kept, after decompression; larger pages fail",
+           type=positive_int, metavar="N"),
+    Option("--user-agent", "User-Agent header sent with every request", metavar="TEXT"),
+    Option("--per-host", "requests in flight to one host (scheme://host:port), whatever "
+           "--workers is", type=positive_int, metavar="N"),
+    Option("--delay", "space requests to one host by this much (plus up to 50%% jitter); "
+           "a delay means one request at a time to that host",
+           type=non_negative_float, metavar="SECONDS"),
+    Option("--ignore-robots", "do not fetch or obey robots.txt", kind="flag"),
+    Option("--cache", "HTTP cache (SQLite) for revalidating pages between runs "
+           "(default: http-cache.sqlite next to the output file)",
+           type=Path, default=None, metavar="PATH", path=True),
+    Option("--no-cache", "no HTTP cache: fetch every page in full", kind="flag"),
+    Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
+           "before exit 75", type=non_negative_float, metavar="SECONDS"),
+    Option("--stats", "at the end of every run, replace this file with the run's report, "
+           "one JSON object (status, exit, counts, errors by reason)",
+           type=Path, metavar="PATH", path=True),
+    Option("--metrics", "at the end of every run, replace this file with the run's report "
+           "in the Prometheus text format (for node_exporter's textfile collector: *.prom)",
+           type=Path, metavar="PATH", path=True),
+    Option("--config", "TOML file of options (names as on the command line, e.g. "
+           "per-host = 2); the command line wins", type=Path, default=None, metavar="FILE",
+           in_config=False),
+    Option("--progress", "progress bar on stderr (default: only when stderr is a terminal)",
+           kind="toggle"),
+    Option("--start-method", "how worker processes start (default: the platform's)",
+           choices=("fork", "spawn", "forkserver")),
+    Option("--quiet", "no progress bar and no line per failure; only the summary",
+           kind="flag", short="-q"),
+    Option("--verbose", "a line per page fetched", kind="flag", short="-v"),
+)  # fmt: skip
+
+BY_DEST = {option.dest: option for option in OPTIONS}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default, said once: not when its help already says it in words,
+    nor for a flag or an option whose default is "nothing" (None, False, ())."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        said = "(default" in (action.help or "")
+        if said or action.default is None or action.default is False or action.default == ():
+            return action.help
+        return super()._get_help_string(action)
+
+
+def add_to(parser: argparse.ArgumentParser, options: tuple[Option, ...] = OPTIONS) -> None:
+    """Declare `options` on `parser`."""
+    for option in options:
+        names = [option.short, option.flag] if option.short else [option.flag]
+        default = option.resolved_default()
+        if option.kind == "flag":
+            parser.add_argument(*names, action="store_true", help=option.help)
+        elif option.kind == "toggle":
+            parser.add_argument(
+                *names, action=argparse.BooleanOptionalAction, default=None, help=option.help
+            )
+        else:
+            parser.add_argument(
+                *names,
+                action="append" if option.kind == "append" else "store",
+                type=option.type,
+                default=[] if option.kind == "append" and default is None else default,
+                metavar=option.metavar,
+                choices=option.choices,
+                help=option.help,
+            )
