@@ -80,6 +80,19 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
     return RunSettings(**{**fields_of(RunSettings), "fetch": fetch})
 
 
+def check_follow(settings: RunSettings, parser: argparse.ArgumentParser) -> None:
+    """Exit 2 with one line if the options or the `[follow]` table for following
+    links cannot be used (a bad regex, an unknown parser, --scope any alone)."""
+    from crawler.frontier.policy import policy_for
+    from crawler.frontier.rules import RulesError
+    from pipelines import unknown_parsers
+
+    try:
+        policy_for(settings, unknown_parsers)
+    except RulesError as error:
+        parser.error(str(error))
+
+
 def parse_arguments(
     argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None
 ) -> argparse.Namespace:
@@ -101,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crawler.runner import run_crawl
 
     settings = settings_from(args)
+    check_follow(settings, parser)
     reporter = Reporter(settings.progress, settings.quiet, settings.verbose)
     if settings.backend == "dask" and not dask_installed():
         reporter.say(DASK_MISSING)

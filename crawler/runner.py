@@ -13,18 +13,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from crawler import __version__
 from crawler.backends import BackendError, make_pool
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
+from crawler.frontier import Frontier
+from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
+from crawler.links import agent_token
 from crawler.report import Reporter, Stats
 from crawler.run_report import RunReport
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
 from crawler.urlfile import read_jobs, read_lines
-from pipelines import PARSERS
+from pipelines import PARSERS, unknown_parsers
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
 from pipelines.writer import OutputError, Writer
@@ -118,15 +121,25 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     except OutputError as error:
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    try:  # --rejected-log, like the output, before any worker starts
+        rejected_log = open_rejected_log(settings.rejected_log)
+    except OSError as error:
+        writer.close()
+        reporter.say(
+            f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
+        )
+        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     try:
         with on_stop_signals(_interrupt):
             pool, board = make_pool(settings)
     except BackendError as error:
         writer.close()
+        close_quietly(rejected_log)
         reporter.say(f"crawl: {error}")
         return EXIT_UNUSABLE
     except Interrupted as stop:
         writer.close()
+        close_quietly(rejected_log)
         reporter.say(f"crawl: interrupted by {signal.Signals(stop.signum).name}; nothing fetched")
         code = exit_status(Outcome(Stats(), stop.signum))
         return end_run(settings, run_id, "interrupted", code, Stats(), reporter)
@@ -151,8 +164,17 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         )
     except OutputError as error:
         shut_down(pool, True, reporter)
+        close_quietly(rejected_log)
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    frontier = Frontier(
+        HostQueues(settings.per_host, settings.delay),
+        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
+        lookahead=settings.lookahead,
+        follow=policy_for(settings, unknown_parsers),  # checked by the command line already
+        sitemaps=settings.sitemaps,
+        keep_rejected=rejected_log is not None,
+    )
     scheduler = Scheduler(
         pool,
         writer,
@@ -160,10 +182,10 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         max_in_flight=settings.max_in_flight,
         watchdog_limit=settings.watchdog_limit(),
         board=board,
-        hosts=HostQueues(settings.per_host, settings.delay),
-        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
-        lookahead=settings.lookahead,
         workers=settings.workers,
+        frontier=frontier,
+        agent=agent_token(settings.fetch.user_agent),
+        rejected_log=rejected_log,
     )
     try:
         with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):
@@ -171,6 +193,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
             outcome = scheduler.run(jobs)
     finally:
         shut_down(pool, scheduler.clean, reporter)
+        close_quietly(rejected_log)
     reporter.close()
     outcome.stats.finish()
     status = "finished"
@@ -191,6 +214,21 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         status = "output-error"  # the end line itself could not be written
     reporter.say(outcome.stats.summary())
     return end_run(settings, run_id, status, exit_status(outcome), outcome.stats, reporter)
+
+
+def open_rejected_log(path: Path | None) -> TextIO | None:
+    """The `--rejected-log` file, emptied for this run (as wget's is), line-buffered
+    so that a killed run leaves whole lines."""
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "w", encoding="utf-8", buffering=1)
+
+
+def close_quietly(file: TextIO | None) -> None:
+    if file is not None:
+        with suppress(OSError):
+            file.close()
 
 
 def end_run(

@@ -83,6 +83,19 @@ class RunSettings:
     backend: str = "process"  # or "dask"
     scheduler: str | None = None  # dask: join this cluster instead of starting one
     dashboard: bool = False  # dask: serve the local cluster's dashboard
+    # Following links (crawler.frontier): hops from each listed URL (None: the
+    # [follow] table's depth, else 0, which fetches exactly the listed URLs; inf: no
+    # limit), where they may lead, regexes on their URLs, and the run's budget of
+    # URLs (None: 10,000; --scope any needs it given).
+    depth: float | None = None
+    scope: str = "host"
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    max_pages: int | None = None
+    ignore_nofollow: bool = False
+    allow_private_network: bool = False  # found links may lead to loopback, 10.x, ...
+    sitemaps: bool = False  # read the sitemaps named by listed hosts' robots.txt
+    rejected_log: Path | None = None  # a line per link not followed
     # At the end of every run, its report (crawler.run_report) replaces these files:
     stats: Path | None = None  # one JSON object
     metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)

@@ -26,11 +26,18 @@ Then the frontier checks `seen` (the canonical key was taken already) and `budge
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from crawler.frontier.rules import PAGINATION_CAP, FollowRule, compile_patterns
+from crawler.frontier.rules import (
+    PAGINATION_CAP,
+    FollowRule,
+    FollowTable,
+    RulesError,
+    compile_patterns,
+    read_follow_table,
+)
 from crawler.frontier.scope import (
     Scope,
     ignored_extension,
@@ -42,6 +49,7 @@ from crawler.urls import check_url
 
 REASONS = ("offsite", "depth", "nofollow", "pattern", "extension", "scheme", "length",
            "budget", "private-address", "robots", "seen")  # fmt: skip
+DEFAULT_MAX_PAGES = 10_000
 MAX_URL_LENGTH = 2083
 MAX_LINKS_PER_PAGE = 1000
 REPEATED_SEGMENT = 3
@@ -62,7 +70,7 @@ class FollowPolicy(NamedTuple):
     allow: tuple[re.Pattern[str], ...] = ()
     deny: tuple[re.Pattern[str], ...] = ()
     rules: tuple[FollowRule, ...] = ()
-    max_pages: float = 10_000
+    max_pages: float = DEFAULT_MAX_PAGES
     obey_nofollow: bool = True
     guard_private: bool = True
     max_links: int = MAX_LINKS_PER_PAGE
@@ -149,7 +157,7 @@ def make_policy(
     allow: Sequence[str] = (),
     deny: Sequence[str] = (),
     rules: Sequence[FollowRule] = (),
-    max_pages: int = 10_000,
+    max_pages: int = DEFAULT_MAX_PAGES,
     obey_nofollow: bool = True,
     guard_private: bool = True,
 ) -> FollowPolicy:
@@ -163,4 +171,30 @@ def make_policy(
         max_pages=max_pages,
         obey_nofollow=obey_nofollow,
         guard_private=guard_private,
+    )
+
+
+def policy_for(
+    settings: Any, unknown_parsers: Callable[[Sequence[str]], list[str]]
+) -> FollowPolicy:
+    """The run's policy from its settings (`crawler.settings.RunSettings`) and the
+    `[follow]` table of `--config`; RulesError says in one line what is unusable.
+    `--depth` (command line, or the file's top level) wins over `[follow] depth`;
+    `--allow` and `--deny` add to the table's."""
+    table = FollowTable()
+    if "follow" in settings.config_tables:
+        table = read_follow_table(settings.config_tables["follow"], unknown_parsers)
+    depth = settings.depth if settings.depth is not None else table.depth or 0
+    following = depth > 0 or settings.sitemaps
+    if following and settings.scope == "any" and settings.max_pages is None:
+        raise RulesError("--scope any needs --max-pages (how many URLs at most)")
+    return make_policy(
+        depth=depth,
+        scope=settings.scope,
+        allow=[*table.allow, *settings.allow],
+        deny=[*table.deny, *settings.deny],
+        rules=table.rules,
+        max_pages=settings.max_pages if settings.max_pages is not None else DEFAULT_MAX_PAGES,
+        obey_nofollow=not settings.ignore_nofollow,
+        guard_private=not settings.allow_private_network,
     )
