@@ -221,7 +221,8 @@ class Frontier:
             if reason is None:
                 reason = self._take(Entry(url, (), MAPPED, scope=entry.scope), now)
             self._note(url, reason, rejected)
-        self.dropped["budget"] += sitemap.over
+        if sitemap.over:
+            self.dropped["budget"] += sitemap.over
         return rejected
 
     # -- dispatch -----------------------------------------------------------------

@@ -160,6 +160,7 @@ def make_policy(
     max_pages: int = DEFAULT_MAX_PAGES,
     obey_nofollow: bool = True,
     guard_private: bool = True,
+    max_links: int = MAX_LINKS_PER_PAGE,
 ) -> FollowPolicy:
     """A policy from the run's settings; RulesError names a bad regex."""
     return FollowPolicy(
@@ -171,6 +172,7 @@ def make_policy(
         max_pages=max_pages,
         obey_nofollow=obey_nofollow,
         guard_private=guard_private,
+        max_links=max_links,
     )
 
 
