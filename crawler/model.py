@@ -11,7 +11,7 @@ result delivery, and the run hangs. So expected failures come back as `Failure`.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class Job(NamedTuple):
@@ -73,14 +73,22 @@ Result = Page | Failure
 
 
 class FetchPolicy(NamedTuple):
-    """What the worker checks while fetching a found link (none for a listed URL):
-    each redirect hop inside `scope` (None: any), and with `guard_private` every
-    address it connects to global, except on `exempt_origin` (a
-    `crawler.urls.host_key` origin: the listed URL's the link descends from)."""
+    """What a worker checks while it fetches a URL it found, not one it was given.
 
-    scope: Any  # picklable, with `allows(url) -> bool` (crawler.frontier.scope.Scope), or None
-    guard_private: bool
-    exempt_origin: str
+    `scope`: any picklable object with `allows(url: str) -> bool`, asked about each
+    redirect hop before it is requested (a hop it refuses ends the fetch as
+    `redirected off scope to HOST`); None lets redirects go anywhere.
+    `guard_private`: every connection's address must be global, else the fetch ends
+    as `refused: private address (ADDR)` before any connection is attempted.
+    `exempt_origin`: a `crawler.urls.host_key` origin (`scheme://host[:port]`, the
+    listed URL's) whose connections are not checked; "" exempts none.
+
+    No policy at all (None) is a listed URL's fetch: redirects go anywhere and no
+    address is checked."""
+
+    scope: object | None = None
+    guard_private: bool = False
+    exempt_origin: str = ""
 
 
 class Link(NamedTuple):

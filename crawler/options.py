@@ -65,6 +65,17 @@ def depth_value(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def ca_file(text: str) -> Path:
+    """A CA file that can be loaded (checked now, so a bad one stops the run at once)."""
+    from crawler.tls import ca_bundle_problem  # ssl and certifi: only when asked for
+
+    path = Path(text).expanduser().absolute()
+    problem = ca_bundle_problem(path)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return path
+
+
 def parser_names(text: str) -> tuple[str, ...]:
     from pipelines import PARSERS
 
@@ -136,6 +147,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--max-bytes", "largest body kept, after decompression; larger pages fail",
            type=positive_int, metavar="N"),
     Option("--user-agent", "User-Agent header sent with every request", metavar="TEXT"),
+    Option("--ca-bundle", "also trust the CA certificates in this PEM file (an internal "
+           "site's), besides the usual ones", type=ca_file, metavar="PATH", path=True),
     Option("--per-host", "requests in flight to one host (scheme://host:port), whatever "
            "--workers is", type=positive_int, metavar="N"),
     Option("--delay", "space requests to one host by this much (plus up to 50%% jitter); "

@@ -29,6 +29,7 @@ class FetchSettings:
     from `backoff_initial` to `backoff_max` with jitter, or follow the server's
     `Retry-After`, never longer than `retry_after_cap`. With `cache_path`, pages
     are revalidated through an HTTP cache in that SQLite file (`crawler.httpcache`).
+    `ca_bundle` is a CA file trusted on top of the usual ones (`crawler.tls`).
     """
 
     timeout: float = 10.0
@@ -40,6 +41,7 @@ class FetchSettings:
     backoff_max: float = 8.0
     retry_after_cap: float = 60.0
     cache_path: Path | None = None
+    ca_bundle: Path | None = None  # --ca-bundle: an extra CA file (an internal site's)
     raw_body: bool = False  # a page's text is its body's bytes as latin-1 (sitemaps)
 
     @property

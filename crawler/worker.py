@@ -86,9 +86,10 @@ def fetch_url(
     raw: bool = False,
 ) -> Result:
     """The pool's task: fetch `url` with this worker's session and settings
-    (`max_bytes` lowers the size cap, for robots.txt; `policy`: what to check on
-    the way, for a found link; `raw`: the body's bytes as latin-1 text, for a
-    sitemap, which may be gzip whatever its type says).
+    (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
+    URL the crawl found (see `crawler.fetch`; None for a listed URL); `raw`: the
+    body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
+    type says.
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -98,7 +99,7 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
-    return fetch(_session, url, settings)
+    return fetch(_session, url, settings, policy)
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple)
