@@ -34,7 +34,7 @@ import re
 import threading
 from collections.abc import Sequence
 from typing import NamedTuple
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
@@ -49,6 +49,7 @@ _SNIFF = re.compile(
 )
 _INSIDE = re.compile(r"[\t\n\r]")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _DIRECTIVES_WITH_VALUES = ("unavailable_after", "max-snippet", "max-image-preview",
                            "max-video-preview")  # fmt: skip
 
@@ -80,9 +81,6 @@ class _PerThread(threading.local):
 
     def __init__(self) -> None:
         self.parser = etree.HTMLParser(no_network=True)
-        self.links = etree.XPath("//a[@href] | //area[@href]")
-        self.base = etree.XPath("(//base[@href])[1]/@href")
-        self.meta = etree.XPath("//meta[@name and @content]")
         self.selectors: dict[str, etree.XPath] = {}
 
     def selector(self, text: str) -> etree.XPath:
@@ -107,15 +105,28 @@ def extract_links(
     doc = _parse(page.text or "", local.parser)
     if doc is None:
         return NO_LINKS
+    anchors: list[tuple[object, str]] = []  # (element, href) of a[href], area[href]
+    declared = nofollow = None
+    for element in doc.iter("a", "area", "base", "meta"):  # one pass, in document order
+        tag = element.tag
+        if tag == "a" or tag == "area":
+            href = element.get("href")
+            if href is not None:
+                anchors.append((element, href))
+        elif tag == "base":
+            if declared is None:
+                declared = element.get("href")
+        elif nofollow is None:
+            name = (element.get("name") or "").strip().lower()
+            if name in ("robots", agent) and _says_nofollow(element.get("content") or ""):
+                nofollow = f'<meta name="{name}">'
     base = page.final_url or page.url
-    declared = local.base(doc)
-    if declared:
-        joined = urljoin(base, _clean(str(declared[0])))
+    if declared is not None:
+        joined = urljoin(base, _clean(declared))
         if joined[:6].lower().startswith(("http:", "https:")):
             base = joined
-    nofollow = _meta_nofollow(doc, local.meta, agent) or _header_nofollow(page, agent)
-    links = _links(doc, base, selectors, local)
-    return PageLinks(nofollow, links)
+    nofollow = nofollow or _header_nofollow(page, agent)
+    return PageLinks(nofollow, _links(doc, anchors, _Resolver(base), selectors, local))
 
 
 def _parse(text: str, parser: etree.HTMLParser):
@@ -135,40 +146,62 @@ def _parse(text: str, parser: etree.HTMLParser):
 
 def _clean(href: str) -> str:
     href = href.strip(" \t\n\r\f")
-    if _INSIDE.search(href):
-        href = _INSIDE.sub("", href)
     if _UNSAFE.search(href):
+        href = _INSIDE.sub("", href)
         href = _UNSAFE.sub(lambda match: f"%{ord(match.group(0)):02X}", href)
     return href
 
 
-def _resolve(base: str, href: str) -> str:
-    href = _clean(href)
-    if href.startswith("#"):
-        return href  # fragment-only: the page itself, skipped
-    head = href[:11].lower()
-    if head.startswith(("http://", "https://")):
-        return href
-    scheme = head.partition(":")[0]
-    if ":" in head and scheme.isalpha() and scheme not in ("http", "https"):
-        return href  # mailto:, javascript:, ...: skipped as they are
-    return urljoin(base, href)
+class _Resolver:
+    """hrefs resolved against one base as `urljoin` resolves them, the common
+    spellings (`/path`, `name`, an absolute http URL) without its cost."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        parts = urlsplit(base)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        path = parts.path or "/"
+        self.folder = self.origin + path[: path.rfind("/") + 1]
+
+    def __call__(self, raw: str) -> str:
+        href = _clean(raw)
+        if not href:
+            return urljoin(self.base, href)
+        first = href[0]
+        if first == "#":
+            return href  # fragment-only: the page itself, skipped
+        if first == "/":
+            if href.startswith("//") or "/." in href:
+                return urljoin(self.base, href)
+            return self.origin + href
+        if href.startswith(("http://", "https://")):
+            return href
+        scheme = _SCHEME.match(href)
+        if scheme is not None:
+            if scheme.group(1).lower() in ("http", "https"):
+                return urljoin(self.base, href)
+            return href  # mailto:, javascript:, ...: skipped as they are
+        if first in ".?" or "/." in href:
+            return urljoin(self.base, href)
+        return self.folder + href
 
 
-def _links(doc, base: str, selectors: Sequence[str | None], local: _PerThread) -> list[Link]:
-    defaults = local.links(doc)
+def _links(
+    doc,
+    anchors: list[tuple[object, str]],
+    resolve: _Resolver,
+    selectors: Sequence[str | None],
+    local: _PerThread,
+) -> list[Link]:
     if not any(selector is not None for selector in selectors):
         every = (1 << len(selectors)) - 1  # no rules: 0; rules on the defaults: all bits
-        return [
-            Link(_resolve(base, element.get("href")), _rel_nofollow(element), every)
-            for element in defaults
-        ]
+        return [Link(resolve(href), _rel_nofollow(element), every) for element, href in anchors]
     # Candidates by element (or by element and attribute value, for an XPath that
     # picks attributes), each with the bits of the rules that picked it.
     found: dict[object, list] = {}
     default_bits = sum(1 << i for i, selector in enumerate(selectors) if selector is None)
-    for element in defaults:
-        found[element] = [element, element.get("href"), default_bits]
+    for element, href in anchors:
+        found[element] = [element, href, default_bits]
     for index, selector in enumerate(selectors):
         if selector is None:
             continue
@@ -193,9 +226,7 @@ def _links(doc, base: str, selectors: Sequence[str | None], local: _PerThread) -
             entry[2] |= 1 << index
     order = {element: n for n, element in enumerate(doc.iter())}
     ranked = sorted(found.values(), key=lambda entry: order.get(entry[0], -1))
-    return [
-        Link(_resolve(base, href), _rel_nofollow(element), bits) for element, href, bits in ranked
-    ]
+    return [Link(resolve(href), _rel_nofollow(element), bits) for element, href, bits in ranked]
 
 
 def _rel_nofollow(element) -> bool:
@@ -205,14 +236,6 @@ def _rel_nofollow(element) -> bool:
 
 def _says_nofollow(directives: str) -> bool:
     return any(part.strip() in ("nofollow", "none") for part in directives.lower().split(","))
-
-
-def _meta_nofollow(doc, meta: etree.XPath, agent: str) -> str | None:
-    for element in meta(doc):
-        name = element.get("name", "").strip().lower()
-        if name in ("robots", agent) and _says_nofollow(element.get("content", "")):
-            return f'<meta name="{name}">'
-    return None
 
 
 def _header_nofollow(page: Page, agent: str) -> str | None:

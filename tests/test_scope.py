@@ -14,6 +14,7 @@ from crawler.frontier.scope import (
     private_literal,
     registrable_domain,
     repeated_segment,
+    split_url,
 )
 
 SCOPES = [
@@ -134,7 +135,7 @@ def test_private_literals(host: str, address: str | None) -> None:
     ],
 )
 def test_ignored_extensions(url: str, extension: str | None) -> None:
-    assert ignored_extension(url) == extension
+    assert ignored_extension(split_url(url).path) == extension
 
 
 @pytest.mark.parametrize(
@@ -148,4 +149,31 @@ def test_ignored_extensions(url: str, extension: str | None) -> None:
     ],
 )
 def test_a_segment_repeated_three_times(url: str, segment: str | None) -> None:
-    assert repeated_segment(url) == segment
+    assert repeated_segment(split_url(url).path) == segment
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://a.test/p?q#f", "HTTPS://A.Test:8443", "http://u:p@a.test:80/x", "http://[::1]:8080/",
+     "http://[::FFFF:127.0.0.1]/", "http://a.test./x", "http://a.test:/x", "http://bücher.test/é",
+     "http://a.test?q", "http://a.test#f", "https://a.test:443/"],
+)  # fmt: skip
+def test_split_url_agrees_with_urlsplit(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    split = split_url(url)
+    assert split.scheme == parts.scheme.lower()
+    assert split.host == parts.hostname.rstrip(".")
+    assert split.port == (None if parts.port in (None, 80, 443) else parts.port)
+    assert split.path == (parts.path or "/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://a.test/", "mailto:a@a.test", "http:/a.test", "http://", "http://a.test:port/",
+     "http://a.test:99999/", "http://[::1/", "http://[nothex]/", "http://a b.test/",
+     "http://a.test/\x00", "//a.test/", "http://a.test:1:2/"],
+)  # fmt: skip
+def test_split_url_refuses_what_cannot_be_fetched(url: str) -> None:
+    assert split_url(url) is None

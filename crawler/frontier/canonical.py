@@ -41,8 +41,17 @@ _JSESSIONID = re.compile(r";jsessionid=[^/;?]*", re.IGNORECASE)
 _PLAIN = re.compile(r"[A-Za-z0-9\-._~/:@!$'()*+,=]*")  # a path or pair needing no work
 
 
+_SIMPLE = re.compile(r"(https?)://([a-z0-9.\-]+)(?::(\d+))?(/[A-Za-z0-9\-._~/!$'()*+,=:@]*)?")
+
+
 def canonical_key(url: str) -> str:
     """The dedupe key of `url` (see the module docstring for the steps)."""
+    simple = _SIMPLE.fullmatch(url)  # the common case: nothing to normalise but the port
+    if simple is not None and "/." not in url:
+        scheme, host, port, path = simple.groups()
+        if port is None or int(port) == DEFAULT_PORTS[scheme]:
+            return f"{scheme}://{host}{path or '/'}"
+        return f"{scheme}://{host}:{int(port)}{path or '/'}"
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -196,7 +196,7 @@ class Frontier:
                 if reason is None:
                     child = Entry(link.url, verdict.parsers, FOUND, 0, verdict.depth,
                                   verdict.chain, 0, scope)  # fmt: skip
-                    reason = self._take(child, now)
+                    reason = self._take(child, now, verdict.origin)
                     if reason is None:
                         taken += 1
                         continue
@@ -215,11 +215,11 @@ class Frontier:
             reason = self._add_sitemap_file(url, entry.level + 1, entry.scope, now)
             self._note(url, reason, rejected)
         for url in sitemap.pages:
-            reason = self.follow.check_url(url, entry.scope)
-            if reason is None and ignored_extension(url):
+            reason, split = self.follow.check_url(url, entry.scope)
+            if reason is None and ignored_extension(split.path):
                 reason = "extension"
             if reason is None:
-                reason = self._take(Entry(url, (), MAPPED, scope=entry.scope), now)
+                reason = self._take(Entry(url, (), MAPPED, scope=entry.scope), now, split.origin)
             self._note(url, reason, rejected)
         if sitemap.over:
             self.dropped["budget"] += sitemap.over
@@ -272,15 +272,15 @@ class Frontier:
             if self.keep_rejected:
                 rejected.append((url, reason))
 
-    def _take(self, entry: Entry, now: float) -> str | None:
-        """Queue an entry: None if taken, else why not (`_WAIT`: a listed one that
-        must be offered again)."""
+    def _take(self, entry: Entry, now: float, host: str = "") -> str | None:
+        """Queue an entry (`host`: its host_key, if known): None if taken, else why
+        not (`_WAIT`: a listed one that must be offered again)."""
         key = self._key(entry.url)
         if key in self.seen:
             return None if entry.kind == LISTED else "seen"  # a listed twice: one record
         if entry.kind != LISTED and self.taken >= self.follow.max_pages:
             return "budget"
-        host = host_key(entry.url)
+        host = host or host_key(entry.url)
         self._gate(host, entry, now)
         if not self._place(host, entry, now):
             return _WAIT if entry.kind == LISTED else "budget"
@@ -379,11 +379,12 @@ class Frontier:
     def _add_sitemap_file(
         self, url: str, level: int, scope: Scope | None, now: float
     ) -> str | None:
-        reason = self.follow.check_url(url, scope, offsite=False, patterns=False)
+        reason, split = self.follow.check_url(url, scope, offsite=False, patterns=False)
         if reason is None and level > MAX_LEVELS:
             reason = "depth"
         if reason is None:
-            reason = self._take(Entry(url, (), SITEMAP, level=level, scope=scope), now)
+            entry = Entry(url, (), SITEMAP, level=level, scope=scope)
+            reason = self._take(entry, now, split.origin)
         return reason
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from crawler.frontier.rules import (
     PAGINATION_CAP,
@@ -40,12 +39,13 @@ from crawler.frontier.rules import (
 )
 from crawler.frontier.scope import (
     Scope,
+    Split,
     ignored_extension,
     private_literal,
     repeated_segment,
+    split_url,
 )
 from crawler.model import Link
-from crawler.urls import check_url
 
 REASONS = ("offsite", "depth", "nofollow", "pattern", "extension", "scheme", "length",
            "budget", "private-address", "robots", "seen")  # fmt: skip
@@ -53,6 +53,7 @@ DEFAULT_MAX_PAGES = 10_000
 MAX_URL_LENGTH = 2083
 MAX_LINKS_PER_PAGE = 1000
 REPEATED_SEGMENT = 3
+_NOT_SPLIT = Split("", "", None, "/")
 
 
 class Verdict(NamedTuple):
@@ -60,6 +61,7 @@ class Verdict(NamedTuple):
     depth: int = 0
     chain: int = 0
     parsers: tuple[str, ...] = ()
+    origin: str = ""  # the link's host_key, for the frontier
 
 
 class FollowPolicy(NamedTuple):
@@ -91,7 +93,7 @@ class FollowPolicy(NamedTuple):
         url = link.url
         if self.obey_nofollow and (page_nofollow or link.nofollow):
             return Verdict("nofollow")
-        reason = self.check_url(url, scope)
+        reason, split = self.check_url(url, scope)
         if reason is not None:
             return Verdict(reason)
         parsers: tuple[str, ...] = ()
@@ -101,54 +103,49 @@ class FollowPolicy(NamedTuple):
             if rule is None:
                 return Verdict("pattern")
             parsers, pagination = rule.parse, rule.pagination
-        if ignored_extension(url):
+        if ignored_extension(split.path):
             return Verdict("extension")
         if pagination:
             if chain + 1 > PAGINATION_CAP:
                 return Verdict("depth")
-            return Verdict(None, depth, chain + 1, parsers)
+            return Verdict(None, depth, chain + 1, parsers, split.origin)
         if depth + 1 > self.depth:
             return Verdict("depth")
-        return Verdict(None, depth + 1, 0, parsers)
+        return Verdict(None, depth + 1, 0, parsers, split.origin)
 
     def check_url(
         self, url: str, scope: Scope | None, *, offsite: bool = True, patterns: bool = True
-    ) -> str | None:
+    ) -> tuple[str | None, Split]:
         """Checks 2 to 6 (scheme, length, offsite, private-address, pattern) for one
-        URL, the follow rules aside; a sitemap's entries pass these too, a sitemap
-        file all but `offsite` and `pattern`."""
-        if not url[:6].lower().startswith(("http:/", "https:")) or check_url(url) is not None:
-            return "scheme"
+        URL, the follow rules aside, and the URL split; a sitemap's entries pass
+        these too, a sitemap file all but `offsite` and `pattern`."""
+        split = split_url(url)
+        if split is None:
+            return "scheme", _NOT_SPLIT
         if len(url) > MAX_URL_LENGTH:
-            return "length"
-        if offsite and scope is not None and not scope.allows(url):
-            return "offsite"
-        if self.guard_private and private_host(url) and (scope is None or not scope.exempt(url)):
-            return "private-address"
+            return "length", split
+        if offsite and scope is not None and not scope.allows_split(split):
+            return "offsite", split
+        if (
+            self.guard_private
+            and private_literal(split.host)
+            and (scope is None or split.where not in scope.hosts)
+        ):
+            return "private-address", split
         if patterns:
             if any(pattern.search(url) for pattern in self.deny):
-                return "pattern"
+                return "pattern", split
             if self.allow and not any(pattern.search(url) for pattern in self.allow):
-                return "pattern"
-            if repeated_segment(url, REPEATED_SEGMENT):
-                return "pattern"
-        return None
+                return "pattern", split
+            if repeated_segment(split.path, REPEATED_SEGMENT):
+                return "pattern", split
+        return None, split
 
     def _rule(self, link: Link) -> FollowRule | None:
         for index, rule in enumerate(self.rules):
             if link.rules >> index & 1 and rule.matches(link.url):
                 return rule
         return None
-
-
-def private_host(url: str) -> str | None:
-    """The address if `url`'s host is written as one that is not global, or is
-    `localhost`; None for a name (the worker resolves and checks it)."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return private_literal(host) if host else None
 
 
 def make_policy(

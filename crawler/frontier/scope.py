@@ -28,9 +28,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import re
 import socket
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from crawler.frontier.canonical import ascii_host
 from crawler.urls import host_key
@@ -55,18 +55,75 @@ class HostPort(NamedTuple):
     port: int | None  # None: the scheme's default (80 for http, 443 for https)
 
 
-def host_port(url: str) -> HostPort | None:
-    """The host (lower-case, no brackets) and port of `url`; None if it has none."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError:
+class Split(NamedTuple):
+    """An http(s) URL in the parts the checks look at, split once."""
+
+    scheme: str  # lower-case
+    host: str  # lower-case, no brackets, no trailing dot
+    port: int | None  # None: the scheme's default
+    path: str  # "/" when empty
+
+    @property
+    def where(self) -> HostPort:
+        return HostPort(self.host, self.port)
+
+    @property
+    def origin(self) -> str:
+        """`crawler.urls.host_key` of the URL: `scheme://host[:port]`."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (
+            f"{self.scheme}://{host}"
+            if self.port is None
+            else f"{self.scheme}://{host}:{self.port}"
+        )
+
+
+_UNFETCHABLE = re.compile(r"[\x00-\x20\x7f]")  # what crawler.urls.check_url refuses too
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
+def split_url(url: str) -> Split | None:
+    """`url` split as `urllib.parse.urlsplit` splits it, if it is an http(s) URL with
+    a host and a valid port and no space or control character; else None."""
+    scheme, slashes, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not slashes or scheme not in DEFAULT_PORTS or _UNFETCHABLE.search(url):
         return None
+    end = _AUTHORITY_END.search(rest)
+    authority, tail = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
+    hostport = authority.rpartition("@")[2]
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        host, after = hostport[1:close].lower(), hostport[close + 1 :]
+        if close < 0 or _ip(host) is None or (after and not after.startswith(":")):
+            return None
+        port_text = after[1:]
+    else:
+        host, _, port_text = hostport.partition(":")
+        host = host.lower()
+        if ":" in port_text:
+            return None
+    host = host.rstrip(".") or host
     if not host:
         return None
-    if port == DEFAULT_PORTS.get(parts.scheme.lower()):
-        port = None
-    return HostPort(host.rstrip(".") or host, port)
+    port = None
+    if port_text:
+        if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+            return None
+        port = int(port_text)
+        if port == DEFAULT_PORTS[scheme]:
+            port = None
+    path = tail
+    if "?" in path or "#" in path:
+        path = re.split(r"[?#]", path, maxsplit=1)[0]
+    return Split(scheme, host, port, path or "/")
+
+
+def host_port(url: str) -> HostPort | None:
+    """The host (lower-case, no brackets) and port of an http(s) `url`; None if it
+    is not one."""
+    split = split_url(url)
+    return split.where if split is not None else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,24 +158,17 @@ class Scope(NamedTuple):
 
     def allows(self, url: str) -> bool:
         """Whether `url` is inside this scope; False for anything not http(s)."""
-        if not url[:5].lower().startswith(("http:", "https")):
-            return False
+        split = split_url(url)
+        return split is not None and self.allows_split(split)
+
+    def allows_split(self, split: Split) -> bool:
         if self.kind == "any":
-            return host_port(url) is not None
-        where = host_port(url)
-        if where is None:
-            return False
+            return True
         if self.kind == "domain":
-            return registrable_domain(where.host) in self.domains
-        if where not in self.hosts:
+            return registrable_domain(split.host) in self.domains
+        if split.where not in self.hosts:
             return False
-        if self.kind == "prefix":
-            try:
-                path = urlsplit(url).path or "/"
-            except ValueError:
-                return False
-            return path.startswith(self.prefix)
-        return True
+        return self.kind != "prefix" or split.path.startswith(self.prefix)
 
     def with_redirects(self, urls: tuple[str, ...] | list[str]) -> Scope:
         """This scope widened by the hosts a listed URL's redirects went through."""
@@ -133,8 +183,8 @@ class Scope(NamedTuple):
         """The origin to exempt from the private-address check when fetching `url`:
         `url`'s own if it is on the host and port of the listed URL or of its
         redirect chain, else None."""
-        where = host_port(url)
-        return host_key(url) if where is not None and where in self.hosts else None
+        split = split_url(url)
+        return split.origin if split is not None and split.where in self.hosts else None
 
     def spec(self) -> str:
         """One line of plain text that `from_spec` reads back (for the spill)."""
@@ -158,14 +208,13 @@ def make_scope(kind: str, url: str) -> Scope:
     where = host_port(url)
     hosts = frozenset([where]) if where is not None else frozenset()
     domains = frozenset(registrable_domain(w.host) for w in hosts) if kind == "domain" else None
-    try:
-        path = urlsplit(url).path or "/"
-    except ValueError:
-        path = "/"
+    split = split_url(url)
+    path = split.path if split is not None else "/"
     prefix = path[: path.rfind("/") + 1] or "/"
     return Scope(kind, host_key(url), hosts, prefix, domains or frozenset())
 
 
+@functools.lru_cache(maxsize=4096)
 def private_literal(host: str) -> str | None:
     """The address, if `host` is written as one that is not global (an IP literal in
     any spelling the resolver takes: `127.1`, `0x7f.1`, `2130706433`,
@@ -197,12 +246,8 @@ def is_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
-def ignored_extension(url: str) -> str | None:
-    """The extension of `url`'s last path segment if links to it are not followed."""
-    try:
-        path = urlsplit(url).path
-    except ValueError:
-        return None
+def ignored_extension(path: str) -> str | None:
+    """The extension of a URL path's last segment if links to it are not followed."""
     last = path.rpartition("/")[2]
     dot = last.rfind(".")
     if dot < 0:
@@ -211,13 +256,9 @@ def ignored_extension(url: str) -> str | None:
     return extension if extension in IGNORED_EXTENSIONS else None
 
 
-def repeated_segment(url: str, times: int = 3) -> str | None:
-    """A path segment that occurs `times` times or more in `url`'s path (`/a/b/a/b/a/`:
-    `a`), the mark of a relative link that appends itself; else None."""
-    try:
-        path = urlsplit(url).path
-    except ValueError:
-        return None
+def repeated_segment(path: str, times: int = 3) -> str | None:
+    """A segment that occurs `times` times or more in a URL path (`/a/b/a/b/a/`: `a`),
+    the mark of a relative link that appends itself; else None."""
     if path.count("/") <= times:
         return None
     counts: dict[str, int] = {}
