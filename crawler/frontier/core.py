@@ -39,7 +39,7 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.frontier.canonical import canonical_key
-from crawler.frontier.policy import FollowPolicy
+from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
 from crawler.frontier.scope import Scope, ignored_extension, make_scope
@@ -58,6 +58,7 @@ MAPPED = "mapped"  # an entry of a sitemap
 SITEMAP = "sitemap"  # a sitemap file
 ROBOTS = "robots"  # a host's robots.txt
 PRIVATE_REFUSAL = "refused: private address"  # how the worker's guard answers
+CHECKED_KEPT = 8192  # links whose URL-and-scope checks are kept (a few MB at most)
 
 
 class Entry(NamedTuple):
@@ -146,6 +147,7 @@ class Frontier:
         self._robots_wanted: deque[Fetch] = deque()
         self._sitemap_scope: dict[str, Scope | None] = {}  # listed hosts, for --sitemaps
         self._sitemapped: set[str] = set()
+        self._checked: dict[tuple[str, Scope], Checked] = {}
 
     # -- what the loop asks ---------------------------------------------------------
     @property
@@ -187,11 +189,19 @@ class Frontier:
         if entry.kind == LISTED and page.redirects:  # the seed's own redirects widen its scope
             scope = scope.with_redirects(page.redirects)
         follow, taken, nofollow = self.follow, 0, found.nofollow is not None
+        checked = self._checked
         for link in found.links:
             if taken >= follow.max_links:
                 reason: str | None = "budget"
             else:
-                verdict = follow.judge(link, entry.depth, entry.chain, scope, nofollow)
+                # A site links to its navigation from every page: what depends only on
+                # the URL and the scope is kept for the next time (a bounded table).
+                known = checked.get((link.url, scope))
+                if known is None:
+                    if len(checked) >= CHECKED_KEPT:
+                        checked.clear()
+                    known = checked[link.url, scope] = follow.check_link(link.url, scope)
+                verdict = follow.judge(link, entry.depth, entry.chain, scope, nofollow, known)
                 reason = verdict.reason
                 if reason is None:
                     child = Entry(link.url, verdict.parsers, FOUND, 0, verdict.depth,

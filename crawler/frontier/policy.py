@@ -64,6 +64,12 @@ class Verdict(NamedTuple):
     origin: str = ""  # the link's host_key, for the frontier
 
 
+class Checked(NamedTuple):
+    reason: str | None  # checks 2 to 6
+    split: Split
+    extension: bool  # an ignored extension (check 7)
+
+
 class FollowPolicy(NamedTuple):
     """What the run follows. `depth` 0 follows nothing (math.inf: no limit)."""
 
@@ -86,14 +92,20 @@ class FollowPolicy(NamedTuple):
         return tuple(rule.links for rule in self.rules)
 
     def judge(
-        self, link: Link, depth: int, chain: int, scope: Scope, page_nofollow: bool
+        self,
+        link: Link,
+        depth: int,
+        chain: int,
+        scope: Scope,
+        page_nofollow: bool,
+        checked: Checked | None = None,
     ) -> Verdict:
         """The verdict on a link found on a page at `depth` (`chain` pagination hops
-        in a row) that descends from the listed URL of `scope`."""
-        url = link.url
+        in a row) that descends from the listed URL of `scope`. `checked`: what
+        `check_link(link.url, scope)` says, if the caller has it already."""
         if self.obey_nofollow and (page_nofollow or link.nofollow):
             return Verdict("nofollow")
-        reason, split = self.check_url(url, scope)
+        reason, split, extension = checked or self.check_link(link.url, scope)
         if reason is not None:
             return Verdict(reason)
         parsers: tuple[str, ...] = ()
@@ -103,7 +115,7 @@ class FollowPolicy(NamedTuple):
             if rule is None:
                 return Verdict("pattern")
             parsers, pagination = rule.parse, rule.pagination
-        if ignored_extension(split.path):
+        if extension:
             return Verdict("extension")
         if pagination:
             if chain + 1 > PAGINATION_CAP:
@@ -112,6 +124,12 @@ class FollowPolicy(NamedTuple):
         if depth + 1 > self.depth:
             return Verdict("depth")
         return Verdict(None, depth + 1, 0, parsers, split.origin)
+
+    def check_link(self, url: str, scope: Scope | None) -> Checked:
+        """What depends on the URL and the scope alone (checks 2 to 6, and whether the
+        extension is ignored): the same answer every time, so it can be kept."""
+        reason, split = self.check_url(url, scope)
+        return Checked(reason, split, reason is None and ignored_extension(split.path) is not None)
 
     def check_url(
         self, url: str, scope: Scope | None, *, offsite: bool = True, patterns: bool = True
