@@ -15,12 +15,13 @@ from typing import BinaryIO
 
 from crawler import __version__
 from crawler.backends import BackendError, make_pool
+from crawler.model import BadLine, Job
 from crawler.politeness import HostQueues
 from crawler.report import Reporter, Stats
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
 from crawler.urlfile import read_jobs, read_lines
-from pipelines import PARSERS
+from pipelines.parsers import Registry, active
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
 from pipelines.writer import OutputError, Writer
@@ -88,6 +89,24 @@ def shut_down(pool, clean: bool, reporter: Reporter) -> None:
     stopper.join(SHUTDOWN_TIMEOUT)
     if stopper.is_alive():
         reporter.say(f"crawl: workers did not stop within {SHUTDOWN_TIMEOUT:.0f} s; leaving them")
+
+
+def until_unusable(
+    jobs: Iterator[Job | BadLine], registry: Registry, source: str, unusable: list[str]
+) -> Iterator[Job | BadLine]:
+    """The jobs, up to the first line that asks for a parser that cannot run (a
+    plugin that did not load): the URL file is then unusable, as with a bad
+    `--parse`, and the run stops reading it there (exit 2) after finishing what is
+    in flight. Why goes into `unusable`."""
+    if all(registry.problem(name) is None for name in registry):
+        yield from jobs
+        return
+    for item in jobs:
+        problem = registry.check(item.parsers) if isinstance(item, Job) else None
+        if problem is not None:
+            unusable.append(f"{source} line {item.line}: {problem}")
+            return
+        yield item
 
 
 def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
@@ -166,8 +185,10 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     )
     try:
         with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):
-            jobs = read_jobs(read_lines(urls), settings.parse, PARSERS)
-            outcome = scheduler.run(jobs)
+            registry = active()
+            unusable: list[str] = []
+            jobs = read_jobs(read_lines(urls), settings.parse, registry)
+            outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
         shut_down(pool, scheduler.clean, reporter)
     reporter.close()
@@ -178,6 +199,9 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     elif outcome.output_error is not None:
         status = "failed"
         reporter.say(f"crawl: {outcome.output_error}")
+    elif unusable:
+        status = "stopped"
+        reporter.say(f"crawl: {unusable[0]}; stopped reading the URL file there")
     try:
         writer.append([run_line(run_id, "end", {"status": status, **outcome.stats.fields()})])
         writer.close()
@@ -186,4 +210,4 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
             reporter.say(f"crawl: {error}")
             outcome.output_error = error
     reporter.say(outcome.stats.summary())
-    return exit_status(outcome)
+    return EXIT_UNUSABLE if unusable and status == "stopped" else exit_status(outcome)
