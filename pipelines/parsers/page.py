@@ -29,6 +29,23 @@ if TYPE_CHECKING:
     import parsel
 
 
+def html_root(text: str) -> Any:
+    """lxml's HTML tree of `text`, as parsel builds it (NUL characters dropped; a page
+    without markup is an empty `<html>`), but with libxml2's default limits: markup
+    nested deeper than 256 levels is cut there. parsel lifts them (`huge_tree`), and
+    then a crafted page of unclosed tags nested 2,000 deep makes every selector that
+    searches below each of its elements cost 2,000 times the page."""
+    from lxml import etree, html
+
+    body = text.strip().replace("\x00", "").encode("utf-8", "replace") or b"<html/>"
+    parser = html.HTMLParser(recover=True, encoding="utf-8", huge_tree=False)
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError:
+        root = None
+    return root if root is not None else etree.fromstring(b"<html/>", parser=parser)
+
+
 class Headers(Mapping[str, str]):
     """Response headers by name, in any case; a repeated header's values are
     joined with ", " (as requests does). `.pairs` keeps them apart."""
@@ -77,11 +94,11 @@ class ParserPage:
 
     @property
     def selector(self) -> parsel.Selector:
-        """parsel's Selector over the page's HTML, parsed by lxml once."""
+        """parsel's Selector over the page's HTML tree (`html_root`), parsed once."""
         if self._selector is None:
             from parsel import Selector
 
-            self._selector = Selector(text=self.text, type="html")
+            self._selector = Selector(root=html_root(self.text), type="html")
         return self._selector
 
     def soup(self) -> Any:

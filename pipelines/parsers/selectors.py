@@ -27,7 +27,14 @@ A field's value, in this order:
    `join = SEP`, the list joined by SEP into one string (`join` implies `all`).
 
 An item whose `required` field has no value is dropped (and counted by field); an
-item where no field found anything is no record. Every selector is translated and
+item where no field found anything is no record.
+
+Items do not nest: a match inside another match is part of it, not an item of its
+own. So each part of the page is searched once per field, and a field that is an
+XPath from the root (`//h1`, `(//a)[1]`) is evaluated once per page: the time is
+linear in the page's size, whatever a crafted page nests (see `page.html_root` for
+the depth). An XPath field that walks out of its item (`ancestor::`, `following::`)
+is the one exception, searching up to the whole page per item. Every selector is translated and
 compiled once, when the config loads, and tried once on an empty page, so an
 XPath that names an unknown function or prefix fails then, not on the first page.
 """
@@ -51,6 +58,7 @@ PARSER_KEYS = ("item", "fields")
 NAMESPACES = {"re": "http://exslt.org/regular-expressions", "set": "http://exslt.org/sets"}
 _PROBE = html.fromstring("<html><head></head><body><p>probe</p></body></html>")
 _STRING = etree.XPath("string()", smart_strings=False)
+UNION_WORK = 1_000_000  # node comparisons libxml2 may make to merge a union (~1 ms)
 
 
 class DeclarationError(ValueError):
@@ -64,13 +72,61 @@ def is_xpath(selector: str) -> bool:
 
 @dataclass(frozen=True)
 class Query:
-    """A selector as written, and its compiled XPath."""
+    """A selector as written, its compiled XPath, and, for a union (a CSS group `a, b`
+    or an XPath `A | B`), each member compiled on its own.
+
+    libxml2 merges a union in time |A| x |B| (each node of B is looked for in A), so
+    the members are evaluated first: when at most one matches, that is the result;
+    when merging them costs less than `UNION_WORK` comparisons, the union is
+    evaluated whole (page order, no duplicates); otherwise, on a page crafted with
+    tens of thousands of matches, they are taken member by member (elements once)."""
 
     source: str
     xpath: etree.XPath
+    members: tuple[etree.XPath, ...] = ()
 
     def __call__(self, node: Any) -> Any:
-        return self.xpath(node)
+        if not self.members:
+            return self.xpath(node)
+        found = [result for member in self.members if (result := member(node))]
+        if len(found) <= 1:
+            return found[0] if found else []
+        work, before = 0, 0
+        for result in found:
+            work += before * len(result)
+            before += len(result)
+        if work <= UNION_WORK:
+            return self.xpath(node)
+        seen: set[Any] = set()
+        merged = []
+        for result in found:
+            for match in result:
+                if isinstance(match, str):
+                    merged.append(match)
+                elif match not in seen:
+                    seen.add(match)
+                    merged.append(match)
+        return merged
+
+
+def union_members(xpath: str) -> list[str]:
+    """The members of a union at the top of an XPath (`A | B` -> [A, B]); [xpath]
+    when there is none (a `|` inside brackets, parentheses or quotes is not one)."""
+    members, depth, quote, start = [], 0, "", 0
+    for at, char in enumerate(xpath):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            members.append(xpath[start:at])
+            start = at + 1
+    members.append(xpath[start:])
+    return [member.strip() for member in members]
 
 
 def compile_query(where: str, selector: object, kind: str | None = None) -> Query:
@@ -83,10 +139,15 @@ def compile_query(where: str, selector: object, kind: str | None = None) -> Quer
         text = css2xpath(selector) if kind == "css" else selector
         query = etree.XPath(text, namespaces=NAMESPACES, smart_strings=False)
         query(_PROBE)  # unknown functions and prefixes show only when evaluated
+        members = union_members(text)
+        parts = tuple(
+            etree.XPath(member, namespaces=NAMESPACES, smart_strings=False)
+            for member in (members if len(members) > 1 else ())
+        )
     except Exception as error:  # noqa: BLE001 - cssselect, lxml: any failure is the selector's
         name = "CSS selector" if kind == "css" else "XPath"
         raise DeclarationError(f"{where}: bad {name} {selector!r}: {_one_line(error)}") from None
-    return Query(selector, query)
+    return Query(selector, query, parts)
 
 
 def _one_line(error: Exception) -> str:
@@ -102,6 +163,11 @@ class Field:
     url: bool = False
     pattern: re.Pattern[str] | None = None
     join: str | None = None
+
+    @property
+    def absolute(self) -> bool:
+        """An XPath from the root (`//h1`, `(//a)[1]`) gives the same on every item."""
+        return self.query.source.lstrip("(").startswith("/")
 
     def values(self, node: Any, page: ParserPage) -> list[str]:
         """Steps 1 to 5 of the module's docstring."""
@@ -200,19 +266,21 @@ class DeclaredParser:
 
     def parse(self, page: ParserPage) -> Output:
         root = page.selector.root
-        if self.item is None:
-            nodes = [root]
-        else:
-            found = self.item(root)
-            nodes = [node for node in found if _is_element(node)] if isinstance(found, list) else []
+        nodes = [root] if self.item is None else outermost(self.item(root))
         records = []
         dropped: dict[str, int] = {}
+        once: dict[str, list[str]] = {}  # the fields that look at the whole page, once
         for node in nodes:
             record = {}
             missing = None
             anything = False
             for field in self.fields:
-                found = field.values(node, page)
+                if field.absolute:
+                    if field.name not in once:
+                        once[field.name] = field.values(root, page)
+                    found = once[field.name]
+                else:
+                    found = field.values(node, page)
                 if not found and field.required:
                     missing = field.name
                     break
@@ -225,8 +293,22 @@ class DeclaredParser:
         return Output(records, [], dropped)
 
 
-def _is_element(node: Any) -> bool:
-    return isinstance(node, etree._Element) and isinstance(node.tag, str)
+def outermost(found: Any) -> list[Any]:
+    """The elements of an item selector's matches that are not inside another match,
+    in page order. Items never nest, so each part of the page is searched once per
+    field: a page of 250 nested matches would otherwise be searched 250 times."""
+    if not isinstance(found, list):
+        return []
+    kept: list[Any] = []
+    seen: set[Any] = set()
+    for node in found:
+        if not (isinstance(node, etree._Element) and isinstance(node.tag, str)):
+            continue
+        if kept and any(ancestor in seen for ancestor in node.iterancestors()):
+            continue
+        kept.append(node)
+        seen.add(node)
+    return kept
 
 
 def compile_parser(name: str, table: object) -> DeclaredParser:
