@@ -51,7 +51,7 @@ def discover(group: str = GROUP) -> list[Parser]:
             found.append(Parser(entry.name, origin, None, f"did not load: {one_line(error)}"))
             continue
         if not callable(function):
-            problem = f"did not load: {entry.value} is a {type(function).__name__}, not a function"
+            problem = f"did not load: {entry.value} is not callable ({type(function).__name__})"
             found.append(Parser(entry.name, origin, None, problem))
             continue
         found.append(Parser(entry.name, origin, runner(function)))

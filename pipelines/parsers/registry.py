@@ -185,7 +185,7 @@ def build(
         installed[plugin.name] = plugin
     for plugin in installed.values():
         if plugin.problem:
-            problems.append(f"parser {plugin.name}: {plugin.origin}: {plugin.problem}")
+            problems.append(f"parser {plugin.name!r}: {plugin.origin}: {plugin.problem}")
     parsers.update(installed)
     for parser in _declared(tables, config):
         other = parsers.get(parser.name)
