@@ -424,3 +424,46 @@ def test_markup_nested_past_256_levels_is_cut_there() -> None:
     toml = '[parsers.deep]\n[parsers.deep.fields]\nshallow = "b::text"\ndeep = "i::text"\n'
     text = "<b>near</b>" + "<div>" * 300 + "<i>far</i>" + "</div>" * 300
     assert records(toml, text, "deep") == [{"shallow": "near", "deep": ""}]
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        '[parsers.quote.fields]\nauthor = "small.author::txt"\n',
+        '[parsers.url.fields]\na = "p"\n',
+        '[parsers.quote.fields]\nauthor = { css = "a", requird = true }\n',
+    ],
+)
+def test_a_bad_table_exits_2_with_one_line_before_anything_is_fetched(
+    toml: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crawler.cli import main
+    from tests.server import TestServer
+
+    server = TestServer().start()
+    try:
+        urls = tmp_path / "urls.txt"
+        urls.write_text(server.url("/page/a") + "  quote\n")
+        config = tmp_path / "crawl.toml"
+        config.write_text(toml)
+        db = tmp_path / "db.txt"
+        with pytest.raises(SystemExit) as stop:
+            main([str(urls), "--config", str(config), "--output", str(db)])
+        assert stop.value.code == 2
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert last.startswith(f"crawl: error: config {config}: parser '")
+        assert server.count("/page/a") == 0 and not db.exists()
+    finally:
+        server.stop()
+
+
+def test_parse_names_a_declared_parser_and_an_unknown_one_is_exit_2(tmp_path: Path, capsys):
+    from crawler.cli import parse_arguments
+
+    config = tmp_path / "crawl.toml"
+    config.write_text(QUOTE)
+    args = parse_arguments(["u.txt", "--config", str(config), "--parse", "quote,board"])
+    assert args.parse == ("quote", "board") and "quote" in args.registry
+    with pytest.raises(SystemExit):
+        parse_arguments(["u.txt", "--config", str(config), "--parse", "quote,nope"])
+    assert "--parse: unknown parser nope (known: board, quote)" in capsys.readouterr().err
