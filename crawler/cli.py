@@ -16,8 +16,8 @@ from typing import Any
 
 from crawler import __version__
 from crawler.config import parse_with_config
+from crawler.exit_codes import EXIT_UNUSABLE
 from crawler.options import HelpFormatter, add_to
-from crawler.runner import EXIT_UNUSABLE
 from crawler.settings import DEFAULT_CACHE_NAME, FetchSettings, RunSettings
 from pipelines.parsers import Registry, install
 

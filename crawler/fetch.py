@@ -1,34 +1,50 @@
 """Fetch one URL: the policy of a worker, apart from how the worker is run.
 
 One attempt connects, sends the request, follows up to `max_redirects` redirects
-and streams the body, all within `timeout` seconds (a server that trickles its
-answer fails as a timeout). Bodies are cut off past `max_bytes`, counted after
-content decoding, so a small gzip body that inflates past the cap stops there.
-`fetch` retries what `crawler.retry` says is worth it and always returns a
-`Page` or a `Failure`; it never raises for anything a server or network does.
+hop by hop and streams the body, all within `timeout` seconds (a server that
+trickles its answer fails as a timeout). Bodies are cut off past `max_bytes`,
+counted after content decoding, so a small gzip body that inflates past the cap
+stops there. `fetch` retries what `crawler.retry` says is worth it and always
+returns a `Page` or a `Failure`, whose reason `crawler.reasons` words; it never
+raises for anything a server or network does.
+
+A fetch with a `FetchPolicy` (a URL the crawl found) is checked at every hop:
+a redirect the policy's scope does not allow is not requested (`redirected off
+scope to HOST`), and with `guard_private` each hop outside `exempt_origin` goes
+over guarded connections (`crawler.address_guard`), which refuse an address that
+is not global before connecting. Without a policy (a listed URL) redirects go
+anywhere and no address is checked.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from crawler import reasons
+from crawler.address_guard import AddressGuard
 from crawler.decode import decode_body, is_text
-from crawler.model import Failure, Page, Result
+from crawler.model import Failure, FetchPolicy, Page, Result
 from crawler.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
+from crawler.tls import Trust, extra_trust
+from crawler.transport import Transport
+from crawler.urls import host_key
 
 CHUNK = 64 * 1024
+REDIRECT_BODY = 64 * 1024  # a redirect's body read to keep its connection; more: closed
 SLOW_DOWN = frozenset({"HTTP 429", "HTTP 503"})  # answers that mark a host as throttling us
 
 
@@ -68,10 +84,14 @@ def read_environment_once(session: requests.Session) -> None:
     session.trust_env = False
 
 
-def make_session(settings: FetchSettings, pool_size: int = 16) -> requests.Session:
-    """A session whose connections are reused across a worker's fetches, with
-    urllib3's retries off: tenacity in `fetch` is the one retry layer. With
-    `settings.cache_path`, the session revalidates through the HTTP cache."""
+def make_session(
+    settings: FetchSettings, pool_size: int = 16, guard: AddressGuard | None = None
+) -> requests.Session:
+    """A session whose connections are reused across a worker's fetches, through
+    the worker's `Transport` (urllib3's retries off: tenacity in `fetch` is the one
+    retry layer; guarded connections on demand, made through `guard`, the system
+    resolver by default). With `settings.cache_path`, the session revalidates
+    through the HTTP cache."""
     if settings.cache_path:
         from crawler.httpcache import open_cache  # requests-cache: only when asked for
 
@@ -79,9 +99,10 @@ def make_session(settings: FetchSettings, pool_size: int = 16) -> requests.Sessi
     else:
         session = requests.Session()
     read_environment_once(session)
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    trust = Trust(extra_trust(os.environ, settings.ca_bundle))
+    transport = Transport(trust, guard, pool_size)
+    session.mount("http://", transport)
+    session.mount("https://", transport)
     session.max_redirects = settings.max_redirects
     session.headers["User-Agent"] = settings.user_agent
     return session
@@ -126,14 +147,96 @@ def read_body(raw: urllib3.BaseHTTPResponse, max_bytes: int, deadline: float) ->
     return b"".join(chunks)
 
 
-def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> Result:
+def send(
+    session: requests.Session,
+    url: str,
+    policy: FetchPolicy | None,
+    headers: dict[str, str],
+    deadline: float,
+) -> requests.Response:
+    """One request for `url`, not following a redirect; over guarded connections
+    when the policy asks for the guard and `url` is not of the exempt origin."""
+    guarded = policy is not None and policy.guard_private and host_key(url) != policy.exempt_origin
+    adapter = session.get_adapter(url)
+    if guarded and not isinstance(adapter, Transport):
+        raise RuntimeError("the address guard needs crawler.transport.Transport")
+    timeout = max(deadline - time.monotonic(), 0.001)
+    with adapter.guarding() if guarded else nullcontext():
+        return session.get(
+            url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
+        )
+
+
+def next_hop(session: requests.Session, response: requests.Response) -> str | None:
+    """Where a redirect sends the fetch next (absolute, the fragment kept as
+    requests keeps it), or None when `response` is not a redirect."""
+    location = session.get_redirect_target(response)
+    if location is None:
+        return None
+    target = requote_uri(urljoin(response.url, location))
+    fragment = urlsplit(response.url).fragment
+    if fragment and not urlsplit(target).fragment:
+        target += "#" + fragment
+    return target
+
+
+def drain(response: requests.Response, deadline: float) -> None:
+    """Read a redirect's (small) body so that its connection is reused; close it
+    instead when the body is larger than `REDIRECT_BODY` or broken (nobody reads
+    it, so a broken one does not fail the fetch: requests ignores it too)."""
+    try:
+        read_body(response.raw, REDIRECT_BODY, deadline)
+    except (TooLarge, urllib3.exceptions.HTTPError, requests.RequestException, OSError):
+        pass
+    finally:
+        response.close()
+
+
+def open_final(
+    session: requests.Session,
+    url: str,
+    settings: FetchSettings,
+    policy: FetchPolicy | None,
+    deadline: float,
+) -> tuple[requests.Response, tuple[str, ...]] | Failure:
+    """Send `url`, then each redirect hop, and return the first answer that is not
+    a redirect with the URL of each hop after the first; or the Failure that ended
+    the chain (too many redirects, a hop off the policy's scope)."""
+    hops: list[str] = []  # as requests prepared them: the URL of each answer after the first
+    current, headers = url, {}
+    for sent in itertools.count():
+        response = send(session, current, policy, headers, deadline)
+        if sent:
+            hops.append(response.url)
+        target = next_hop(session, response)
+        if target is None:
+            return response, tuple(hops)
+        drain(response, deadline)
+        if len(hops) >= settings.max_redirects:
+            return Failure(url, f"too many redirects ({settings.max_redirects})", 1)
+        if policy is not None and policy.scope is not None and not policy.scope.allows(target):
+            return Failure(url, f"redirected off scope to {host_key(target).split('://')[1]}", 1)
+        # As requests does: an Authorization header stays while the host stays.
+        authorization = response.request.headers.get("Authorization")
+        keep = authorization and not session.should_strip_auth(response.url, target)
+        headers = {"Authorization": authorization} if keep else {}
+        current = target
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns
+
+
+def fetch_once(
+    session: requests.Session, url: str, settings: FetchSettings, policy: FetchPolicy | None = None
+) -> Result:
     """One attempt. Returns a Page or a final Failure; raises TransientError for a
     failure worth another attempt."""
     deadline = time.monotonic() + settings.timeout
     response = body = None
     try:
         with attempt_deadline(settings.timeout):
-            response = session.get(url, stream=True, timeout=settings.timeout)
+            opened = open_final(session, url, settings, policy, deadline)
+            if isinstance(opened, Failure):
+                return opened
+            response, redirects = opened
             try:
                 status = response.status_code
                 if status in RETRY_STATUSES:
@@ -158,22 +261,17 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
                 response.close()
     except AttemptDeadline:
         raise TransientError("timed out") from None
+    except TransientError:
+        raise
     except TooLarge as error:
         return Failure(url, str(error), 1)
-    except requests.TooManyRedirects:
-        return Failure(url, f"more than {settings.max_redirects} redirects", 1)
-    except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL) as error:
-        return Failure(url, f"cannot fetch: {type(error).__name__}", 1)
-    except (requests.exceptions.SSLError, urllib3.exceptions.SSLError):
-        return Failure(url, "TLS error", 1)
-    except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
-        raise TransientError("timed out") from None
-    except (requests.ConnectionError, urllib3.exceptions.ProtocolError, ConnectionError):
-        raise TransientError("connection failed") from None
-    except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
-        return Failure(url, "body does not match its Content-Encoding", 1)
-    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError):
-        raise TransientError("body cut short") from None
+    except reasons.KNOWN as error:
+        reason = reasons.explain(error)
+        if reason is None:
+            raise
+        if reason.transient:
+            raise TransientError(reason.text) from None
+        return Failure(url, reason.text, 1)
     finally:
         if getattr(session, "cache", None) is not None:  # only a cached session stores
             from crawler.httpcache import store
@@ -185,9 +283,6 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
         size = len(text)
     else:
         text, size = None, len(body)
-    # history holds the answers that redirected, the first one for `url` itself.
-    redirects = tuple(hop.url for hop in response.history[1:])
-    redirects += (response.url,) if response.history else ()
     return Page(
         url,
         status,
@@ -197,17 +292,20 @@ def fetch_once(session: requests.Session, url: str, settings: FetchSettings) -> 
         len(body),
         1,
         cached=from_cache(response),
-        final_url=response.url if response.history else "",
+        final_url=response.url if redirects else "",
         redirects=redirects,
         headers=tuple(sorted((name.lower(), value) for name, value in response.headers.items())),
     )
 
 
-def fetch(session: requests.Session, url: str, settings: FetchSettings) -> Result:
-    """Fetch `url` with retries. Always returns: a Page, or a Failure whose reason
-    says what went wrong (`timed out after 3 attempts`, `HTTP 404`...). The
-    result is marked `throttled` if any attempt got 429 or 503, so the scheduler
-    can slow down for that host."""
+def fetch(
+    session: requests.Session, url: str, settings: FetchSettings, policy: FetchPolicy | None = None
+) -> Result:
+    """Fetch `url` with retries, checked by `policy` (see the module's docstring).
+    Always returns: a Page, or a Failure whose reason says what went wrong
+    (`timed out after 3 attempts`, `HTTP 404`...). The result is marked
+    `throttled` if any attempt got 429 or 503, so the scheduler can slow down for
+    that host."""
     throttled = False
 
     def note_throttle(state: RetryCallState) -> None:
@@ -227,7 +325,7 @@ def fetch(session: requests.Session, url: str, settings: FetchSettings) -> Resul
         for attempt in retrying:
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                result = fetch_once(session, url, settings)
+                result = fetch_once(session, url, settings, policy)
     except TransientError as error:
         unit = "attempt" if attempts == 1 else "attempts"
         throttled = throttled or error.reason in SLOW_DOWN

@@ -70,3 +70,22 @@ class Failure(NamedTuple):
 
 
 Result = Page | Failure
+
+
+class FetchPolicy(NamedTuple):
+    """What a worker checks while it fetches a URL it found, not one it was given.
+
+    `scope`: any picklable object with `allows(url: str) -> bool`, asked about each
+    redirect hop before it is requested (a hop it refuses ends the fetch as
+    `redirected off scope to HOST`); None lets redirects go anywhere.
+    `guard_private`: every connection's address must be global, else the fetch ends
+    as `refused: private address (ADDR)` before any connection is attempted.
+    `exempt_origin`: a `crawler.urls.host_key` origin (`scheme://host[:port]`, the
+    listed URL's) whose connections are not checked; "" exempts none.
+
+    No policy at all (None) is a listed URL's fetch: redirects go anywhere and no
+    address is checked."""
+
+    scope: object | None = None
+    guard_private: bool = False
+    exempt_origin: str = ""

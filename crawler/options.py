@@ -56,6 +56,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def ca_file(text: str) -> Path:
+    """A CA file that can be loaded (checked now, so a bad one stops the run at once)."""
+    from crawler.tls import ca_bundle_problem  # ssl and certifi: only when asked for
+
+    path = Path(text).expanduser().absolute()
+    problem = ca_bundle_problem(path)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return path
+
+
 def parser_names(text: str) -> tuple[str, ...]:
     """Comma-separated names; whether each names a parser is the registry's to say,
     once the config's parsers are known (`crawler.cli.parse_arguments`)."""
@@ -123,6 +134,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--max-bytes", "largest body kept, after decompression; larger pages fail",
            type=positive_int, metavar="N"),
     Option("--user-agent", "User-Agent header sent with every request", metavar="TEXT"),
+    Option("--ca-bundle", "also trust the CA certificates in this PEM file (an internal "
+           "site's), besides the usual ones", type=ca_file, metavar="PATH", path=True),
     Option("--per-host", "requests in flight to one host (scheme://host:port), whatever "
            "--workers is", type=positive_int, metavar="N"),
     Option("--delay", "space requests to one host by this much (plus up to 50%% jitter); "
@@ -135,6 +148,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--no-cache", "no HTTP cache: fetch every page in full", kind="flag"),
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS"),
+    Option("--stats", "at the end of every run, replace this file with the run's report, "
+           "one JSON object (status, exit, counts, errors by reason)",
+           type=Path, metavar="PATH", path=True),
+    Option("--metrics", "at the end of every run, replace this file with the run's report "
+           "in the Prometheus text format (for node_exporter's textfile collector: *.prom)",
+           type=Path, metavar="PATH", path=True),
     Option("--config", "TOML file of options (names as on the command line, e.g. "
            "per-host = 2); the command line wins", type=Path, default=None, metavar="FILE",
            in_config=False),

@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -24,11 +25,23 @@ class Stats:
     unchanged: int = 0  # pages the HTTP cache answered (a 304, or still fresh)
     saved: int = 0  # their bytes, which did not cross the network
     held_seconds: float = 0.0  # workers idle while per-host limits held URLs back
-    started: float = field(default_factory=time.monotonic)
+    # Failures by kind: each error: line's reason less its retry tail and line
+    # number (crawler.run_report.error_kind), so a handful of keys at most.
+    errors: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)  # measures `seconds`
+    started_at: float = field(default_factory=time.time)  # wall clock, for the reports
+    ended: float | None = None  # monotonic, set by finish()
+    ended_at: float | None = None  # wall clock, set by finish()
 
     @property
     def seconds(self) -> float:
-        return time.monotonic() - self.started
+        end = self.ended if self.ended is not None else time.monotonic()
+        return end - self.started
+
+    def finish(self) -> None:
+        """The run ended: `seconds` stops growing, and the end time is kept."""
+        if self.ended is None:
+            self.ended, self.ended_at = time.monotonic(), time.time()
 
     def summary(self) -> str:
         seconds = self.seconds

@@ -1,23 +1,27 @@
 """One run, start to end: the output lock, the `run:` lines, the pool, the signals,
-and the exit status (see the table in README.md)."""
+the exit status (see the table in README.md) and the reports (`--stats`, `--metrics`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
-from typing import BinaryIO
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from crawler import __version__
 from crawler.backends import BackendError, make_pool
+from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from crawler.model import BadLine, Job
 from crawler.politeness import HostQueues
 from crawler.report import Reporter, Stats
+from crawler.run_report import RunReport
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
 from crawler.urlfile import read_jobs, read_lines
@@ -26,10 +30,6 @@ from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
 from pipelines.writer import OutputError, Writer
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_UNUSABLE = 2
-EXIT_LOCKED = 75
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SHUTDOWN_TIMEOUT = 10.0
 
@@ -120,7 +120,7 @@ def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Repo
         return EXIT_LOCKED
     except OutputError as error:
         reporter.say(f"crawl: {error}")
-        return EXIT_UNUSABLE
+        return end_run(settings, new_run_id(), "output-error", EXIT_UNUSABLE, Stats(), reporter)
     except KeyboardInterrupt:  # Ctrl-C during --wait-lock: no traceback
         reporter.say("crawl: interrupted by SIGINT while waiting for the lock; nothing fetched")
         return 128 + signal.SIGINT
@@ -136,7 +136,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         writer = Writer(settings.output)
     except OutputError as error:
         reporter.say(f"crawl: {error}")
-        return EXIT_UNUSABLE
+        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     try:
         with on_stop_signals(_interrupt):
             pool, board = make_pool(settings)
@@ -147,7 +147,8 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     except Interrupted as stop:
         writer.close()
         reporter.say(f"crawl: interrupted by {signal.Signals(stop.signum).name}; nothing fetched")
-        return exit_status(Outcome(Stats(), stop.signum))
+        code = exit_status(Outcome(Stats(), stop.signum))
+        return end_run(settings, run_id, "interrupted", code, Stats(), reporter)
     if settings.workers == 0:  # a joined cluster: as many at once as it has threads
         settings = replace(settings, workers=max(1, getattr(pool, "threads", 1)))
     if getattr(pool, "dashboard_link", None):
@@ -170,7 +171,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     except OutputError as error:
         shut_down(pool, True, reporter)
         reporter.say(f"crawl: {error}")
-        return EXIT_UNUSABLE
+        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     scheduler = Scheduler(
         pool,
         writer,
@@ -192,12 +193,13 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     finally:
         shut_down(pool, scheduler.clean, reporter)
     reporter.close()
+    outcome.stats.finish()
     status = "finished"
     if outcome.interrupted_by is not None:
         status = "interrupted"
         reporter.say(f"crawl: interrupted by {signal.Signals(outcome.interrupted_by).name}")
     elif outcome.output_error is not None:
-        status = "failed"
+        status = "output-error"
         reporter.say(f"crawl: {outcome.output_error}")
     elif unusable:
         status = "stopped"
@@ -209,5 +211,64 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         if outcome.output_error is None:
             reporter.say(f"crawl: {error}")
             outcome.output_error = error
+    if status == "finished" and outcome.output_error is not None:
+        status = "output-error"  # the end line itself could not be written
     reporter.say(outcome.stats.summary())
-    return EXIT_UNUSABLE if unusable and status == "stopped" else exit_status(outcome)
+    code = EXIT_UNUSABLE if unusable and status == "stopped" else exit_status(outcome)
+    return end_run(settings, run_id, status, code, outcome.stats, reporter)
+
+
+def end_run(
+    settings: RunSettings, run_id: str, status: str, code: int, stats: Stats, reporter: Reporter
+) -> int:
+    """Every run that got a run id ends here, whatever stopped it: `--stats` and
+    `--metrics` get its report, and `code` is its exit status.
+
+    Each file is replaced by one rename, so a reader sees the old report or the new
+    one, never half of one. A report that cannot be written is one line on stderr;
+    the exit status stays the crawl's (a monitor notices the stale end time, as it
+    does after a kill -9)."""
+    stats.finish()
+    if settings.stats is None and settings.metrics is None:
+        return code
+    report = RunReport.of(run_id, __version__, status, code, stats)
+    if settings.stats is not None:
+        _write_report(settings.stats, "--stats", reporter, replace_json, report.as_json())
+    if settings.metrics is not None:
+        _write_report(settings.metrics, "--metrics", reporter, replace_metrics, report)
+    return code
+
+
+def _write_report(
+    path: Path, option: str, reporter: Reporter, write: Callable[[Path, Any], None], value: Any
+) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path, value)
+    except OSError as error:
+        reporter.say(f"crawl: cannot write {option} {path}: {error.strerror or error}")
+
+
+def replace_json(path: Path, value: object) -> None:
+    """`value` as one line of JSON, written beside `path` and renamed over it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        # Mode 0o666 less the umask, as for any new file: a monitor running as
+        # another user must be able to read it.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(value, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def replace_metrics(path: Path, report: RunReport) -> None:
+    """The Prometheus textfile; `write_to_textfile` writes beside `path` and renames."""
+    from prometheus_client import write_to_textfile
+
+    write_to_textfile(str(path), report.registry())

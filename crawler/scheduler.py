@@ -42,6 +42,7 @@ from crawler.model import BadLine, Failure, Job, Page, Result
 from crawler.politeness import HostQueues
 from crawler.report import Reporter, Stats
 from crawler.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
+from crawler.run_report import error_kind
 from crawler.seen import SeenUrls
 from crawler.spill import Spill
 from crawler.taskboard import TaskBoard
@@ -348,6 +349,7 @@ class Scheduler:
                 stats.ok += 1
             else:
                 stats.failed += 1
+                stats.errors[error_kind(reason)] += 1
             if result is not None:
                 stats.retried += getattr(result, "attempts", 1) > 1
                 if getattr(result, "cached", False):

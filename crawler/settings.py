@@ -29,6 +29,7 @@ class FetchSettings:
     from `backoff_initial` to `backoff_max` with jitter, or follow the server's
     `Retry-After`, never longer than `retry_after_cap`. With `cache_path`, pages
     are revalidated through an HTTP cache in that SQLite file (`crawler.httpcache`).
+    `ca_bundle` is a CA file trusted on top of the usual ones (`crawler.tls`).
     """
 
     timeout: float = 10.0
@@ -40,6 +41,7 @@ class FetchSettings:
     backoff_max: float = 8.0
     retry_after_cap: float = 60.0
     cache_path: Path | None = None
+    ca_bundle: Path | None = None  # --ca-bundle: an extra CA file (an internal site's)
 
     @property
     def attempts(self) -> int:
@@ -82,6 +84,9 @@ class RunSettings:
     backend: str = "process"  # or "dask"
     scheduler: str | None = None  # dask: join this cluster instead of starting one
     dashboard: bool = False  # dask: serve the local cluster's dashboard
+    # At the end of every run, its report (crawler.run_report) replaces these files:
+    stats: Path | None = None  # one JSON object
+    metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)
 
     # The --config file's tables that are not options (`parsers`, `follow`), as parsed,
     # and the folder their relative paths are taken from.

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import requests
 
 from crawler.fetch import fetch, make_session
-from crawler.model import Failure, Page, Result
+from crawler.model import Failure, FetchPolicy, Page, Result
 from crawler.settings import FetchSettings
 from crawler.taskboard import TaskBoard
 
@@ -78,9 +78,12 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def fetch_url(url: str, task_id: int = 0, max_bytes: int | None = None) -> Result:
+def fetch_url(
+    url: str, task_id: int = 0, max_bytes: int | None = None, policy: FetchPolicy | None = None
+) -> Result:
     """The pool's task: fetch `url` with this worker's session and settings
-    (`max_bytes` lowers the size cap, for robots.txt).
+    (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
+    URL the crawl found (see `crawler.fetch`; None for a listed URL).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -88,7 +91,7 @@ def fetch_url(url: str, task_id: int = 0, max_bytes: int | None = None) -> Resul
     settings = _settings
     if max_bytes is not None and max_bytes < settings.max_bytes:
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
-    return fetch(_session, url, settings)
+    return fetch(_session, url, settings, policy)
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple)

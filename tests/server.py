@@ -20,6 +20,7 @@ Routes (all GET):
   /gzip-bomb?bytes=N    a small gzip body that inflates to N bytes
   /redirect-loop        redirects to itself, for ever
   /redirect/N           redirects N times, then a page
+  /redirect-to?url=U    redirects to U (any URL, another server's say)
   /gbk                  a GBK page whose charset only its <meta> names
   /image.png            a PNG of known size
   /slow?seconds=S       a page after S seconds
@@ -38,13 +39,16 @@ Routes (all GET):
                         the adversarial board page of tests/hostile/corpus.py, N bytes
 
 One server is one host for the crawler's politeness (its key is scheme://host:port),
-so a test that needs several hosts starts several servers.
+so a test that needs several hosts starts several servers. `TestServer(tls=context)`
+serves HTTPS with that server-side SSL context (tests/certs.py makes certificates);
+`host="127.0.0.2"` listens on another loopback address.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import ssl
 import threading
 import time
 from collections import Counter, defaultdict
@@ -68,7 +72,9 @@ def page_text(name: str) -> str:
 class TestServer:
     __test__ = False  # not a test class, whatever pytest makes of its name
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
+        self.tls = tls
+        self.host = host
         self.hits: Counter[str] = Counter()
         self.client_ports: defaultdict[str, list[int]] = defaultdict(list)
         self.robots: str | None = None
@@ -83,14 +89,28 @@ class TestServer:
         self._hit = threading.Condition(self._lock)
         self._stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"owner": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = ThreadingHTTPServer((host, 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.handle_error = lambda request, address: None  # resets are expected here
+        if tls is not None:  # the handshake is made in the handler's thread (see setup)
+            self.httpd.socket = tls.wrap_socket(
+                self.httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.httpd.server_port}"
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_port
+
+    def request_count(self) -> int:
+        """How many requests all paths together have had."""
+        with self._lock:
+            return sum(self.hits.values())
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -155,9 +175,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def setup(self) -> None:
-        super().setup()
         with self.owner._lock:
             self.owner.connections += 1
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()  # a client that refuses the certificate ends it here
+        super().setup()
 
     def send_body(
         self,
@@ -277,6 +300,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_body(b"", 302, "text/plain", {"Location": f"/redirect/{left - 1}"})
         else:
             self.send_body(page_text("redirected").encode())
+
+    def route_redirect_to(self, rest: str, query: dict, count: int) -> None:
+        self.send_body(b"", 302, "text/plain", {"Location": query["url"]})
 
     def route_gbk(self, rest: str, query: dict, count: int) -> None:
         self.send_body(GBK_PAGE, content_type="text/html")

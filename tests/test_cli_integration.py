@@ -263,7 +263,7 @@ def test_gzip_body_is_decoded_and_capped_after_decoding(mixed: Mixed) -> None:
 
 
 def test_redirect_loop_stops_after_10_redirects(mixed: Mixed) -> None:
-    assert mixed.line("loop") == f"error:<{mixed.urls['loop']}> more than 10 redirects"
+    assert mixed.line("loop") == f"error:<{mixed.urls['loop']}> too many redirects (10)"
     assert mixed.server.count("/redirect-loop") == 11
 
 

@@ -6,7 +6,13 @@ import codecs
 
 import pytest
 
-from crawler.decode import choose_encoding, decode_body, is_text, normalize_encoding
+from crawler.decode import (
+    TEXT_ENCODINGS,
+    choose_encoding,
+    decode_body,
+    is_text,
+    normalize_encoding,
+)
 
 CHINESE = "中文页面，用 GBK 编码。这是一个没有声明字符集的页面，浏览器需要猜测它的编码方式。"
 GBK_NO_DECLARATION = f"<html><body><p>{CHINESE}</p></body></html>".encode("gbk")
@@ -84,10 +90,75 @@ def test_decision_order(body: bytes, content_type: str, encoding: str, skip: int
         (' "utf-8" ', "utf-8"),
         ("no-such-charset", None),
         ("", None),
+        # WHATWG labels Python does not know, and encodings read as browsers read them
+        ("x-sjis", "cp932"),
+        ("Shift_JIS", "cp932"),
+        ("euc-kr", "cp949"),
+        ("big5", "big5hkscs"),
+        ("unicode-1-1-utf-8", "utf-8"),
+        ("x-mac-cyrillic", "mac-cyrillic"),
+        ("latin5", "cp1254"),
+        ("tis-620", "cp874"),
+        ("utf-16", "utf-16-le"),
+        # Python names WHATWG does not list, for encodings it does
+        ("utf_8", "utf-8"),
+        ("latin_1", "cp1252"),
+        ("koi8_u", "koi8-u"),
+        # WHATWG encodings without a Python codec that reads them so: unknown
+        ("replacement", None),
+        ("iso-2022-kr", None),
+        ("x-user-defined", None),
+        # text encodings no browser reads
+        ("utf-7", None),
+        ("utf-32", None),
     ],
 )
 def test_normalize_encoding(label: str, name: str | None) -> None:
     assert normalize_encoding(label) == name
+
+
+# Codecs Python finds by these names that are not text encodings (bytes to bytes,
+# or text to text), or that cannot decode arbitrary bytes at all: a page naming one
+# is read as if it named none (detection). `undefined` raises on any input.
+NOT_TEXT = [
+    "base64",
+    "rot13",
+    "zlib",
+    "hex",
+    "undefined",
+    "bz2",
+    "uu",
+    "quopri",
+    "base64_codec",
+    "zip",
+    "idna",
+    "punycode",
+    "unicode_escape",
+    "raw_unicode_escape",
+    "charmap",
+]
+
+
+@pytest.mark.parametrize("label", NOT_TEXT)
+def test_a_label_that_is_no_text_encoding_is_unknown(label: str) -> None:
+    assert normalize_encoding(label) is None
+
+
+@pytest.mark.parametrize("label", NOT_TEXT)
+@pytest.mark.parametrize("place", ["header", "meta", "http-equiv"])
+def test_a_page_naming_no_text_encoding_falls_through_to_detection(label: str, place: str) -> None:
+    text = "<p>页面</p>"
+    declaration = {"header": b"", "meta": meta(label), "http-equiv": http_equiv(label)}[place]
+    content_type = f"text/html; charset={label}" if place == "header" else "text/html"
+    body = declaration + text.encode()
+    assert choose_encoding(body, content_type) == ("utf-8", 0)
+    assert decode_body(body, content_type).endswith(text)
+
+
+@pytest.mark.parametrize("encoding", sorted(TEXT_ENCODINGS))
+def test_every_accepted_encoding_decodes_any_bytes(encoding: str) -> None:
+    every_byte = bytes(range(256)) * 2 + b"\x1b$B\x1b(J\xff\xfe"  # escapes for ISO-2022-JP
+    assert isinstance(every_byte.decode(encoding, errors="replace"), str)
 
 
 def test_bom_is_not_part_of_the_text() -> None:

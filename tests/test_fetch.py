@@ -216,7 +216,7 @@ def test_redirects_are_followed_up_to_the_limit(mock: responses.RequestsMock) ->
 
 def test_a_redirect_loop_stops_at_the_limit(mock: responses.RequestsMock) -> None:
     mock.get(URL, status=302, headers={"Location": URL})
-    assert get() == Failure(URL, "more than 3 redirects", 1)
+    assert get() == Failure(URL, "too many redirects (3)", 1)
     assert calls(mock) == FAST.max_redirects + 1
 
 
@@ -279,4 +279,37 @@ def test_a_body_cut_short_is_retried_and_says_so(server: TestServer, path: str) 
 def test_a_refused_connection_says_so(server: TestServer) -> None:
     url = server.url("/page/x")
     server.stop()
-    assert get(url) == Failure(url, "connection failed after 3 attempts", 3)
+    assert get(url) == Failure(url, "connection refused after 3 attempts", 3)
+
+
+@pytest.mark.parametrize(
+    ("location", "kept"),
+    [
+        (f"{URL}/next", True),  # the same host: the login goes along, as requests does
+        ("http://other.example/next", False),  # another host: it does not
+        ("https://site.example/next", True),  # http to https on the default ports: it does
+    ],
+)
+def test_a_login_follows_redirects_only_on_its_host(
+    mock: responses.RequestsMock, location: str, kept: bool
+) -> None:
+    listed = "http://user:secret@site.example/page"
+    mock.get(listed, status=302, headers={"Location": location})
+    mock.get(location, body=b"arrived")
+    assert isinstance(get(listed), Page)
+    first, second = (call.request for call in mock.calls)
+    assert first.headers["Authorization"].startswith("Basic ")
+    assert ("Authorization" in second.headers) is kept
+
+
+def test_a_broken_redirect_body_does_not_fail_the_fetch(mock: responses.RequestsMock) -> None:
+    mock.get(
+        URL,
+        status=302,
+        headers={"Location": f"{URL}/next", "Content-Encoding": "gzip"},
+        body=b"not gzip",
+    )
+    mock.get(f"{URL}/next", body=b"arrived")
+    page = get()
+    assert isinstance(page, Page) and page.text == "arrived"
+    assert page.redirects == (f"{URL}/next",)

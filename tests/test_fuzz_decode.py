@@ -8,13 +8,23 @@ import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.decode import choose_encoding, decode_body, is_text, normalize_encoding
+from crawler.decode import (
+    TEXT_ENCODINGS,
+    choose_encoding,
+    decode_body,
+    is_text,
+    normalize_encoding,
+)
 
 FUZZ = settings(max_examples=300, deadline=5000)
 
 charsets = st.one_of(
     st.sampled_from(
-        ["utf-8", "gbk", "GB2312", "latin1", "utf-16", "x-unknown", "", "utf-8\x00", "🙂", " "]
+        [
+            *("utf-8", "gbk", "GB2312", "latin1", "utf-16", "x-unknown", "", "utf-8\x00"),
+            *("🙂", " ", "base64", "rot13", "zlib", "hex", "undefined", "idna", "utf-7"),
+            "iso-2022-jp",
+        ]
     ),
     st.text(max_size=20),
 )
@@ -44,15 +54,30 @@ def test_decoding_never_fails(body: bytes, content_type: str) -> None:
     text = decode_body(body, content_type)
     assert isinstance(text, str)
     encoding, skip = choose_encoding(body, content_type)
-    assert codecs.lookup(encoding) and 0 <= skip <= 3
-    assert isinstance(is_text(content_type), bool)
+    assert encoding in TEXT_ENCODINGS
+    assert 0 <= skip <= 3
+
+
+@FUZZ
+@given(content_types, st.text(max_size=30))
+def test_is_text_reads_the_media_type_only(content_type: str, parameters: str) -> None:
+    """ASCII case and parameters do not change whether a body is text."""
+    media = content_type.split(";", 1)[0]
+    shouted = "".join(char.upper() if char.isascii() else char for char in media)
+    assert is_text(content_type) == is_text(media) == is_text(shouted + ";" + parameters)
 
 
 @FUZZ
 @given(st.text(max_size=40))
-def test_any_label_is_a_codec_or_none(label: str) -> None:
+def test_any_label_is_a_text_encoding_or_none(label: str) -> None:
     name = normalize_encoding(label)
-    assert name is None or codecs.lookup(name)
+    assert name is None or name in TEXT_ENCODINGS
+
+
+@FUZZ
+@given(st.sampled_from(sorted(TEXT_ENCODINGS)), st.binary(max_size=300))
+def test_every_accepted_encoding_decodes_any_bytes(encoding: str, body: bytes) -> None:
+    assert isinstance(body.decode(encoding, errors="replace"), str)
 
 
 @FUZZ

@@ -79,7 +79,9 @@ def test_revalidating_keeps_the_connection(server, tmp_path: Path) -> None:
 def test_pages_without_validators_are_not_stored(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
     session = make_session(config)
-    fetch(session, server.url("/page/plain"), config)
+    result = fetch(session, server.url("/page/plain"), config)
+    assert isinstance(result, Page) and result.text  # fetched, and still not stored
+    assert server.count("/page/plain") == 1
     assert len(session.cache.responses) == 0
 
 

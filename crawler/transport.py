@@ -1,0 +1,111 @@
+"""The worker's transport: a requests adapter that holds two kinds of connections.
+
+- Plain connections, exactly as requests makes them, for every request unless a
+  fetch asks for the guard.
+- Guarded connections (`crawler.address_guard`), for a request sent inside
+  `with transport.guarding():`. They sit in a pool manager of their own, so a
+  request that must be guarded never reuses a connection that was made without
+  the check (to a listed URL's private host, say), and a guarded connection is
+  only ever made to an address that was checked.
+
+Through a proxy the proxy makes the connection, and the guard cannot apply:
+requests then goes to the proxy as usual.
+
+Trust for HTTPS is `crawler.tls.Trust`: one SSL context per session, holding
+requests' bundle plus the extra CA files, given to every HTTPS pool.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
+from requests.exceptions import InvalidURL
+from requests.utils import select_proxy
+from urllib3 import PoolManager
+from urllib3.connectionpool import HTTPConnectionPool
+
+from crawler.address_guard import AddressGuard, guarded_pool_classes
+from crawler.tls import Trust
+
+
+class Transport(HTTPAdapter):
+    """An HTTPAdapter with a guarded pool manager beside the plain one, and one
+    shared SSL context; urllib3's own retries are off (tenacity retries)."""
+
+    def __init__(
+        self,
+        trust: Trust | None = None,
+        guard: AddressGuard | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        self.trust = trust or Trust()
+        self.guard = guard or AddressGuard()
+        self._local = threading.local()
+        super().__init__(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = DEFAULT_POOLBLOCK, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.guarded_poolmanager = PoolManager(
+            num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
+        )
+        self.guarded_poolmanager.pool_classes_by_scheme = guarded_pool_classes(self.guard)
+
+    @contextmanager
+    def guarding(self, on: bool = True) -> Iterator[None]:
+        """Requests this thread sends in the block use guarded connections (when
+        `on`). Per thread, so each of a worker's fetching threads decides alone."""
+        before = getattr(self._local, "guarded", False)
+        self._local.guarded = on
+        try:
+            yield
+        finally:
+            self._local.guarded = before
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: dict[str, str] | None = None,
+        cert: Any = None,
+    ) -> HTTPConnectionPool:
+        if not getattr(self._local, "guarded", False) or select_proxy(request.url, proxies):
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        try:
+            host_params, pool_kwargs = self.build_connection_pool_key_attributes(
+                request, verify, cert
+            )
+        except ValueError as error:
+            raise InvalidURL(error, request=request) from None
+        return self.guarded_poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str | None, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """requests' pool key, with the session's SSL context for HTTPS in place of
+        a CA file that each new connection would load again."""
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if host_params["scheme"] == "https" and verify is not False:
+            pool_kwargs.pop("ca_certs", None)
+            pool_kwargs.pop("ca_cert_dir", None)
+            pool_kwargs["ssl_context"] = self.trust.context(True if verify is None else verify)
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str | None, cert: Any) -> None:
+        if url.lower().startswith("https") and verify is not False and cert is None:
+            conn.cert_reqs = "CERT_REQUIRED"
+            conn.ca_certs = conn.ca_cert_dir = None  # the pool's SSL context holds the trust
+            return
+        super().cert_verify(conn, url, verify, cert)
+
+    def close(self) -> None:
+        super().close()
+        self.guarded_poolmanager.clear()
