@@ -77,15 +77,9 @@ def ca_file(text: str) -> Path:
 
 
 def parser_names(text: str) -> tuple[str, ...]:
-    from pipelines import PARSERS
-
-    names = tuple(name for name in text.split(",") if name)
-    unknown = [name for name in names if name not in PARSERS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown parser {', '.join(unknown)} (known: {', '.join(PARSERS)})"
-        )
-    return names
+    """Comma-separated names; whether each names a parser is the registry's to say,
+    once the config's parsers are known (`crawler.cli.parse_arguments`)."""
+    return tuple(name for name in (part.strip() for part in text.split(",")) if name)
 
 
 @dataclass(frozen=True)
@@ -140,6 +134,8 @@ OPTIONS: tuple[Option, ...] = (
            type=Path, metavar="PATH", path=True),
     Option("--parse", "parsers (comma-separated, e.g. board) for lines that name none "
            "(default: none)", type=parser_names, metavar="NAMES"),
+    Option("--list-parsers", "print every parser (built-in, declared in --config, installed "
+           "as a plugin) with where it comes from, and exit", kind="flag", in_config=False),
     Option("--timeout", "budget of one attempt: connect, wait and read the whole body",
            type=positive_float, metavar="SECONDS"),
     Option("--retries", "extra attempts for connection errors, timeouts, 408, 429 and 5xx",

@@ -22,12 +22,13 @@ from crawler.frontier import Frontier
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
 from crawler.links import agent_token
+from crawler.model import BadLine, Job
 from crawler.report import Reporter, Stats
 from crawler.run_report import RunReport
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
 from crawler.urlfile import read_jobs, read_lines
-from pipelines import PARSERS, unknown_parsers
+from pipelines.parsers import Registry, active
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
 from pipelines.writer import OutputError, Writer
@@ -91,6 +92,24 @@ def shut_down(pool, clean: bool, reporter: Reporter) -> None:
     stopper.join(SHUTDOWN_TIMEOUT)
     if stopper.is_alive():
         reporter.say(f"crawl: workers did not stop within {SHUTDOWN_TIMEOUT:.0f} s; leaving them")
+
+
+def until_unusable(
+    jobs: Iterator[Job | BadLine], registry: Registry, source: str, unusable: list[str]
+) -> Iterator[Job | BadLine]:
+    """The jobs, up to the first line that asks for a parser that cannot run (a
+    plugin that did not load): the URL file is then unusable, as with a bad
+    `--parse`, and the run stops reading it there (exit 2) after finishing what is
+    in flight. Why goes into `unusable`."""
+    if all(registry.problem(name) is None for name in registry):
+        yield from jobs
+        return
+    for item in jobs:
+        problem = registry.check(item.parsers) if isinstance(item, Job) else None
+        if problem is not None:
+            unusable.append(f"{source} line {item.line}: {problem}")
+            return
+        yield item
 
 
 def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
@@ -171,7 +190,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         HostQueues(settings.per_host, settings.delay),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
-        follow=policy_for(settings, unknown_parsers),  # checked by the command line already
+        follow=policy_for(settings, active().check),  # the command line checked it
         sitemaps=settings.sitemaps,
         keep_rejected=rejected_log is not None,
     )
@@ -189,8 +208,10 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     )
     try:
         with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):
-            jobs = read_jobs(read_lines(urls), settings.parse, PARSERS)
-            outcome = scheduler.run(jobs)
+            registry = active()
+            unusable: list[str] = []
+            jobs = read_jobs(read_lines(urls), settings.parse, registry)
+            outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
         shut_down(pool, scheduler.clean, reporter)
         close_quietly(rejected_log)
@@ -203,6 +224,9 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     elif outcome.output_error is not None:
         status = "output-error"
         reporter.say(f"crawl: {outcome.output_error}")
+    elif unusable:
+        status = "stopped"
+        reporter.say(f"crawl: {unusable[0]}; stopped reading the URL file there")
     try:
         writer.append([run_line(run_id, "end", {"status": status, **outcome.stats.fields()})])
         writer.close()
@@ -213,7 +237,8 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     if status == "finished" and outcome.output_error is not None:
         status = "output-error"  # the end line itself could not be written
     reporter.say(outcome.stats.summary())
-    return end_run(settings, run_id, status, exit_status(outcome), outcome.stats, reporter)
+    code = EXIT_UNUSABLE if unusable and status == "stopped" else exit_status(outcome)
+    return end_run(settings, run_id, status, code, outcome.stats, reporter)
 
 
 def open_rejected_log(path: Path | None) -> TextIO | None:

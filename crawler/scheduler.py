@@ -35,13 +35,13 @@ from crawler.backends import TaskPool
 from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
 from crawler.frontier.politeness import HostQueues
 from crawler.links import NO_LINKS, extract_links
-from crawler.model import BadLine, Failure, Job, Page, Result
+from crawler.model import BadLine, Failure, Job, Link, Page, Result
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
 from crawler.sitemaps import read_sitemap
 from crawler.taskboard import TaskBoard
 from crawler.worker import fetch_url, run_task
-from pipelines import records_for
+from pipelines import parse_page, records_for
 from pipelines.records import error_line, record_key
 from pipelines.writer import OutputError, Writer
 
@@ -299,9 +299,14 @@ class Scheduler:
             return
         url, parsers = entry.url, entry.parsers
         sitemap = None
+        found_by_parsers: list[str] = []
         try:
             result = result._replace(url=url)
-            lines, reason = records_for(result, parsers)
+            if isinstance(result, Page):
+                parsed = parse_page(result, parsers)
+                lines, reason, found_by_parsers = parsed.lines, parsed.failure, parsed.links
+            else:
+                lines, reason = records_for(result, parsers)
             if fetch.kind == SITEMAP and isinstance(result, Page):
                 sitemap = read_sitemap((result.text or "").encode("latin-1", "replace"))
                 if sitemap.problem is not None:
@@ -318,13 +323,20 @@ class Scheduler:
                 rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
             self._log_rejected(rejected, url)
         elif isinstance(result, Page) and self.frontier.follow.follows:
-            self._follow(fetch, result)
+            self._follow(fetch, result, found_by_parsers)
 
-    def _follow(self, fetch: Fetch, page: Page) -> None:
+    def _follow(self, fetch: Fetch, page: Page, found_by_parsers: list[str]) -> None:
+        """The page's links, then those its parsers returned (taken like `a[href]`
+        ones: a follow rule with its own selector does not see them)."""
+        selectors = self.frontier.follow.selectors
         try:
-            found = extract_links(page, self.frontier.follow.selectors, self.agent)
+            found = extract_links(page, selectors, self.agent)
         except Exception:  # noqa: BLE001 - a page lxml cannot read has no links we can take
             found = NO_LINKS
+        if found_by_parsers:
+            bits = sum(1 << n for n, selector in enumerate(selectors) if selector is None)
+            extra = [Link(link, False, bits) for link in found_by_parsers]
+            found = found._replace(links=[*found.links, *extra])
         with self._changed:
             rejected = self.frontier.add_links(fetch, page, found, self.clock())
         self._log_rejected(rejected, fetch.url)

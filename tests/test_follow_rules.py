@@ -8,11 +8,11 @@ import math
 import pytest
 
 from crawler.frontier.rules import FollowRule, RulesError, parse_depth, read_follow_table
-from pipelines import unknown_parsers
+from pipelines.parsers import Registry
 
 
 def read(table: object):
-    return read_follow_table(table, unknown_parsers)
+    return read_follow_table(table, Registry().check)
 
 
 def test_the_issue_example() -> None:
@@ -55,7 +55,7 @@ def test_a_rule_s_deny_wins_over_its_allow() -> None:
         ({"rule": [{"links": "//a[@"}]}, "[[follow.rule]] 1 links: bad XPath '//a[@'"),
         ({"rule": [{"links": ""}]}, "[[follow.rule]] 1 links: expected a CSS or XPath selector"),
         ({"rule": [{"pagination": "yes"}]}, "[[follow.rule]] 1 pagination: expected true or false"),
-        ({"rule": [{"parse": ["nope"]}]}, "[[follow.rule]] 1 parse: unknown parser nope"),
+        ({"rule": [{"parse": ["nope"]}]}, "[[follow.rule]] 1 parse: unknown parser nope (known:"),
         ({"rule": [{"allow": "[x"}]}, "[[follow.rule]] 1 allow: bad regex '[x'"),
     ],
 )

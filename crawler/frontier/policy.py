@@ -191,16 +191,14 @@ def make_policy(
     )
 
 
-def policy_for(
-    settings: Any, unknown_parsers: Callable[[Sequence[str]], list[str]]
-) -> FollowPolicy:
+def policy_for(settings: Any, check_parsers: Callable[[Sequence[str]], str | None]) -> FollowPolicy:
     """The run's policy from its settings (`crawler.settings.RunSettings`) and the
     `[follow]` table of `--config`; RulesError says in one line what is unusable.
     `--depth` (command line, or the file's top level) wins over `[follow] depth`;
     `--allow` and `--deny` add to the table's."""
     table = FollowTable()
     if "follow" in settings.config_tables:
-        table = read_follow_table(settings.config_tables["follow"], unknown_parsers)
+        table = read_follow_table(settings.config_tables["follow"], check_parsers)
     depth = settings.depth if settings.depth is not None else table.depth or 0
     following = depth > 0 or settings.sitemaps
     if following and settings.scope == "any" and settings.max_pages is None:

@@ -81,10 +81,11 @@ def compile_patterns(values: Sequence[str], where: str) -> tuple[re.Pattern[str]
 
 
 def read_follow_table(
-    table: Any, unknown_parsers: Callable[[Sequence[str]], list[str]]
+    table: Any, check_parsers: Callable[[Sequence[str]], str | None]
 ) -> FollowTable:
     """The `[follow]` table as parsed from TOML, checked; RulesError names what is wrong.
-    `unknown_parsers(names)` says which parser names do not exist."""
+    `check_parsers(names)` says why one of the parsers named cannot run (None: all can;
+    `pipelines.parsers.Registry.check`)."""
     if not isinstance(table, dict):
         raise RulesError("[follow] must be a table")
     unknown = set(table) - {"depth", "allow", "deny", "rule"}
@@ -103,12 +104,12 @@ def read_follow_table(
     rules = table.get("rule", [])
     if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
         raise RulesError("[follow] rule: expected [[follow.rule]] tables")
-    checked = tuple(_rule(rule, n, unknown_parsers) for n, rule in enumerate(rules, 1))
+    checked = tuple(_rule(rule, n, check_parsers) for n, rule in enumerate(rules, 1))
     return FollowTable(depth, allow, deny, checked)
 
 
 def _rule(
-    rule: dict[str, Any], number: int, unknown_parsers: Callable[[Sequence[str]], list[str]]
+    rule: dict[str, Any], number: int, check_parsers: Callable[[Sequence[str]], str | None]
 ) -> FollowRule:
     where = f"[[follow.rule]] {number}"
     unknown = set(rule) - {"links", "pagination", "parse", "allow", "deny"}
@@ -126,9 +127,9 @@ def _rule(
     if not isinstance(pagination, bool):
         raise RulesError(f"{where} pagination: expected true or false")
     parse = tuple(_strings(rule.get("parse", ()), f"{where} parse"))
-    missing = unknown_parsers(parse)
-    if missing:
-        raise RulesError(f"{where} parse: unknown parser {', '.join(missing)}")
+    problem = check_parsers(parse)
+    if problem:
+        raise RulesError(f"{where} parse: {problem}")
     allow = compile_patterns(_strings(rule.get("allow", ()), f"{where} allow"), f"{where} allow")
     deny = compile_patterns(_strings(rule.get("deny", ()), f"{where} deny"), f"{where} deny")
     return FollowRule(links, pagination, parse, allow, deny)
