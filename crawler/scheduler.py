@@ -176,7 +176,7 @@ class Scheduler:
                 if ready.recorded:
                     self._record(url, [error_line(url, ready.reason)], ready.reason, None)
                 else:
-                    self._log_rejected([(url, "robots")], "")
+                    self._log_rejected([(url, ready.counted or "robots")], "")
             else:
                 self._submit(ready)
         return progressed

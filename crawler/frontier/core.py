@@ -100,13 +100,19 @@ class Fetch(NamedTuple):
 
 
 class Refused(NamedTuple):
-    """A URL robots.txt refuses: `recorded` ones get an `error:` line (URLs of the
-    run); the others (found links) were counted `robots` in `dropped`."""
+    """A URL robots.txt refuses: one of the run (listed, a sitemap or an entry of
+    one) gets an `error:` line with `reason`; a found link was counted in `dropped`
+    under `counted` (`robots`, or `private-address` when the guard refused the
+    host's robots.txt), and has no line."""
 
     entry: Entry
     host: str
     reason: str
-    recorded: bool
+    counted: str | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.counted is None
 
 
 Rejected = list[tuple[str, str]]  # (URL, reason) of links not taken
@@ -252,10 +258,11 @@ class Frontier:
             return Fetch(entry.kind, entry.url, host, entry, None, self._policy(entry),
                          raw=entry.kind == SITEMAP)  # fmt: skip
         self.hosts.skipped(host, now)
-        recorded = entry.kind != FOUND
-        if not recorded:
-            self.dropped["private-address" if PRIVATE_REFUSAL in reason else "robots"] += 1
-        return Refused(entry, host, reason, recorded)
+        counted = None
+        if entry.kind == FOUND:
+            counted = "private-address" if PRIVATE_REFUSAL in reason else "robots"
+            self.dropped[counted] += 1
+        return Refused(entry, host, reason, counted)
 
     def done(self, fetch: Fetch, result: Result, now: float) -> Rejected:
         """A fetch ended: the host is free again; a robots.txt is read (and, with
