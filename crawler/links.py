@@ -36,8 +36,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-from lxml import etree
-
 from crawler.frontier.rules import compile_selector
 from crawler.model import Link, Page
 
@@ -80,10 +78,18 @@ class _PerThread(threading.local):
     """lxml parsers and XPath objects are not to be shared between threads."""
 
     def __init__(self) -> None:
-        self.parser = etree.HTMLParser(no_network=True)
-        self.selectors: dict[str, etree.XPath] = {}
+        self._parser = None
+        self.selectors: dict[str, object] = {}
 
-    def selector(self, text: str) -> etree.XPath:
+    @property
+    def parser(self):
+        if self._parser is None:
+            from lxml import etree  # only a crawl that follows links needs it
+
+            self._parser = etree.HTMLParser(no_network=True)
+        return self._parser
+
+    def selector(self, text: str):
         compiled = self.selectors.get(text)
         if compiled is None:
             compiled = self.selectors[text] = compile_selector(text)
@@ -129,7 +135,9 @@ def extract_links(
     return PageLinks(nofollow, _links(doc, anchors, _Resolver(base), selectors, local))
 
 
-def _parse(text: str, parser: etree.HTMLParser):
+def _parse(text: str, parser):
+    from lxml import etree
+
     if not text.strip():
         return None
     try:
@@ -193,6 +201,8 @@ def _links(
     selectors: Sequence[str | None],
     local: _PerThread,
 ) -> list[Link]:
+    from lxml import etree
+
     if not any(selector is not None for selector in selectors):
         every = (1 << len(selectors)) - 1  # no rules: 0; rules on the defaults: all bits
         return [Link(resolve(href), _rel_nofollow(element), every) for element, href in anchors]

@@ -20,8 +20,6 @@ import io
 import zlib
 from typing import NamedTuple
 
-from lxml import etree
-
 MAX_INFLATED = 50 * 1024 * 1024
 MAX_LOCS = 50_000
 GZIP_MAGIC = b"\x1f\x8b"
@@ -75,6 +73,8 @@ def read_sitemap(
     body: bytes, max_inflated: int = MAX_INFLATED, max_locs: int = MAX_LOCS
 ) -> Sitemap:
     """The pages and sitemaps a sitemap file lists (see the module docstring)."""
+    from lxml import etree  # only --sitemaps needs it
+
     if body.startswith(GZIP_MAGIC):
         source: io.BufferedIOBase = io.BufferedReader(_Inflating(body, max_inflated), 65536)
     else:
