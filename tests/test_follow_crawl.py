@@ -554,3 +554,31 @@ def test_a_sitemap_of_50001_entries(tmp_path: Path, site: Site) -> None:
     assert len(run.urls()) == 30  # /, /big.xml and 28 entries
     assert {site.url(f"/e/{n}") for n in range(28)} <= run.urls()
     assert run.dropped == {"budget": 50_000 - 28 + 1}  # the 50,001st counted, not kept
+
+
+def test_allow_and_deny(tmp_path: Path, site: Site) -> None:
+    site.page("/", links("/docs/a", "/docs/private/b", "/blog/c"))
+    site.route("/", lambda path, query: (200, {"Content-Type": "text/plain"}, b"x"))
+    options = ("--depth", "1", "--allow", "/docs/", "--deny", "/private/")
+    run = crawl(tmp_path, site.url("/"), options=options)
+    assert run.urls() == {site.url("/"), site.url("/docs/a")}
+    assert run.dropped == {"pattern": 2}
+    assert sorted(run.rejected) == [
+        ("pattern", site.url("/blog/c"), site.url("/")),
+        ("pattern", site.url("/docs/private/b"), site.url("/")),
+    ]
+
+
+def test_depth_on_the_command_line_or_the_file_s_top_wins_over_the_follow_table(
+    tmp_path: Path, site: Site
+) -> None:
+    for n in range(5):
+        site.page(f"/{n}", links(f"/{n + 1}"))
+    config = tmp_path / "crawl.toml"
+    config.write_text("[follow]\ndepth = 3\ndeny = ['/4']\n", encoding="utf-8")
+    assert len(crawl(tmp_path, site.url("/0"), options=("--config", str(config))).urls()) == 4
+    run = crawl(tmp_path, site.url("/0"), options=("--config", str(config), "--depth", "1"))
+    assert len(run.urls()) == 2
+    config.write_text("depth = 'inf'\n[follow]\ndepth = 1\ndeny = ['/4']\n", encoding="utf-8")
+    run = crawl(tmp_path, site.url("/0"), options=("--config", str(config)))
+    assert len(run.urls()) == 4 and run.dropped == {"pattern": 1}  # /4: the table's deny
