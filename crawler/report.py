@@ -35,6 +35,7 @@ class Stats:
     following: bool = False  # --depth or --sitemaps: the counts below are shown
     found: int = 0  # URLs taken from links and sitemaps
     dropped: dict[str, int] = field(default_factory=dict)  # links not followed, by reason
+    items_dropped: int = 0  # declared parsers' items without a required field
 
     def dropped_text(self, separator: str = ",", pair: str = ":") -> str:
         """The links not followed, by reason, in the order of `crawler.frontier.REASONS`."""
@@ -66,6 +67,8 @@ class Stats:
             text += f"; {self.unchanged} unchanged (cache), {self.saved} bytes saved"
         if self.held_seconds >= 0.05:
             text += f"; per-host limits held workers back {self.held_seconds:.1f} s"
+        if self.items_dropped:
+            text += f"; {self.items_dropped} parsed items dropped (a required field missing)"
         if self.following:
             dropped = sum(self.dropped.values())
             text += f"; {self.found} found by following, {dropped} links not followed"
@@ -83,6 +86,8 @@ class Stats:
             "saved": self.saved,
             "seconds": f"{self.seconds:.2f}",
         }
+        if self.items_dropped:
+            fields["items_dropped"] = self.items_dropped
         if self.following:
             fields["found"] = self.found
             fields["dropped"] = self.dropped_text() or "0"

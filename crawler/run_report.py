@@ -93,6 +93,7 @@ class RunReport:
     errors: dict[str, int]
     found: int | None = None  # following links: URLs taken from links and sitemaps
     dropped: dict[str, int] | None = None  # following links: links not followed, by reason
+    items_dropped: int = 0  # declared parsers' items without a required field
 
     @classmethod
     def of(cls, run_id: str, version: str, status: str, exit_code: int, stats: Stats) -> RunReport:
@@ -117,6 +118,7 @@ class RunReport:
             errors=dict(errors),
             found=stats.found if stats.following else None,
             dropped={r: n for r, n in stats.dropped.items() if n} if stats.following else None,
+            items_dropped=stats.items_dropped,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -140,6 +142,8 @@ class RunReport:
         if self.dropped is not None:
             report["found"] = self.found
             report["dropped"] = dict(self.dropped)
+        if self.items_dropped:
+            report["items_dropped"] = self.items_dropped
         return report
 
     def registry(self) -> CollectorRegistry:

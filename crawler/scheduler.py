@@ -305,6 +305,9 @@ class Scheduler:
             if isinstance(result, Page):
                 parsed = parse_page(result, parsers)
                 lines, reason, found_by_parsers = parsed.lines, parsed.failure, parsed.links
+                if parsed.dropped:
+                    with self._counting:
+                        self.stats.items_dropped += sum(parsed.dropped.values())
             else:
                 lines, reason = records_for(result, parsers)
             if fetch.kind == SITEMAP and isinstance(result, Page):

@@ -17,6 +17,9 @@ from pipelines import parse_page
 from pipelines.parsers import Registry, RegistryError, build
 from pipelines.parsers import selectors as selectors_module
 from pipelines.records import read_line
+from tests.conftest import records as db_records
+from tests.conftest import run_crawl, write_urls
+from tests.server import TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "tests" / "pages"
@@ -467,3 +470,25 @@ def test_parse_names_a_declared_parser_and_an_unknown_one_is_exit_2(tmp_path: Pa
     with pytest.raises(SystemExit):
         parse_arguments(["u.txt", "--config", str(config), "--parse", "quote,nope"])
     assert "--parse: unknown parser nope (known: board, quote)" in capsys.readouterr().err
+
+
+def test_a_crawl_counts_the_items_it_dropped_in_the_end_line_and_the_stats(
+    tmp_path: Path,
+) -> None:
+    server = TestServer().start()
+    try:
+        config = tmp_path / "crawl.toml"
+        config.write_text(QUOTE, encoding="utf-8")
+        urls = write_urls(tmp_path / "urls.txt", server.url("/pages/quotes.html") + " quote")
+        db, stats = tmp_path / "db.txt", tmp_path / "stats.json"
+        result = run_crawl(
+            str(urls), "--config", str(config), "--output", str(db), "--stats", str(stats),
+            "--workers", "1", "--no-cache", "--ignore-robots",
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    (end,) = [line for line in db_records(db, "run") if " end " in line]
+    assert "items_dropped=1" in end.split()
+    assert json.loads(stats.read_text("utf-8"))["items_dropped"] == 1
+    assert "1 parsed items dropped" in result.stderr
