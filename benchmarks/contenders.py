@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.board import parse_board  # noqa: E402
+from pipelines.parsers.board import parse_board  # noqa: E402
 from pipelines.records import board_line, url_line  # noqa: E402
 
 

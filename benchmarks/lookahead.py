@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from crawler.frontier.politeness import HostQueues
 from crawler.model import Job, Page
-from crawler.politeness import HostQueues
 from crawler.report import Reporter
 from crawler.scheduler import Scheduler
 from pipelines.writer import Writer

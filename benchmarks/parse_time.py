@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.decode import decode_body
-from pipelines.board import NoEntries, parse_board
+from pipelines.parsers.board import NoEntries, parse_board
 from tests.hostile.corpus import adversarial_board, nested_board, normal_board
 
 MB = 1024 * 1024

@@ -6,8 +6,15 @@ from bytes built once, over keep-alive connections, so it is never the bottlenec
 An optional latency delays each answer (a timer, not a sleep: the server keeps
 serving other connections meanwhile).
 
+`/site/N` (N below the linked site's size) is a page of the same weight that links,
+as a site's pages do, to a navigation bar (pages 0 to 29), to its neighbours N-1
+and N+1, to its children 2N+1 and 2N+2, and to a few things a crawl does not follow
+(two other sites, a fragment, a mail address): every page of the linked site is
+reached from /site/0 by following links, at most about log2(size) hops away.
+
 Control routes, not counted as pages:
-- `/__reset?latency_ms=L` zeroes the counters and sets the latency;
+- `/__reset?latency_ms=L&pages=P` zeroes the counters, sets the latency and the
+  linked site's size (default 2000 pages);
 - `/__stats` returns JSON: pages served, monotonic time of the first request and of
   the last answer (CLOCK_MONOTONIC is system-wide, so the caller can compare).
 
@@ -54,6 +61,22 @@ def response(status: str, body: bytes, content_type: str) -> bytes:
     return head.encode("ascii") + body
 
 
+NAV_LINKS = 30
+
+
+def linked_page(number: int, pages: int, filler: bytes) -> bytes:
+    """`/site/N` of a linked site of `pages` pages (see the module docstring)."""
+    targets = [*range(NAV_LINKS), number - 1, number + 1, 2 * number + 1, 2 * number + 2]
+    hrefs = [f"/site/{n}" for n in targets if 0 <= n < pages]
+    hrefs += ["http://offsite.invalid/a", "https://other.invalid/b", "#top", "mailto:a@b.invalid"]
+    items = "".join(f'<li><a href="{href}">link {n}</a></li>\n' for n, href in enumerate(hrefs))
+    head = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>page</title></head>\n'
+        f"<body><h1>Page {number}</h1><ul>\n{items}</ul>\n"
+    ).encode()
+    return head + filler + b"</body></html>\n"
+
+
 class Site:
     def __init__(self) -> None:
         self.answers = {
@@ -62,9 +85,23 @@ class Site:
         }
         self.not_found = response("404 Not Found", b"not found\n", "text/plain")
         self.latency = 0.0
+        self.linked_pages = 2000
+        self._linked: dict[int, bytes] = {}
+        self._filler = b""
         self.reset()
 
+    def _linked_answer(self, number: int) -> bytes:
+        answer = self._linked.get(number)
+        if answer is None:
+            if not self._filler:
+                page = _padded("<html><body></body></html>", PAGE_SIZE - 2500)
+                self._filler = page[len(b"<html><body>") : -len(b"</body></html>")]
+            body = linked_page(number, self.linked_pages, self._filler)
+            answer = self._linked[number] = response("200 OK", body, "text/html; charset=utf-8")
+        return answer
+
     def reset(self) -> None:
+        self._linked.clear()
         self.pages = 0
         self.first: float | None = None
         self.last: float | None = None
@@ -76,9 +113,17 @@ class Site:
             if self.first is None:
                 self.first = time.monotonic()
             return self.answers[kind], True
+        if kind == "site":
+            number = target[6:]
+            if number.isdigit() and int(number) < self.linked_pages:
+                if self.first is None:
+                    self.first = time.monotonic()
+                return self._linked_answer(int(number)), True
         parts = urlsplit(target)
         if parts.path == "/__reset":
-            self.latency = float(parse_qs(parts.query).get("latency_ms", ["0"])[0]) / 1000
+            query = parse_qs(parts.query)
+            self.latency = float(query.get("latency_ms", ["0"])[0]) / 1000
+            self.linked_pages = int(query.get("pages", ["2000"])[0])
             self.reset()
             return response("200 OK", b"ok\n", "text/plain"), False
         if parts.path == "/__stats":

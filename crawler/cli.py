@@ -19,6 +19,7 @@ from crawler.config import parse_with_config
 from crawler.exit_codes import EXIT_UNUSABLE
 from crawler.options import HelpFormatter, add_to
 from crawler.settings import DEFAULT_CACHE_NAME, FetchSettings, RunSettings
+from pipelines.parsers import Registry, install
 
 # `crawl NAME ...`: the module whose main(argv) runs the command.
 SUBCOMMANDS = {"export": "crawler.commands.export", "parse": "crawler.commands.parse"}
@@ -80,13 +81,47 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
     return RunSettings(**{**fields_of(RunSettings), "fetch": fetch})
 
 
+def check_follow(
+    settings: RunSettings, registry: Registry, parser: argparse.ArgumentParser
+) -> None:
+    """Exit 2 with one line if the options or the `[follow]` table for following
+    links cannot be used (a bad regex or selector, a parser that is unknown or
+    cannot run, --scope any alone)."""
+    from crawler.frontier.policy import policy_for
+    from crawler.frontier.rules import RulesError
+
+    try:
+        policy_for(settings, registry.check)
+    except RulesError as error:
+        parser.error(str(error))
+
+
+def load_parsers(tables: object, config: Path | None) -> Registry:
+    """The registry of parsers (built-ins, plugins, the config's `[parsers]` table),
+    checked; raises RegistryError with one line."""
+    from pipelines.parsers import build
+
+    return build(tables, config)
+
+
 def parse_arguments(
     argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None
 ) -> argparse.Namespace:
-    """The command line, over the defaults of `--config FILE`, with the backend settled."""
+    """The command line, over the defaults of `--config FILE`, with the backend settled
+    and the parsers loaded (`args.registry`): a bad `[parsers.NAME]` table, or
+    `--parse` naming a parser that is unknown or cannot run, is a usage error."""
+    from pipelines.parsers import RegistryError
+
     parser = parser or build_parser()
     args = parse_with_config(parser, argv)
     resolve_backend(args, parser)
+    try:
+        args.registry = load_parsers(args.config_tables.get("parsers"), args.config)
+    except RegistryError as error:
+        parser.error(str(error))
+    problem = args.registry.check(args.parse)
+    if problem:
+        parser.error(f"--parse: {problem}")
     return args
 
 
@@ -101,7 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crawler.runner import run_crawl
 
     settings = settings_from(args)
+    check_follow(settings, args.registry, parser)
     reporter = Reporter(settings.progress, settings.quiet, settings.verbose)
+    if args.list_parsers:
+        print("\n".join(args.registry.listing()))
+        return 0
+    for problem in args.registry.problems:
+        reporter.say(f"crawl: {problem}")
+    install(args.registry)
     if settings.backend == "dask" and not dask_installed():
         reporter.say(DASK_MISSING)
         return EXIT_UNUSABLE

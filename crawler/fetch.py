@@ -278,7 +278,9 @@ def fetch_once(
 
             store(session, response, body)  # only a body read within the bounds is kept
     content_type = response.headers.get("Content-Type", "")
-    if is_text(content_type):
+    if settings.raw_body:  # the bytes themselves, whatever the type (a sitemap, maybe gzip)
+        text, size = body.decode("latin-1"), len(body)
+    elif is_text(content_type):
         text: str | None = decode_body(body, content_type)
         size = len(text)
     else:

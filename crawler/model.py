@@ -89,3 +89,13 @@ class FetchPolicy(NamedTuple):
     scope: object | None = None
     guard_private: bool = False
     exempt_origin: str = ""
+
+
+class Link(NamedTuple):
+    """A link found on a page: its absolute URL (resolved, not yet checked),
+    whether its `rel` says `nofollow`, and which follow rules' selectors picked it
+    (bit i set: rule i's; 0 when no rules are given)."""
+
+    url: str
+    nofollow: bool = False
+    rules: int = 0

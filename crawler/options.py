@@ -56,6 +56,15 @@ def positive_float(text: str) -> float:
     return value
 
 
+def depth_value(text: str) -> float:
+    from crawler.frontier.rules import parse_depth
+
+    try:
+        return parse_depth(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def ca_file(text: str) -> Path:
     """A CA file that can be loaded (checked now, so a bad one stops the run at once)."""
     from crawler.tls import ca_bundle_problem  # ssl and certifi: only when asked for
@@ -68,15 +77,9 @@ def ca_file(text: str) -> Path:
 
 
 def parser_names(text: str) -> tuple[str, ...]:
-    from pipelines import PARSERS
-
-    names = tuple(name for name in text.split(",") if name)
-    unknown = [name for name in names if name not in PARSERS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown parser {', '.join(unknown)} (known: {', '.join(PARSERS)})"
-        )
-    return names
+    """Comma-separated names; whether each names a parser is the registry's to say,
+    once the config's parsers are known (`crawler.cli.parse_arguments`)."""
+    return tuple(name for name in (part.strip() for part in text.split(",")) if name)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ OPTIONS: tuple[Option, ...] = (
            type=Path, metavar="PATH", path=True),
     Option("--parse", "parsers (comma-separated, e.g. board) for lines that name none "
            "(default: none)", type=parser_names, metavar="NAMES"),
+    Option("--list-parsers", "print every parser (built-in, declared in --config, installed "
+           "as a plugin) with where it comes from, and exit", kind="flag", in_config=False),
     Option("--timeout", "budget of one attempt: connect, wait and read the whole body",
            type=positive_float, metavar="SECONDS"),
     Option("--retries", "extra attempts for connection errors, timeouts, 408, 429 and 5xx",
@@ -149,6 +154,27 @@ OPTIONS: tuple[Option, ...] = (
            "a delay means one request at a time to that host",
            type=non_negative_float, metavar="SECONDS"),
     Option("--ignore-robots", "do not fetch or obey robots.txt", kind="flag"),
+    Option("--depth", "follow links this many hops from each listed URL; 0 fetches only "
+           "the listed URLs, inf has no limit (default: 0, or [follow] depth of --config)",
+           type=depth_value, metavar="N"),
+    Option("--scope", "where followed links may lead from the listed URL they descend from: "
+           "its host, its registrable domain, under its directory (prefix), or anywhere "
+           "(any), which needs --max-pages", choices=("host", "domain", "prefix", "any")),
+    Option("--allow", "follow only links whose URL matches this regex (repeatable)",
+           kind="append", default=None, metavar="REGEX"),
+    Option("--deny", "do not follow links whose URL matches this regex (repeatable; wins "
+           "over --allow)", kind="append", default=None, metavar="REGEX"),
+    Option("--max-pages", "when following links, take at most this many URLs into the run; "
+           "listed URLs are never cut (default: 10000)", type=positive_int, metavar="N"),
+    Option("--ignore-nofollow", "follow links that rel=nofollow, <meta name=robots> or "
+           "X-Robots-Tag mark nofollow (robots.txt still applies)", kind="flag"),
+    Option("--allow-private-network", "follow links to loopback, private and link-local "
+           "addresses too (not checked by default for found links)", kind="flag"),
+    Option("--sitemaps", "also crawl the sitemaps named by each listed host's robots.txt",
+           kind="flag"),
+    Option("--rejected-log", "write a line per link not followed to this file (replaced "
+           "each run): reason, URL, the page it was on", type=Path, metavar="FILE",
+           path=True),
     Option("--cache", "HTTP cache (SQLite) for revalidating pages between runs "
            "(default: http-cache.sqlite next to the output file)",
            type=Path, default=None, metavar="PATH", path=True),
@@ -182,7 +208,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         said = "(default" in (action.help or "")
-        if said or action.default is None or action.default is False or action.default == ():
+        nothing = action.default is None or action.default is False or action.default in ((), [])
+        if said or nothing:
             return action.help
         return super()._get_help_string(action)
 

@@ -32,6 +32,18 @@ class Stats:
     started_at: float = field(default_factory=time.time)  # wall clock, for the reports
     ended: float | None = None  # monotonic, set by finish()
     ended_at: float | None = None  # wall clock, set by finish()
+    following: bool = False  # --depth or --sitemaps: the counts below are shown
+    found: int = 0  # URLs taken from links and sitemaps
+    dropped: dict[str, int] = field(default_factory=dict)  # links not followed, by reason
+    items_dropped: int = 0  # declared parsers' items without a required field
+
+    def dropped_text(self, separator: str = ",", pair: str = ":") -> str:
+        """The links not followed, by reason, in the order of `crawler.frontier.REASONS`."""
+        from crawler.frontier.policy import REASONS
+
+        counts = [(reason, self.dropped.get(reason, 0)) for reason in REASONS]
+        counts += sorted((r, n) for r, n in self.dropped.items() if r not in REASONS)
+        return separator.join(f"{reason}{pair}{count}" for reason, count in counts if count)
 
     @property
     def seconds(self) -> float:
@@ -55,10 +67,17 @@ class Stats:
             text += f"; {self.unchanged} unchanged (cache), {self.saved} bytes saved"
         if self.held_seconds >= 0.05:
             text += f"; per-host limits held workers back {self.held_seconds:.1f} s"
+        if self.items_dropped:
+            text += f"; {self.items_dropped} parsed items dropped (a required field missing)"
+        if self.following:
+            dropped = sum(self.dropped.values())
+            text += f"; {self.found} found by following, {dropped} links not followed"
+            if dropped:
+                text += f" ({self.dropped_text(', ', ' ')})"
         return text
 
     def fields(self) -> dict[str, object]:
-        return {
+        fields: dict[str, object] = {
             "ok": self.ok,
             "failed": self.failed,
             "retried": self.retried,
@@ -67,6 +86,12 @@ class Stats:
             "saved": self.saved,
             "seconds": f"{self.seconds:.2f}",
         }
+        if self.items_dropped:
+            fields["items_dropped"] = self.items_dropped
+        if self.following:
+            fields["found"] = self.found
+            fields["dropped"] = self.dropped_text() or "0"
+        return fields
 
 
 class Reporter:

@@ -8,6 +8,9 @@ Both are made from one `RunReport`, so the two files never disagree:
      "seconds": 43.71, "ok": 95, "failed": 5, "retried": 2, "bytes": 812345,
      "unchanged": 60, "saved": 2301234, "errors": {"HTTP 404": 3, "timed out": 2}}
 
+  and, when following links (`--depth`, `--sitemaps`), `"found": 120` and
+  `"dropped": {"offsite": 310, "seen": 2200}`: the links not followed, by reason.
+
 - `status` is `finished`, `interrupted` (a stop signal) or `output-error` (the
   output could not be written: a full disk, say); `exit` is the exit status.
 - `started` and `ended` are ISO 8601 in UTC, to the second; `seconds` is measured
@@ -88,6 +91,9 @@ class RunReport:
     unchanged: int
     saved: int
     errors: dict[str, int]
+    found: int | None = None  # following links: URLs taken from links and sitemaps
+    dropped: dict[str, int] | None = None  # following links: links not followed, by reason
+    items_dropped: int = 0  # declared parsers' items without a required field
 
     @classmethod
     def of(cls, run_id: str, version: str, status: str, exit_code: int, stats: Stats) -> RunReport:
@@ -110,11 +116,14 @@ class RunReport:
             unchanged=stats.unchanged,
             saved=stats.saved,
             errors=dict(errors),
+            found=stats.found if stats.following else None,
+            dropped={r: n for r, n in stats.dropped.items() if n} if stats.following else None,
+            items_dropped=stats.items_dropped,
         )
 
     def as_json(self) -> dict[str, Any]:
         """The object `--stats` writes, keys in this order."""
-        return {
+        report = {
             "run": self.run,
             "version": self.version,
             "status": self.status,
@@ -130,6 +139,12 @@ class RunReport:
             "saved": self.saved,
             "errors": dict(self.errors),
         }
+        if self.dropped is not None:
+            report["found"] = self.found
+            report["dropped"] = dict(self.dropped)
+        if self.items_dropped:
+            report["items_dropped"] = self.items_dropped
+        return report
 
     def registry(self) -> CollectorRegistry:
         """The run as Prometheus gauges (`GAUGES`), in a registry of its own: the

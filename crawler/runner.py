@@ -13,18 +13,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
-from crawler.politeness import HostQueues
+from crawler.frontier import Frontier
+from crawler.frontier.policy import policy_for
+from crawler.frontier.politeness import HostQueues
+from crawler.links import agent_token
+from crawler.model import BadLine, Job
 from crawler.pools import BackendError, make_pool
 from crawler.report import Reporter, Stats
 from crawler.run_report import RunReport
 from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
 from crawler.urlfile import read_jobs, read_lines
-from pipelines import PARSERS
+from pipelines.parsers import Registry, active
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
 from pipelines.writer import OutputError, Writer
@@ -90,6 +94,24 @@ def shut_down(pool, clean: bool, reporter: Reporter) -> None:
         reporter.say(f"crawl: workers did not stop within {SHUTDOWN_TIMEOUT:.0f} s; leaving them")
 
 
+def until_unusable(
+    jobs: Iterator[Job | BadLine], registry: Registry, source: str, unusable: list[str]
+) -> Iterator[Job | BadLine]:
+    """The jobs, up to the first line that asks for a parser that cannot run (a
+    plugin that did not load): the URL file is then unusable, as with a bad
+    `--parse`, and the run stops reading it there (exit 2) after finishing what is
+    in flight. Why goes into `unusable`."""
+    if all(registry.problem(name) is None for name in registry):
+        yield from jobs
+        return
+    for item in jobs:
+        problem = registry.check(item.parsers) if isinstance(item, Job) else None
+        if problem is not None:
+            unusable.append(f"{source} line {item.line}: {problem}")
+            return
+        yield item
+
+
 def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
     """Crawl the URLs of `urls` into `settings.output`; returns the exit status."""
     lock = RunLock(settings.output)
@@ -118,15 +140,25 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     except OutputError as error:
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    try:  # --rejected-log, like the output, before any worker starts
+        rejected_log = open_rejected_log(settings.rejected_log)
+    except OSError as error:
+        writer.close()
+        reporter.say(
+            f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
+        )
+        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     try:
         with on_stop_signals(_interrupt):
             pool = make_pool(settings)
     except BackendError as error:
         writer.close()
+        close_quietly(rejected_log)
         reporter.say(f"crawl: {error}")
         return EXIT_UNUSABLE
     except Interrupted as stop:
         writer.close()
+        close_quietly(rejected_log)
         reporter.say(f"crawl: interrupted by {signal.Signals(stop.signum).name}; nothing fetched")
         code = exit_status(Outcome(Stats(), stop.signum))
         return end_run(settings, run_id, "interrupted", code, Stats(), reporter)
@@ -151,25 +183,37 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         )
     except OutputError as error:
         shut_down(pool, True, reporter)
+        close_quietly(rejected_log)
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    frontier = Frontier(
+        HostQueues(settings.per_host, settings.delay),
+        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
+        lookahead=settings.lookahead,
+        follow=policy_for(settings, active().check),  # the command line checked it
+        sitemaps=settings.sitemaps,
+        keep_rejected=rejected_log is not None,
+    )
     scheduler = Scheduler(
         pool,
         writer,
         reporter,
         max_in_flight=settings.max_in_flight,
         watchdog_limit=None if pool.reports_lost_tasks else settings.watchdog_limit(),
-        hosts=HostQueues(settings.per_host, settings.delay),
-        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
-        lookahead=settings.lookahead,
         workers=settings.concurrency,
+        frontier=frontier,
+        agent=agent_token(settings.fetch.user_agent),
+        rejected_log=rejected_log,
     )
     try:
         with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):
-            jobs = read_jobs(read_lines(urls), settings.parse, PARSERS)
-            outcome = scheduler.run(jobs)
+            registry = active()
+            unusable: list[str] = []
+            jobs = read_jobs(read_lines(urls), settings.parse, registry)
+            outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
         shut_down(pool, scheduler.clean, reporter)
+        close_quietly(rejected_log)
     reporter.close()
     outcome.stats.finish()
     status = "finished"
@@ -179,6 +223,9 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     elif outcome.output_error is not None:
         status = "output-error"
         reporter.say(f"crawl: {outcome.output_error}")
+    elif unusable:
+        status = "stopped"
+        reporter.say(f"crawl: {unusable[0]}; stopped reading the URL file there")
     try:
         writer.append([run_line(run_id, "end", {"status": status, **outcome.stats.fields()})])
         writer.close()
@@ -189,7 +236,23 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     if status == "finished" and outcome.output_error is not None:
         status = "output-error"  # the end line itself could not be written
     reporter.say(outcome.stats.summary())
-    return end_run(settings, run_id, status, exit_status(outcome), outcome.stats, reporter)
+    code = EXIT_UNUSABLE if unusable and status == "stopped" else exit_status(outcome)
+    return end_run(settings, run_id, status, code, outcome.stats, reporter)
+
+
+def open_rejected_log(path: Path | None) -> TextIO | None:
+    """The `--rejected-log` file, emptied for this run (as wget's is), line-buffered
+    so that a killed run leaves whole lines."""
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "w", encoding="utf-8", buffering=1)
+
+
+def close_quietly(file: TextIO | None) -> None:
+    if file is not None:
+        with suppress(OSError):
+            file.close()
 
 
 def end_run(

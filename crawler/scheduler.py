@@ -1,21 +1,16 @@
-"""The main process's side of a crawl: feed the pool, collect results, write records.
+"""The dispatch loop: the main process's side of a crawl. It feeds the pool from
+the frontier, collects results, and writes records.
 
-- The URL stream is read lazily and at most `max_in_flight` tasks are submitted
-  and unfinished at once, so memory does not grow with the URL list. Each
-  distinct URL is submitted once (the run remembers a 96-bit digest of each, in
-  a compact table: `crawler.seen`).
-- Politeness (`crawler.politeness`): URLs read wait in per-host queues and go
-  out as each host's bound and delay allow, hosts taking turns. Memory is bounded
-  twice: at most `lookahead` jobs are queued in all, and at most a tenth of that
-  for one host; a host's jobs past its share are set aside on disk
-  (`crawler.spill`) and read back once the URL file is done. So a host with a
-  million URLs neither fills memory nor hides the hosts listed after it.
-- robots.txt (`crawler.robots`): the first URL of a host holds that host and
-  sends its `/robots.txt` to the pool as a task (before any queued page); the
-  callback parses it here, in the main process, and releases the host. A URL
-  robots.txt refuses gets its `error:` line without a request.
-- Results arrive in the pool's callback thread. A callback never raises: an
-  exception there would kill the thread that delivers every later result.
+- What to fetch next is the frontier's (`crawler.frontier`): dedupe, per-host
+  queues and politeness, the spill to disk, the robots gate, and which found links
+  and sitemap entries to take. The loop reads the URL file lazily, only while the
+  frontier has room, and keeps at most `max_in_flight` tasks submitted and
+  unfinished, so memory does not grow with the URL list or with what is found.
+- Results arrive in the pool's callback thread: the page's records are written,
+  then (with `--depth`) its links are extracted (`crawler.links`) and handed to
+  the frontier, and a sitemap's entries (`crawler.sitemaps`). A callback never
+  raises: an exception there would kill the thread that delivers every later
+  result.
 - Whoever removes a task from `_in_flight` writes its one line: the callback, or
   the watchdog. A pool that loses a task says so through the error callback
   (`crawler.pools.TaskLost`, whose text is the line's reason); where a pool cannot
@@ -32,34 +27,31 @@ import contextlib
 import itertools
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
-from crawler.model import BadLine, Failure, Job, Page, Result
-from crawler.politeness import HostQueues
+from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
+from crawler.frontier.politeness import HostQueues
+from crawler.links import NO_LINKS, extract_links
+from crawler.model import BadLine, Failure, Job, Link, Page, Result
 from crawler.pools.base import TaskLost, TaskPool
 from crawler.report import Reporter, Stats
-from crawler.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
 from crawler.run_report import error_kind
-from crawler.seen import SeenUrls
-from crawler.spill import Spill
-from crawler.urls import host_key
+from crawler.sitemaps import read_sitemap
 from crawler.worker import fetch_url, run_task
-from pipelines import records_for
-from pipelines.records import error_line
+from pipelines import parse_page, records_for
+from pipelines.records import error_line, record_key
 from pipelines.writer import OutputError, Writer
 
 WATCH_EVERY = 0.5
+READ_BATCH = 64  # lines of the URL file read between two looks at what can be sent
 
 
 class _Task(NamedTuple):
-    job: Job
+    fetch: Fetch
     submitted: float
-    host: str = ""
-    robots: bool = False  # the task fetches the host's robots.txt, not a listed URL
 
 
 @dataclass
@@ -79,131 +71,112 @@ class Scheduler:
         max_in_flight: int,
         watchdog_limit: float | None,
         task: Callable[..., Result] = fetch_url,
-        hosts: HostQueues[Job] | None = None,
+        hosts: HostQueues[Entry] | None = None,
         robots_agent: str | None = None,
         lookahead: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         workers: int | None = None,
+        frontier: Frontier | None = None,
+        agent: str = "crawl",
+        rejected_log: TextIO | None = None,
     ) -> None:
-        """`hosts` holds the per-host bounds (none by default); `robots_agent` is the
-        User-Agent matched against robots.txt, None to ignore robots.txt; `workers`
-        (default `max_in_flight`) tells when some of them sit idle."""
+        """`frontier` decides what is fetched (by default one built from `hosts`,
+        the per-host bounds, `robots_agent`, the User-Agent matched against
+        robots.txt or None to ignore it, and `lookahead`); `workers` (default
+        `max_in_flight`) tells when some of them sit idle; `agent` is our token in
+        `<meta name=...>` and X-Robots-Tag; `rejected_log` gets a line per link
+        not followed."""
         self.pool = pool
         self.writer = writer
         self.reporter = reporter
         self.max_in_flight = max_in_flight
         self.watchdog_limit = watchdog_limit
         self.task = task
-        self.stats = Stats()
+        self.frontier = frontier or Frontier(
+            hosts or HostQueues(per_host=max_in_flight),
+            robots_agent=robots_agent,
+            lookahead=lookahead,
+        )
+        self.agent = agent
+        self.rejected_log = rejected_log
+        self.stats = Stats(following=self.frontier.following, dropped=self.frontier.dropped)
         self.written_off = 0
         self._in_flight: dict[int, _Task] = {}
+        self._finishing = 0  # results being handled: they may still add URLs
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
         self._stop_signal: int | None = None
         self._output_error: OutputError | None = None
         self._next_watch = 0.0
         self._counting = threading.Lock()
-        self.hosts: HostQueues[Job] = hosts or HostQueues(per_host=max_in_flight)
-        self.robots_agent = robots_agent
-        self.lookahead = max(1, lookahead)
-        self.host_share = max(1, self.lookahead // 10)
         self.clock = clock
         self.workers = workers or max_in_flight
-        self._robots: dict[str, Robots] = {}
-        self._robots_wanted: deque[str] = deque()
         self._generation = 0  # counts finished tasks, so that no wake-up is missed
-        self._last_host = ("", "")
 
     # -- the main thread ----------------------------------------------------------
     def run(self, jobs: Iterable[Job | BadLine]) -> Outcome:
-        seen = SeenUrls()
-        spill = Spill()
         source: Iterator[Job | BadLine] = iter(jobs)
-        replaying = exhausted = False
+        exhausted = False
         job: Job | BadLine | None = None  # read, not yet taken
+        frontier = self.frontier
         try:
             while not self._stopping():
                 took = False
                 generation = self._generation
                 self._watch()  # at most every WATCH_EVERY, even while reading apace
-                if not exhausted and self.hosts.queued < self.lookahead:
+                for _ in range(READ_BATCH):  # reading is cheap: a batch between dispatches
+                    with self._changed:
+                        if exhausted or not frontier.wants_listed():
+                            break
                     if job is None:
                         job = next(source, None)
-                    if job is None and not replaying and spill.count:
-                        source, replaying = spill.replay(), True
-                        continue
                     if job is None:
                         exhausted = True
-                    elif self._take(job, seen, None if replaying else spill):
+                    elif self._take(job):
                         job, took = None, True
+                    else:
+                        break  # no room for it yet
                 sent = self._dispatch()
                 with self._changed:
-                    if exhausted and not self.hosts.queued and not self._in_flight:
+                    idle = not self._in_flight and not self._finishing
+                    if exhausted and idle and not frontier.pending():
                         break
                 if not (took or sent):
                     self._idle(generation)
+            self._wait(lambda: not self._in_flight and not self._finishing)
         finally:
-            spill.close()
-        self._wait(lambda: not self._in_flight)
+            with self._changed:
+                frontier.close()
+                self.stats.found = frontier.found
         return Outcome(self.stats, self._stop_signal, self._output_error)
 
-    def _take(self, job: Job | BadLine, seen: SeenUrls, spill: Spill | None) -> bool:
-        """Queue a job under its host (a bad line is answered at once). A host past its
-        share sets the job aside in `spill`; with no spill (reading it back) the job
-        waits: False means not taken yet."""
+    def _take(self, job: Job | BadLine) -> bool:
+        """Hand a line of the URL file to the frontier (a bad line is answered at
+        once); False means not taken yet: offer it again."""
         if isinstance(job, BadLine):
             self._bad_line(job)
             return True
-        if spill is not None and job.url in seen:  # a replayed job was deduplicated already
-            return True
-        if self._last_host[0] != job.url:  # a job that waits is looked at again and again
-            self._last_host = (job.url, host_key(job.url))
-        host = self._last_host[1]
         with self._changed:
-            if self.hosts.queued_for(host) >= self.host_share:
-                if spill is None:
-                    return False
-            else:
-                if self.robots_agent is not None and not self.hosts.is_known(host):
-                    self.hosts.hold(host)
-                    self._robots_wanted.append(host)
-                self.hosts.add(host, job, self.clock())
-                if spill is not None:
-                    seen.add(job.url)
-                return True
-        if spill.add(job):
-            seen.add(job.url)
-            return True
-        return False
+            return self.frontier.add_listed(job, self.clock())
 
     def _dispatch(self) -> bool:
-        """Submit what politeness allows while there is room in flight; robots.txt
+        """Submit what the frontier allows while there is room in flight; robots.txt
         fetches go first. True if anything was sent or answered."""
         progressed = False
         while len(self._in_flight) < self.max_in_flight and not self._stopping():
-            if self._robots_wanted:
-                host = self._robots_wanted.popleft()
-                self._submit(Job(0, robots_url(host), ()), host, robots=True)
-                progressed = True
-                continue
-            now = self.clock()
             with self._changed:
-                picked = self.hosts.pop_ready(now)
-                if picked is not None:
-                    host, job = picked
-                    robots = self._robots.get(host)
-                    refusal = robots.refusal(job.url, self.robots_agent or "") if robots else None
-                    if refusal is None:
-                        self.hosts.started(host, now)
-                    else:
-                        self.hosts.skipped(host, now)
-            if picked is None:
+                ready = self.frontier.next_ready(self.clock())
+            if ready is None:
                 return progressed
             progressed = True
-            if refusal is None:
-                self._submit(job, host)
+            if isinstance(ready, Refused):
+                url = ready.entry.url
+                if ready.recorded:
+                    self._record(url, [error_line(url, ready.reason)], ready.reason, None)
+                else:
+                    self._log_rejected([(url, ready.counted or "robots")], "")
             else:
-                self._record(job.url, [error_line(job.url, refusal)], refusal, None)
+                self._submit(ready)
         return progressed
 
     def _idle(self, generation: int) -> None:
@@ -215,14 +188,14 @@ class Scheduler:
                 return  # something finished since the loop looked: look again first
             start = self.clock()
             timeout = WATCH_EVERY / 2
-            ready_at = self.hosts.next_ready_at()
+            ready_at = self.frontier.next_ready_at()
             if ready_at is not None:
                 timeout = min(timeout, max(0.0, ready_at - start))
             held = (
-                self.hosts.queued > 0
+                self.frontier.queued > 0
                 and len(self._in_flight) < self.workers
-                and not self._robots_wanted
-                and not any(task.robots for task in self._in_flight.values())
+                and not self.frontier.robots_wanted()
+                and not any(task.fetch.kind == ROBOTS for task in self._in_flight.values())
             )
             self._changed.wait(timeout)
             if held:
@@ -253,14 +226,13 @@ class Scheduler:
                 self._changed.wait(WATCH_EVERY / 2)
             self._watch()
 
-    def _submit(self, job: Job, host: str = "", robots: bool = False) -> None:
+    def _submit(self, fetch: Fetch) -> None:
         task_id = next(self._ids)
         with self._changed:
-            self._in_flight[task_id] = _Task(job, time.monotonic(), host, robots)
-        args = (job.url, task_id, ROBOTS_MAX_BYTES) if robots else (job.url, task_id)
+            self._in_flight[task_id] = _Task(fetch, time.monotonic())
         self.pool.apply_async(
             run_task,
-            (self.task, *args),
+            (self.task, fetch.url, task_id, *_task_extras(fetch)),
             callback=partial(self._on_result, task_id),
             error_callback=partial(self._on_error, task_id),
         )
@@ -302,24 +274,14 @@ class Scheduler:
         try:
             with self._changed:
                 task = self._in_flight.pop(task_id, None)
-            if task is None:
-                return False  # written off already; a late answer is dropped
-            if task.robots:
-                self._robots_known(task.host, result)
-                return True
-            if task.host:
-                with self._changed:
-                    self.hosts.done(task.host, self.clock(), getattr(result, "throttled", False))
-            url, parsers = task.job.url, task.job.parsers
-            if not isinstance(result, (Page, Failure)):  # a pool or task bug: said as run_task says
-                result = Failure(url, f"worker error: bad result {type(result).__name__}", 1)
+                if task is None:
+                    return False  # written off already; a late answer is dropped
+                self._finishing += 1
             try:
-                result = result._replace(url=url)
-                lines, reason = records_for(result, parsers)
-            except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
-                reason = f"pipeline error: {type(error).__name__}"
-                lines = [error_line(url, reason)]
-            self._record(url, lines, reason, result)
+                self._finished(task.fetch, result)
+            finally:
+                with self._changed:
+                    self._finishing -= 1
             return True
         except BaseException as error:  # noqa: BLE001 - see the module docstring
             self._output_error = self._output_error or OutputError(f"internal error: {error!r}")
@@ -329,13 +291,72 @@ class Scheduler:
                 self._generation += 1
                 self._changed.notify_all()
 
-    def _robots_known(self, host: str, result: Result) -> None:
-        """A host's robots.txt came back: decide here, then let its URLs go."""
-        robots = interpret(result)
-        delay = robots.crawl_delay(self.robots_agent or "")
+    def _finished(self, fetch: Fetch, result: Result) -> None:
+        """A task's result: tell the frontier, write the records, follow the links."""
+        if not isinstance(result, (Page, Failure)):  # a pool or task bug: said as run_task says
+            result = Failure(fetch.url, f"worker error: bad result {type(result).__name__}", 1)
         with self._changed:
-            self._robots[host] = robots
-            self.hosts.release(host, self.clock(), delay)
+            rejected = self.frontier.done(fetch, result, self.clock())
+        self._log_rejected(rejected, fetch.url)
+        entry = fetch.entry
+        if fetch.kind == ROBOTS or entry is None:
+            return
+        url, parsers = entry.url, entry.parsers
+        sitemap = None
+        found_by_parsers: list[str] = []
+        try:
+            result = result._replace(url=url)
+            if isinstance(result, Page):
+                parsed = parse_page(result, parsers)
+                lines, reason, found_by_parsers = parsed.lines, parsed.failure, parsed.links
+                if parsed.dropped:
+                    with self._counting:
+                        self.stats.items_dropped += sum(parsed.dropped.values())
+            else:
+                lines, reason = records_for(result, parsers)
+            if fetch.kind == SITEMAP and isinstance(result, Page):
+                sitemap = read_sitemap((result.text or "").encode("latin-1", "replace"))
+                if sitemap.problem is not None:
+                    reason = f"sitemap: {sitemap.problem}"
+                    lines.append(error_line(url, reason))
+        except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
+            reason = f"pipeline error: {type(error).__name__}"
+            lines = [error_line(url, reason)]
+        self._record(url, lines, reason, result)
+        if sitemap is not None:
+            with self._changed:
+                rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
+            self._log_rejected(rejected, url)
+        elif isinstance(result, Page) and self.frontier.follow.follows:
+            self._follow(fetch, result, found_by_parsers)
+
+    def _follow(self, fetch: Fetch, page: Page, found_by_parsers: list[str]) -> None:
+        """The page's links, then those its parsers returned (taken like `a[href]`
+        ones: a follow rule with its own selector does not see them)."""
+        selectors = self.frontier.follow.selectors
+        try:
+            found = extract_links(page, selectors, self.agent)
+        except Exception:  # noqa: BLE001 - a page lxml cannot read has no links we can take
+            found = NO_LINKS
+        if found_by_parsers:
+            bits = sum(1 << n for n, selector in enumerate(selectors) if selector is None)
+            extra = [Link(link, False, bits) for link in found_by_parsers]
+            found = found._replace(links=[*found.links, *extra])
+        with self._changed:
+            rejected = self.frontier.add_links(fetch, page, found, self.clock())
+        self._log_rejected(rejected, fetch.url)
+
+    def _log_rejected(self, rejected: list[tuple[str, str]], parent: str) -> None:
+        """One line per link not followed: reason, URL, and the page it was on."""
+        log = self.rejected_log
+        if log is None or not rejected:
+            return
+        text = "".join(
+            f"{reason}\t{record_key(url)}\t{record_key(parent) if parent else '-'}\n"
+            for url, reason in rejected
+        )
+        with self._counting, contextlib.suppress(OSError, ValueError):
+            log.write(text)
 
     def _record(
         self, url: str, lines: list[str], reason: str | None, result: Result | None
@@ -362,3 +383,13 @@ class Scheduler:
         # The record is written: a reporter's or a terminal's trouble is not the run's.
         with contextlib.suppress(Exception):
             self.reporter.page(url, reason)
+
+
+def _task_extras(fetch: Fetch) -> tuple:
+    """The task's arguments after (url, task_id), as short as they can be: a listed
+    URL's fetch is called as it always was."""
+    if fetch.raw:
+        return (fetch.max_bytes, fetch.policy, True)
+    if fetch.policy is not None:
+        return (fetch.max_bytes, fetch.policy)
+    return () if fetch.max_bytes is None else (fetch.max_bytes,)

@@ -42,6 +42,7 @@ class FetchSettings:
     retry_after_cap: float = 60.0
     cache_path: Path | None = None
     ca_bundle: Path | None = None  # --ca-bundle: an extra CA file (an internal site's)
+    raw_body: bool = False  # a page's text is its body's bytes as latin-1 (sitemaps)
 
     @property
     def attempts(self) -> int:
@@ -76,18 +77,31 @@ class RunSettings:
     verbose: bool = False
     start_method: str | None = None  # None: the platform's default
     fetch: FetchSettings = field(default_factory=FetchSettings)
-    per_host: int = 4  # requests in flight to one host (see crawler.politeness)
+    per_host: int = 4  # requests in flight to one host (see crawler.frontier.politeness)
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
     ignore_robots: bool = False  # neither fetch nor obey robots.txt
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
     # URLs read ahead of the ones being fetched and queued in memory, so that a host
     # at its bound does not block the others behind it; one host holds a tenth of it
-    # at most, the rest waits on disk (crawler.spill). A queued job is a few hundred
+    # at most, the rest waits on disk (crawler.frontier.spill). A queued job is a few hundred
     # bytes, so 10,000 is a few MB however long the URL file is.
     lookahead: int = 10_000
     backend: str = "process"  # or "dask"
     scheduler: str | None = None  # dask: join this cluster instead of starting one
     dashboard: bool = False  # dask: serve the local cluster's dashboard
+    # Following links (crawler.frontier): hops from each listed URL (None: the
+    # [follow] table's depth, else 0, which fetches exactly the listed URLs; inf: no
+    # limit), where they may lead, regexes on their URLs, and the run's budget of
+    # URLs (None: 10,000; --scope any needs it given).
+    depth: float | None = None
+    scope: str = "host"
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    max_pages: int | None = None
+    ignore_nofollow: bool = False
+    allow_private_network: bool = False  # found links may lead to loopback, 10.x, ...
+    sitemaps: bool = False  # read the sitemaps named by listed hosts' robots.txt
+    rejected_log: Path | None = None  # a line per link not followed
     # At the end of every run, its report (crawler.run_report) replaces these files:
     stats: Path | None = None  # one JSON object
     metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)

@@ -42,11 +42,17 @@ def session() -> requests.Session:
 
 
 def fetch_url(
-    url: str, task_id: int = 0, max_bytes: int | None = None, policy: FetchPolicy | None = None
+    url: str,
+    task_id: int = 0,
+    max_bytes: int | None = None,
+    policy: FetchPolicy | None = None,
+    raw: bool = False,
 ) -> Result:
     """The pool's task: fetch `url` with this thread's session and the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
-    URL the crawl found (see `crawler.fetch`; None for a listed URL).
+    URL the crawl found (see `crawler.fetch`; None for a listed URL); `raw`: the
+    body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
+    type says.
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -54,6 +60,8 @@ def fetch_url(
     settings = _settings
     if max_bytes is not None and max_bytes < settings.max_bytes:
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
+    if raw:
+        settings = dataclasses.replace(settings, raw_body=True)
     return fetch(session(), url, settings, policy)
 
 

@@ -1,48 +1,38 @@
 """Pipelines turn a fetch result into the lines of `db.txt`.
 
-A parser is a pure function from a page's text to a list of entries; `PARSERS`
-names the ones a URL file line or `--parse` can ask for. The size summary is not
-a parser: it is written for every fetched page whatever the line asks.
+The parsers live behind one registry (`pipelines.parsers`): the built-in `board`,
+the ones declared in the config, the installed plugins. The size summary is not a
+parser: it is written for every fetched page whatever the line asks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from crawler.model import Failure, Page, Result
-from pipelines.board import parse_board
-from pipelines.records import board_line, error_line
+from pipelines.parsers import Parsed, Registry, active
+from pipelines.records import error_line
 from pipelines.size import size_summary
 
-Parser = Callable[[str], list]
-PARSERS: dict[str, tuple[Parser, Callable[[str, dict], str]]] = {
-    "board": (parse_board, board_line),
-}
+
+def parse_page(page: Page, parsers: Sequence[str], registry: Registry | None = None) -> Parsed:
+    """The `url:` line of a fetched page, then what each asked parser makes of it
+    (see `Registry.records`), with the links and the dropped items. Never raises."""
+    parsed = (registry or active()).records(page, parsers)
+    return parsed._replace(lines=[size_summary(page), *parsed.lines])
 
 
-def unknown_parsers(names: Sequence[str]) -> list[str]:
-    return [name for name in names if name not in PARSERS]
-
-
-def records_for(result: Result, parsers: Sequence[str]) -> tuple[list[str], str | None]:
+def records_for(
+    result: Result, parsers: Sequence[str], registry: Registry | None = None
+) -> tuple[list[str], str | None]:
     """The lines for one result, and why the URL failed (None if it did not).
 
     A failed fetch gives its one `error:` line. A fetched page gives its `url:` line,
     then each asked parser's records, or an `error:<URL> NAME: REASON` line for a
-    parser that failed, which makes the URL count as failed.
+    parser that failed, which makes the URL count as failed. `registry`: the run's
+    (`pipelines.parsers.active()`, installed at start-up) unless given.
     """
     if isinstance(result, Failure):
         return [error_line(result.url, result.reason)], result.reason
-    page: Page = result
-    lines = [size_summary(page)]
-    failure = None
-    for name in parsers:
-        parse, line_for = PARSERS[name]
-        try:
-            if page.text is None:
-                raise ValueError("not a text page")
-            lines.extend(line_for(page.url, entry) for entry in parse(page.text))
-        except Exception as error:  # noqa: BLE001 - a parser bug costs one page, not the run
-            failure = f"{name}: {error}"
-            lines.append(error_line(page.url, failure))
-    return lines, failure
+    parsed = parse_page(result, parsers, registry)
+    return parsed.lines, parsed.failure

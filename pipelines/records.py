@@ -7,6 +7,7 @@ tutorial's callback writes `'url:<%s> size:[%s]\n'`:
     url:<https://www.baidu.com> size:[2443]
     error:<https://example.com/missing> HTTP 404
     run:<20261201T192957Z-5865b6> start version=0.2.0 ...
+    quote:<https://quotes.example/page/1> {"text": "...", "author": "Albert Einstein"}
 
 - KEY is a URL (as listed or as found, `user:password@` removed) or a run id. It
   never holds `<`, `>`, whitespace or a control character: those are
@@ -35,7 +36,14 @@ _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # What a key may not hold, beyond what str.isprintable() already refuses.
 _KEY_BREAKERS = frozenset("<> ")
 _KIND = re.compile("[a-z_][a-z0-9_]*")
+# The kinds the crawl itself writes: no parser may be named like them.
+RESERVED_KINDS = frozenset({"url", "error", "run"})
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+
+
+def is_kind(name: str) -> bool:
+    """Whether `name` can be the KIND of a line: a lowercase identifier."""
+    return _KIND.fullmatch(name) is not None
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -76,12 +84,19 @@ def url_line(url: str, size: int) -> str:
     return f"{_head('url', url)} size:[{size}]"
 
 
-def board_line(url: str, entry: Mapping[str, str]) -> str:
-    """JSON with the entry's keys in their order and non-ASCII kept as is.
+def record_line(kind: str, url: str, record: Mapping[str, object]) -> str:
+    """`KIND:<URL> {json}`: one record of the parser `kind`, as JSON with the
+    record's keys in their order and non-ASCII kept as is.
 
     `json.dumps` escapes C0 controls; the C1 controls and line separators it leaves
-    are escaped here, still as valid JSON."""
-    return f"{_head('board', url)} {escape(json.dumps(entry, ensure_ascii=False))}"
+    are escaped here, still as valid JSON. A value JSON cannot hold raises
+    TypeError (or ValueError), before anything is written."""
+    return f"{_head(kind, url)} {escape(json.dumps(record, ensure_ascii=False))}"
+
+
+def board_line(url: str, entry: Mapping[str, str]) -> str:
+    """One entry of the built-in `board` parser."""
+    return record_line("board", url, entry)
 
 
 def error_line(url: str, reason: str) -> str:

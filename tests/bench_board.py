@@ -11,7 +11,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from pipelines.board import NoEntries, parse_board
+from pipelines.parsers.board import NoEntries, parse_board
 
 PAGES = Path(__file__).parent / "pages"
 MB = 1024 * 1024

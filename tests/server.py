@@ -237,6 +237,14 @@ class _Handler(BaseHTTPRequestHandler):
     def route_board(self, rest: str, query: dict, count: int) -> None:
         self.send_body((PAGES / "board.html").read_bytes())
 
+    def route_pages(self, rest: str, query: dict, count: int) -> None:
+        """A saved page of tests/pages, with `?type=` as its Content-Type."""
+        names = {path.name for path in PAGES.iterdir()}
+        if rest not in names:
+            self.send_body(b"not found", 404, "text/plain")
+            return
+        self.send_body((PAGES / rest).read_bytes(), content_type=query.get("type", "text/html"))
+
     def route_verify(self, rest: str, query: dict, count: int) -> None:
         self.send_body((PAGES / "verify.html").read_bytes())
 

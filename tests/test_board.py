@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.board import NoEntries, dd_blocks, parse_board
+from pipelines.parsers.board import NoEntries, dd_blocks, parse_board
 
 PAGES = Path(__file__).parent / "pages"
 

@@ -21,10 +21,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pipelines import PARSERS
+from pipelines.parsers import Registry
 from pipelines.records import read_line
 from tests.conftest import ROOT, records, run_crawl, start_crawl, write_urls
 from tests.server import GBK_PAGE, PNG, TestServer, page_text
+
+PARSERS = Registry()  # the built-in parsers
 
 START_METHODS = ["fork", "spawn"]
 RUN_LINE = re.compile(r"^run:<\d{8}T\d{6}Z-[0-9a-f]{6}> (start|end) ")

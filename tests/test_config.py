@@ -155,12 +155,13 @@ def test_wait_lock_gives_up_with_75(tmp_path: Path) -> None:
 def test_tables_that_are_not_options_are_handed_to_their_owners(tmp_path: Path) -> None:
     args = parse(
         tmp_path,
-        'workers = 2\n[parsers.quote]\nitem = "div.quote"\n[follow]\ndepth = 2\n',
+        'workers = 2\n[parsers.quote]\nitem = "div.quote"\n[parsers.quote.fields]\n'
+        'text = "span.text::text"\n[follow]\ndepth = 2\n',
         "u.txt",
     )
     settings = settings_from(args)
     assert settings.config_tables == {
-        "parsers": {"quote": {"item": "div.quote"}},
+        "parsers": {"quote": {"item": "div.quote", "fields": {"text": "span.text::text"}}},
         "follow": {"depth": 2},
     }
     assert settings.config_folder == tmp_path

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines import board
+from pipelines.parsers import board
 from tests.hostile import board_regex_reference as reference
 
 FRAGMENTS = [

@@ -17,7 +17,7 @@ import pytest
 from crawler.decode import decode_body
 from crawler.model import Page
 from pipelines import records_for
-from pipelines.board import parse_board
+from pipelines.parsers.board import parse_board
 from pipelines.records import read_line, record_key
 from tests import server as test_server
 from tests.conftest import start_crawl, write_urls

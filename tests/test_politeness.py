@@ -1,10 +1,10 @@
-"""crawler.politeness: the per-host bookkeeping, driven by a fake clock."""
+"""crawler.frontier.politeness: the per-host bookkeeping, driven by a fake clock."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawler.politeness import THROTTLE_MAX, THROTTLE_START, HostQueues
+from crawler.frontier.politeness import THROTTLE_MAX, THROTTLE_START, HostQueues
 from crawler.urls import host_key
 
 

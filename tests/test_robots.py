@@ -1,11 +1,11 @@
-"""crawler.robots: what a robots.txt fetch means, and what the rules allow."""
+"""crawler.frontier.robots: what a robots.txt fetch means, and what the rules allow."""
 
 from __future__ import annotations
 
 import pytest
 
+from crawler.frontier.robots import ALLOW_ALL, DISALLOWED, MAX_CRAWL_DELAY, interpret, parse
 from crawler.model import Failure, Page
-from crawler.robots import ALLOW_ALL, DISALLOWED, MAX_CRAWL_DELAY, interpret, parse
 from crawler.settings import DEFAULT_USER_AGENT
 
 UA = DEFAULT_USER_AGENT

@@ -146,7 +146,7 @@ def test_without_a_watchdog_a_silent_task_waits_for_its_pool(tmp_path: Path) -> 
     however long a task takes, and its answer is written when it comes."""
     pool = FakePool(answering(page), hold=True)
     scheduler = scheduler_for(tmp_path, pool, watchdog_limit=None)
-    scheduler._submit(Job(1, "http://a/", ()))
+    submit(scheduler, Job(1, "http://a/", ()))
     scheduler._watch()
     assert not (tmp_path / "db.txt").read_text("utf-8")
     pool.release()
@@ -159,7 +159,7 @@ def test_without_a_watchdog_a_silent_task_waits_for_its_pool(tmp_path: Path) -> 
 def test_an_answer_and_a_write_off_racing_give_one_line(tmp_path: Path, answer_first: bool) -> None:
     pool = FakePool(answering(page), hold=True, reports_lost_tasks=False)
     scheduler = scheduler_for(tmp_path, pool, watchdog_limit=0.0)
-    scheduler._submit(Job(1, "http://a/", ()))
+    submit(scheduler, Job(1, "http://a/", ()))
     if answer_first:
         pool.release()
         scheduler._watch()
@@ -168,6 +168,12 @@ def test_an_answer_and_a_write_off_racing_give_one_line(tmp_path: Path, answer_f
         pool.release()
     scheduler.writer.close()
     assert len(records(tmp_path)) == 1
+
+
+def submit(scheduler: Scheduler, job: Job) -> None:
+    """Hand `job` to the pool as the dispatch loop would."""
+    scheduler.frontier.add_listed(job, 0.0)
+    scheduler._submit(scheduler.frontier.next_ready(0.0))
 
 
 def records(folder: Path) -> list[str]:

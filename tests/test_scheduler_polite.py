@@ -8,8 +8,8 @@ from collections import Counter
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
+from crawler.frontier.politeness import HostQueues
 from crawler.model import Failure, Job, Page
-from crawler.politeness import HostQueues
 from crawler.report import Reporter
 from crawler.scheduler import Scheduler
 from pipelines.writer import Writer
@@ -111,7 +111,7 @@ def test_without_a_usable_temporary_folder_jobs_wait_in_memory(tmp_path: Path, m
     def no_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("crawler.spill.tempfile.TemporaryFile", no_disk)
+    monkeypatch.setattr("crawler.frontier.spill.tempfile.TemporaryFile", no_disk)
 
     def task(url: str, task_id: int = 0, max_bytes: int | None = None):
         if url.endswith("/robots.txt"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.seen import SeenUrls
+from crawler.frontier.seen import SeenUrls
 
 
 def test_second_add_of_a_url_says_seen_across_growth() -> None:

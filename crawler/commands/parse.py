@@ -1,0 +1,141 @@
+"""`crawl parse NAME PAGE`: try a parser on one page, as `scrapy parse` does.
+
+    crawl parse quote saved/page-1.html --config crawl.toml
+    crawl parse quote https://quotes.example/page/1 --config crawl.toml
+    crawl parse board saved.html --content-type "text/html; charset=gbk" --url https://...
+
+- PAGE is a URL (http or https: fetched once, with the crawl's own fetch and the
+  config's fetch options, without the HTTP cache or robots.txt), or a saved file.
+- A saved file is decoded exactly as a fetched page is (`crawler.decode`): as if
+  the server had sent `--content-type` (default: no Content-Type, which a browser,
+  and the crawl, take as HTML and decode by BOM, `<meta>`, then detection).
+- The records go to stdout one a line, exactly as `db.txt` would get them (the
+  size line is not a parser's, so it is not printed). Their key is PAGE's URL, or
+  `--url` for a saved file (default: its `file://` URL), against which `url = true`
+  fields are made absolute.
+- Exit 0 when the parser found records; 1 with the `error:` line when it found
+  none, failed, or the fetch failed (a plugin's traceback then goes to stderr);
+  2 when the command line, the config or PAGE is unusable.
+- Items dropped for want of a `required` field are counted on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crawler.model import Failure, Page, Result
+from crawler.urls import check_url
+from pipelines.records import error_line
+
+EXIT_OK, EXIT_NOTHING, EXIT_UNUSABLE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crawl parse",
+        description="Run one parser on one page (a saved file or a URL) and print the records "
+        "it would write to db.txt, one a line. Exit 0 if it found records, 1 if not.",
+    )
+    parser.add_argument("name", metavar="NAME", help="the parser (crawl --list-parsers)")
+    parser.add_argument("page", metavar="PAGE", help="a saved page, or an http(s) URL to fetch")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the crawl's TOML config: its [parsers.NAME] tables and fetch options",
+    )
+    parser.add_argument(
+        "--content-type",
+        default="",
+        metavar="TYPE",
+        help="for a saved file, the Content-Type a server would have sent "
+        "(default: none, read as HTML)",
+    )
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="for a saved file, the URL it was fetched from (default: its file:// URL)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from crawler.config import ConfigError, load, split_tables
+    from pipelines.parsers import RegistryError, build
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        content = load(args.config) if args.config is not None else {}
+        options, tables = split_tables(content)
+        registry = build(tables.get("parsers"), args.config)
+    except (ConfigError, RegistryError) as error:
+        parser.error(str(error))
+    for problem in registry.problems:
+        print(f"crawl parse: {problem}", file=sys.stderr)
+    problem = registry.problem(args.name)
+    if problem is not None:
+        parser.error(problem)
+    if check_url(args.page) is None:
+        try:
+            result = fetch_page(args.page, options, args.config)
+        except ConfigError as error:
+            parser.error(str(error))
+    else:
+        result = read_page(Path(args.page), args.url, args.content_type, parser)
+    if isinstance(result, Failure):
+        print(error_line(result.url, result.reason))
+        return EXIT_NOTHING
+    parsed = registry.records(result, (args.name,))
+    print("\n".join(parsed.lines))
+    for (_, field), count in parsed.dropped.items():
+        items = "item" if count == 1 else "items"
+        print(f"crawl parse: {count} {items} dropped: no {field}", file=sys.stderr)
+    for name, error in parsed.errors:
+        print(f"crawl parse: {name} raised:", file=sys.stderr)
+        traceback.print_exception(error, file=sys.stderr)
+    return EXIT_NOTHING if parsed.failure else EXIT_OK
+
+
+def read_page(
+    path: Path, url: str | None, content_type: str, parser: argparse.ArgumentParser
+) -> Page:
+    """A saved page, decoded as a fetched one is (`crawler.fetch.fetch_once`)."""
+    from crawler.decode import decode_body, is_text
+
+    try:
+        body = path.read_bytes()
+    except OSError as error:
+        parser.error(f"cannot read {path}: {error.strerror}")
+    if url is not None and check_url(url) is not None:
+        parser.error(f"--url: {check_url(url)}")
+    text = decode_body(body, content_type) if is_text(content_type) else None
+    size = len(text) if text is not None else len(body)
+    headers = (("content-type", content_type),) if content_type else ()
+    return Page(
+        url or path.resolve().as_uri(), 200, content_type, text, size, len(body), 1,
+        headers=headers,
+    )  # fmt: skip
+
+
+def fetch_page(url: str, options: dict[str, Any], config: Path | None) -> Result:
+    """`url` fetched as the crawl fetches it, with the config's fetch options."""
+    from crawler.cli import build_parser as crawl_parser
+    from crawler.config import defaults_from
+    from crawler.fetch import fetch, make_session
+    from crawler.settings import FetchSettings
+
+    defaults = defaults_from(crawl_parser(), options, config.parent if config else Path.cwd())
+    names = {field.name for field in dataclasses.fields(FetchSettings)} - {"cache_path"}
+    settings = FetchSettings(**{key: value for key, value in defaults.items() if key in names})
+    session = make_session(settings, pool_size=1)
+    try:
+        return fetch(session, url, settings)
+    finally:
+        session.close()

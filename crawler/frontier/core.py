@@ -1,0 +1,408 @@
+"""The frontier: every URL the run will fetch waits here until politeness lets it go.
+
+Fed alike by the URL file (`add_listed`), the links found on pages (`add_links`)
+and the sitemaps (`add_sitemap`); the dispatch loop asks `next_ready(now)` for the
+next fetch and reports each result with `done`. Not thread-safe: the loop holds
+its lock around every call. Pure and clock-driven: no I/O but the spill.
+
+- Dedupe (`crawler.frontier.seen`): each URL is taken once a run. Without following
+  (`--depth 0`, no `--sitemaps`) the key is the URL as written, as it always was;
+  with following it is the canonical key (`crawler.frontier.canonical`), and the
+  URLs a fetch was redirected through are marked seen too. The first occurrence
+  wins: a URL both listed and found gets one record, with the first one's parsers.
+- Memory is bounded: at most `lookahead` entries are queued in memory, at most a
+  tenth of that for one host; the rest of a host waits on disk, in order
+  (`crawler.frontier.spill`), and comes back as soon as that host has room. So a
+  host with a million URLs neither fills memory nor hides the others, and each
+  host is served breadth first (its entries leave in the order they came).
+- The robots gate (`crawler.frontier.robots`): the first URL of a host holds that
+  host and asks for its `/robots.txt`, which goes out before any queued page;
+  `done` reads it and lets the host go. A URL it refuses comes out of
+  `next_ready` as `Refused`: a URL of the run (listed, from a sitemap) gets its
+  `error:` line, a found link is counted `robots`. With `--sitemaps` the
+  robots.txt of each listed host is read for its `Sitemap:` lines, even with
+  `--ignore-robots` (then for those lines only).
+- Which found links are taken (`crawler.frontier.policy`): the scope of the listed
+  URL each descends from, the follow rules, the depth; then `seen` and the
+  budgets (`--max-pages`, counting every URL taken, though listed URLs are never
+  cut; 1,000 links taken from one page). Every link not taken is counted in
+  `dropped` by reason, and listed in the return value when `keep_rejected`.
+- A sitemap (`--sitemaps`) is a URL of the run, fetched like a page; the sitemaps
+  of an index are taken up to `MAX_LEVELS` deep (`depth` past it), the run's
+  dedupe being the visited set; its entries pass the scope of the listed URL
+  whose host named it and the patterns, then are URLs of the run at depth 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import TYPE_CHECKING, NamedTuple
+
+from crawler.frontier.canonical import canonical_key
+from crawler.frontier.policy import Checked, FollowPolicy
+from crawler.frontier.politeness import HostQueues
+from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
+from crawler.frontier.scope import Scope, ignored_extension, make_scope
+from crawler.frontier.seen import SeenUrls
+from crawler.frontier.spill import Spill
+from crawler.model import FetchPolicy, Job, Page, Result
+from crawler.sitemaps import MAX_LEVELS, Sitemap
+from crawler.urls import host_key
+
+if TYPE_CHECKING:
+    from crawler.links import PageLinks
+
+LISTED = "listed"  # a line of the URL file
+FOUND = "found"  # a link found on a page
+MAPPED = "mapped"  # an entry of a sitemap
+SITEMAP = "sitemap"  # a sitemap file
+ROBOTS = "robots"  # a host's robots.txt
+PRIVATE_REFUSAL = "refused: private address"  # how the worker's guard answers
+CHECKED_KEPT = 8192  # links whose URL-and-scope checks are kept (a few MB at most)
+
+
+class Entry(NamedTuple):
+    """A URL waiting in the frontier."""
+
+    url: str
+    parsers: tuple[str, ...] = ()
+    kind: str = LISTED
+    line: int = 0  # its line in the URL file (listed only)
+    depth: int = 0  # hops from the listed URL it descends from
+    chain: int = 0  # pagination hops in a row
+    level: int = 0  # a sitemap's nesting: 1 for one robots.txt names
+    scope: Scope | None = None  # that of the listed URL it descends from
+
+    def to_line(self) -> str:
+        """One line of text (for the spill); URLs hold no tab or line break."""
+        spec = self.scope.spec() if self.scope is not None else ""
+        fields = (self.kind, self.line, self.depth, self.chain, self.level, self.url)
+        return "\t".join(map(str, fields)) + "\t" + ",".join(self.parsers) + "\t" + spec
+
+    @staticmethod
+    def from_line(text: str) -> Entry:
+        kind, line, depth, chain, level, url, parsers, spec = text.split("\t", 7)
+        scope = Scope.from_spec(spec) if spec else None
+        names = tuple(name for name in parsers.split(",") if name)
+        return Entry(url, names, kind, int(line), int(depth), int(chain), int(level), scope)
+
+
+class Fetch(NamedTuple):
+    """A fetch for the pool: `kind` is ROBOTS or the kind of `entry`."""
+
+    kind: str
+    url: str
+    host: str
+    entry: Entry | None = None  # None for a robots.txt
+    max_bytes: int | None = None  # a lower size cap (robots.txt)
+    policy: FetchPolicy | None = None  # None for a listed URL: nothing to check
+    raw: bool = False  # the body as bytes (a sitemap, which may be gzip)
+
+
+class Refused(NamedTuple):
+    """A URL robots.txt refuses: one of the run (listed, a sitemap or an entry of
+    one) gets an `error:` line with `reason`; a found link was counted in `dropped`
+    under `counted` (`robots`, or `private-address` when the guard refused the
+    host's robots.txt), and has no line."""
+
+    entry: Entry
+    host: str
+    reason: str
+    counted: str | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.counted is None
+
+
+Rejected = list[tuple[str, str]]  # (URL, reason) of links not taken
+
+
+class Frontier:
+    def __init__(
+        self,
+        hosts: HostQueues[Entry] | None = None,
+        *,
+        robots_agent: str | None = None,
+        lookahead: int = 10_000,
+        follow: FollowPolicy | None = None,
+        sitemaps: bool = False,
+        keep_rejected: bool = False,
+    ) -> None:
+        """`robots_agent`: the User-Agent robots.txt is read for, None to ignore
+        robots.txt; `follow`: what found links to take (None: follow nothing)."""
+        self.hosts: HostQueues[Entry] = hosts or HostQueues(per_host=4)
+        self.robots_agent = robots_agent
+        self.lookahead = max(1, lookahead)
+        self.share = max(1, self.lookahead // 10)
+        self.follow = follow if follow is not None else FollowPolicy()
+        self.sitemaps = sitemaps
+        self.following = self.follow.follows or sitemaps
+        self.keep_rejected = keep_rejected
+        self._key = canonical_key if self.following else str
+        self.seen = SeenUrls()
+        self.spill = Spill()
+        self.dropped: Counter[str] = Counter()
+        self.taken = 0  # URLs taken into the run, listed ones included (--max-pages)
+        self.found = 0  # of them, found links and sitemap entries
+        self.lost = 0  # entries the disk failed to give back
+        self._backlog: deque[str] = deque()  # hosts with entries on disk
+        self._in_backlog: set[str] = set()
+        self._robots: dict[str, Robots] = {}
+        self._robots_asked: set[str] = set()
+        self._robots_wanted: deque[Fetch] = deque()
+        self._sitemap_scope: dict[str, Scope | None] = {}  # listed hosts, for --sitemaps
+        self._sitemapped: set[str] = set()
+        self._checked: dict[tuple[str, Scope], Checked] = {}
+
+    # -- what the loop asks ---------------------------------------------------------
+    @property
+    def queued(self) -> int:
+        return self.hosts.queued
+
+    def wants_listed(self) -> bool:
+        """Whether the loop should read the next line of the URL file now."""
+        return self.hosts.queued < self.lookahead
+
+    def pending(self) -> bool:
+        """Whether anything is still to be handed out (or waits for a host's turn)."""
+        return bool(self.hosts.queued or self.spill.count or self._robots_wanted)
+
+    def next_ready_at(self) -> float | None:
+        return self.hosts.next_ready_at()
+
+    def robots_wanted(self) -> bool:
+        return bool(self._robots_wanted)
+
+    def close(self) -> None:
+        self.spill.close()
+
+    # -- intake -------------------------------------------------------------------
+    def add_listed(self, job: Job, now: float) -> bool:
+        """Take a line of the URL file; False if there is no room for it yet (the
+        disk refused the spill): offer it again later."""
+        scope = make_scope(self.follow.scope, job.url) if self.following else None
+        entry = Entry(job.url, job.parsers, LISTED, job.line, scope=scope)
+        return self._take(entry, now) != _WAIT
+
+    def add_links(self, fetch: Fetch, page: Page, found: PageLinks, now: float) -> Rejected:
+        """Take the links found on the page `fetch` got (see crawler.frontier.policy)."""
+        entry = fetch.entry
+        rejected: Rejected = []
+        if entry is None or entry.scope is None or not self.follow.follows:
+            return rejected
+        scope = entry.scope
+        if entry.kind == LISTED and page.redirects:  # the seed's own redirects widen its scope
+            scope = scope.with_redirects(page.redirects)
+        follow, taken, nofollow = self.follow, 0, found.nofollow is not None
+        checked = self._checked
+        for link in found.links:
+            if taken >= follow.max_links:
+                reason: str | None = "budget"
+            else:
+                # A site links to its navigation from every page: what depends only on
+                # the URL and the scope is kept for the next time (a bounded table).
+                known = checked.get((link.url, scope))
+                if known is None:
+                    if len(checked) >= CHECKED_KEPT:
+                        checked.clear()
+                    known = checked[link.url, scope] = follow.check_link(link.url, scope)
+                verdict = follow.judge(link, entry.depth, entry.chain, scope, nofollow, known)
+                reason = verdict.reason
+                if reason is None:
+                    child = Entry(link.url, verdict.parsers, FOUND, 0, verdict.depth,
+                                  verdict.chain, 0, scope)  # fmt: skip
+                    reason = self._take(child, now, verdict.origin)
+                    if reason is None:
+                        taken += 1
+                        continue
+            self.dropped[reason] += 1
+            if self.keep_rejected:
+                rejected.append((link.url, reason))
+        return rejected
+
+    def add_sitemap(self, fetch: Fetch, sitemap: Sitemap, now: float) -> Rejected:
+        """Take the entries and the sitemaps of a sitemap `fetch` got."""
+        entry = fetch.entry
+        rejected: Rejected = []
+        if entry is None:
+            return rejected
+        for url in sitemap.sitemaps:
+            reason = self._add_sitemap_file(url, entry.level + 1, entry.scope, now)
+            self._note(url, reason, rejected)
+        for url in sitemap.pages:
+            reason, split = self.follow.check_url(url, entry.scope)
+            if reason is None and ignored_extension(split.path):
+                reason = "extension"
+            if reason is None:
+                reason = self._take(Entry(url, (), MAPPED, scope=entry.scope), now, split.origin)
+            self._note(url, reason, rejected)
+        if sitemap.over:
+            self.dropped["budget"] += sitemap.over
+        return rejected
+
+    # -- dispatch -----------------------------------------------------------------
+    def next_ready(self, now: float) -> Fetch | Refused | None:
+        """The next fetch politeness allows now (robots.txt first), a URL robots.txt
+        refuses, or None. The loop sends a Fetch and reports it with `done`."""
+        if self._robots_wanted:
+            return self._robots_wanted.popleft()
+        self._refill(now)
+        picked = self.hosts.pop_ready(now)
+        if picked is None:
+            return None
+        host, entry = picked
+        reason = self._refusal(host, entry)
+        if reason is None:
+            self.hosts.started(host, now)
+            return Fetch(entry.kind, entry.url, host, entry, None, self._policy(entry),
+                         raw=entry.kind == SITEMAP)  # fmt: skip
+        self.hosts.skipped(host, now)
+        counted = None
+        if entry.kind == FOUND:
+            counted = "private-address" if PRIVATE_REFUSAL in reason else "robots"
+            self.dropped[counted] += 1
+        return Refused(entry, host, reason, counted)
+
+    def done(self, fetch: Fetch, result: Result, now: float) -> Rejected:
+        """A fetch ended: the host is free again; a robots.txt is read (and, with
+        --sitemaps, its sitemaps taken); a redirect's URLs are marked seen."""
+        if fetch.kind == ROBOTS:
+            robots = interpret(result)
+            self._robots[fetch.host] = robots
+            obeyed = self.robots_agent is not None
+            delay = robots.crawl_delay(self.robots_agent or "") if obeyed else 0.0
+            self.hosts.release(fetch.host, now, delay)
+            if fetch.host in self._sitemap_scope:
+                return self._queue_sitemaps(fetch.host, now)
+            return []
+        self.hosts.done(fetch.host, now, getattr(result, "throttled", False))
+        if self.following and isinstance(result, Page):
+            for url in result.redirects:
+                self.seen.add(self._key(url))
+        return []
+
+    # -- inside ---------------------------------------------------------------------
+    def _note(self, url: str, reason: str | None, rejected: Rejected) -> None:
+        if reason is not None:
+            self.dropped[reason] += 1
+            if self.keep_rejected:
+                rejected.append((url, reason))
+
+    def _take(self, entry: Entry, now: float, host: str = "") -> str | None:
+        """Queue an entry (`host`: its host_key, if known): None if taken, else why
+        not (`_WAIT`: a listed one that must be offered again)."""
+        key = self._key(entry.url)
+        if key in self.seen:
+            return None if entry.kind == LISTED else "seen"  # a listed twice: one record
+        if entry.kind != LISTED and self.taken >= self.follow.max_pages:
+            return "budget"
+        host = host or host_key(entry.url)
+        self._gate(host, entry, now)
+        if not self._place(host, entry, now):
+            return _WAIT if entry.kind == LISTED else "budget"
+        self.seen.add(key)
+        self.taken += 1
+        self.found += entry.kind in (FOUND, MAPPED)
+        return None
+
+    def _gate(self, host: str, entry: Entry, now: float) -> None:
+        """Ask for the robots.txt of a host met for the first time (and hold it)."""
+        listed = entry.kind == LISTED
+        if self.sitemaps and listed and host not in self._sitemap_scope:
+            self._sitemap_scope[host] = entry.scope
+            if host in self._robots:  # read already, for a link found before this line
+                self._queue_sitemaps(host, now)  # (what it drops is counted, not logged)
+        if host in self._robots_asked:
+            return
+        if self.robots_agent is None and not (self.sitemaps and listed):
+            return
+        self._robots_asked.add(host)
+        if self.robots_agent is not None:
+            self.hosts.hold(host)
+        policy = None
+        if not listed:  # the address guard, not the scope: a robots.txt may redirect anywhere
+            exempt = entry.scope.exempt(entry.url) if entry.scope is not None else None
+            policy = FetchPolicy(None, self.follow.guard_private, exempt or "")
+        fetch = Fetch(ROBOTS, robots_url(host), host, None, ROBOTS_MAX_BYTES, policy)
+        self._robots_wanted.append(fetch)
+
+    def _place(self, host: str, entry: Entry, now: float) -> bool:
+        """In memory if the host and the whole have room and nothing of the host
+        waits on disk (so its order holds), else on disk; False if neither."""
+        hosts = self.hosts
+        fits = hosts.queued_for(host) < self.share and hosts.queued < self.lookahead
+        if fits and not self.spill.count_for(host):
+            hosts.add(host, entry, now)
+            return True
+        if self.spill.add(host, entry.to_line()):
+            if host not in self._in_backlog:
+                self._in_backlog.add(host)
+                self._backlog.append(host)
+            return True
+        if fits:  # the disk said no: memory it is, out of order
+            hosts.add(host, entry, now)
+            return True
+        return False
+
+    def _refill(self, now: float) -> None:
+        """Bring entries back from disk to the hosts that have room, in turn."""
+        hosts, backlog = self.hosts, self._backlog
+        for _ in range(len(backlog)):
+            if hosts.queued >= self.lookahead:
+                return
+            host = backlog[0]
+            while hosts.queued_for(host) < self.share and hosts.queued < self.lookahead:
+                line = self.spill.pop(host)
+                if line is None:
+                    break
+                if line:
+                    hosts.add(host, Entry.from_line(line), now)
+                else:
+                    self.lost += 1
+            if self.spill.count_for(host):
+                backlog.rotate(-1)
+            else:
+                backlog.popleft()
+                self._in_backlog.discard(host)
+
+    def _refusal(self, host: str, entry: Entry) -> str | None:
+        if self.robots_agent is None:
+            return None
+        robots = self._robots.get(host)
+        return robots.refusal(entry.url, self.robots_agent) if robots is not None else None
+
+    def _policy(self, entry: Entry) -> FetchPolicy | None:
+        """What the worker checks: nothing for a listed URL; for the rest, the address
+        guard (outside the listed URL's hosts), and for a page its scope."""
+        if entry.kind == LISTED:
+            return None
+        exempt = entry.scope.exempt(entry.url) if entry.scope is not None else None
+        scope = entry.scope if entry.kind in (FOUND, MAPPED) else None
+        return FetchPolicy(scope, self.follow.guard_private, exempt or "")
+
+    def _queue_sitemaps(self, host: str, now: float) -> Rejected:
+        rejected: Rejected = []
+        if host in self._sitemapped:
+            return rejected
+        self._sitemapped.add(host)
+        robots = self._robots.get(host)
+        rules = robots.rules if robots is not None else None
+        scope = self._sitemap_scope.get(host)
+        for url in list(rules.sitemaps) if rules is not None else []:
+            self._note(url, self._add_sitemap_file(url, 1, scope, now), rejected)
+        return rejected
+
+    def _add_sitemap_file(
+        self, url: str, level: int, scope: Scope | None, now: float
+    ) -> str | None:
+        reason, split = self.follow.check_url(url, scope, offsite=False, patterns=False)
+        if reason is None and level > MAX_LEVELS:
+            reason = "depth"
+        if reason is None:
+            entry = Entry(url, (), SITEMAP, level=level, scope=scope)
+            reason = self._take(entry, now, split.origin)
+        return reason
+
+
+_WAIT = "wait"

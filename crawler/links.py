@@ -1,0 +1,265 @@
+"""The links of a fetched page: a pure function of the page. lxml parses; no I/O.
+
+Only HTML pages have links: Content-Type `text/html` or `application/xhtml+xml`,
+or no Content-Type at all and text that sniffs as HTML (the tags of the WHATWG
+MIME sniffing rules after leading white space). A page served as another type
+(`text/plain`, JSON, XML...) has none, whatever it holds.
+
+In this order:
+
+1. the text is parsed by lxml's HTML parser, which decodes entities, once;
+2. the base is the first `<base href>` of the document, anywhere in it (a
+   `<base>` inside `<script>` is script text, not an element), resolved against
+   the page's final URL; one that is not http(s) is ignored; without one, the
+   final URL (where redirects led) is the base;
+3. the page says nofollow for all its links with `<meta name="robots">` or
+   `<meta name="AGENT">` (our User-Agent's product token, any case) whose content
+   holds `nofollow` or `none`, or an `X-Robots-Tag` header saying `nofollow` or
+   `none` for every crawler or for `AGENT:` (one for `otherbot:` is not ours);
+4. the links are `a[href]` and `area[href]`, plus what each follow rule's own
+   selector picks, in document order: the href stripped of surrounding white
+   space and of tabs and line breaks inside (as browsers do), a space or a control
+   character left in it percent-encoded, then resolved against the base. A
+   fragment-only href (`#top`) and one of another scheme (`mailto:`...) are kept
+   unresolved, so the frontier counts them as skipped. `rel` tokens are compared
+   in any case (`rel="external NoFollow"`).
+
+The extraction runs in the main process, in the pool's callback, next to the
+parsers (see README, Following links, for the measurement behind that).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import NamedTuple
+from urllib.parse import urljoin, urlsplit
+
+from crawler.frontier.rules import compile_selector
+from crawler.model import Link, Page
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_SNIFF = re.compile(
+    r"\s*(?:<!--|<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b"
+    r"|body|br|p)[\s>])",
+    re.IGNORECASE,
+)
+_INSIDE = re.compile(r"[\t\n\r]")
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_DIRECTIVES_WITH_VALUES = ("unavailable_after", "max-snippet", "max-image-preview",
+                           "max-video-preview")  # fmt: skip
+
+
+class PageLinks(NamedTuple):
+    nofollow: str | None  # why the page says nofollow for every link (None: it does not)
+    links: list[Link]
+
+
+NO_LINKS = PageLinks(None, [])
+
+
+def is_html(page: Page) -> bool:
+    if page.text is None:
+        return False
+    media = page.content_type.split(";", 1)[0].strip().lower()
+    if media:
+        return media in HTML_TYPES
+    return _SNIFF.match(page.text[:1024]) is not None
+
+
+def agent_token(user_agent: str) -> str:
+    """The product token of a User-Agent (`crawl/0.2.0 (+url)` -> `crawl`), lower-case."""
+    return re.split(r"[/\s]", user_agent.strip(), maxsplit=1)[0].lower()
+
+
+class _PerThread(threading.local):
+    """lxml parsers and XPath objects are not to be shared between threads."""
+
+    def __init__(self) -> None:
+        self._parser = None
+        self.selectors: dict[str, object] = {}
+
+    @property
+    def parser(self):
+        if self._parser is None:
+            from lxml import etree  # only a crawl that follows links needs it
+
+            self._parser = etree.HTMLParser(no_network=True)
+        return self._parser
+
+    def selector(self, text: str):
+        compiled = self.selectors.get(text)
+        if compiled is None:
+            compiled = self.selectors[text] = compile_selector(text)
+        return compiled
+
+
+_local = _PerThread()
+
+
+def extract_links(
+    page: Page, selectors: Sequence[str | None] = (), agent: str = "crawl"
+) -> PageLinks:
+    """The links of `page` (see the module docstring). `selectors`: one per follow
+    rule, its CSS/XPath text or None for a[href], area[href]; bit i of a link's
+    `rules` says that rule i's selector picked it (no rules: 0)."""
+    if not is_html(page):
+        return NO_LINKS
+    local = _local
+    doc = _parse(page.text or "", local.parser)
+    if doc is None:
+        return NO_LINKS
+    anchors: list[tuple[object, str]] = []  # (element, href) of a[href], area[href]
+    declared = nofollow = None
+    for element in doc.iter("a", "area", "base", "meta"):  # one pass, in document order
+        tag = element.tag
+        if tag == "a" or tag == "area":
+            href = element.get("href")
+            if href is not None:
+                anchors.append((element, href))
+        elif tag == "base":
+            if declared is None:
+                declared = element.get("href")
+        elif nofollow is None:
+            name = (element.get("name") or "").strip().lower()
+            if name in ("robots", agent) and _says_nofollow(element.get("content") or ""):
+                nofollow = f'<meta name="{name}">'
+    base = page.final_url or page.url
+    if declared is not None:
+        joined = urljoin(base, _clean(declared))
+        if joined[:6].lower().startswith(("http:", "https:")):
+            base = joined
+    nofollow = nofollow or _header_nofollow(page, agent)
+    return PageLinks(nofollow, _links(doc, anchors, _Resolver(base), selectors, local))
+
+
+def _parse(text: str, parser):
+    from lxml import etree
+
+    if not text.strip():
+        return None
+    try:
+        return etree.fromstring(text, parser)
+    except ValueError:  # a str with an XML encoding declaration: parse its UTF-8 bytes
+        try:
+            parser = etree.HTMLParser(encoding="utf-8", no_network=True)
+            return etree.fromstring(text.encode("utf-8", "surrogatepass"), parser)
+        except (etree.LxmlError, ValueError):
+            return None
+    except etree.LxmlError:
+        return None
+
+
+def _clean(href: str) -> str:
+    href = href.strip(" \t\n\r\f")
+    if _UNSAFE.search(href):
+        href = _INSIDE.sub("", href)
+        href = _UNSAFE.sub(lambda match: f"%{ord(match.group(0)):02X}", href)
+    return href
+
+
+class _Resolver:
+    """hrefs resolved against one base as `urljoin` resolves them, the common
+    spellings (`/path`, `name`, an absolute http URL) without its cost."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        parts = urlsplit(base)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        path = parts.path or "/"
+        self.folder = self.origin + path[: path.rfind("/") + 1]
+
+    def __call__(self, raw: str) -> str:
+        href = _clean(raw)
+        if not href:
+            return urljoin(self.base, href)
+        first = href[0]
+        if first == "#":
+            return href  # fragment-only: the page itself, skipped
+        if first == "/":
+            if href.startswith("//") or "/." in href:
+                return urljoin(self.base, href)
+            return self.origin + href
+        if href.startswith(("http://", "https://")):
+            return href
+        scheme = _SCHEME.match(href)
+        if scheme is not None:
+            if scheme.group(1).lower() in ("http", "https"):
+                return urljoin(self.base, href)
+            return href  # mailto:, javascript:, ...: skipped as they are
+        if first in ".?" or "/." in href:
+            return urljoin(self.base, href)
+        return self.folder + href
+
+
+def _links(
+    doc,
+    anchors: list[tuple[object, str]],
+    resolve: _Resolver,
+    selectors: Sequence[str | None],
+    local: _PerThread,
+) -> list[Link]:
+    from lxml import etree
+
+    if not any(selector is not None for selector in selectors):
+        every = (1 << len(selectors)) - 1  # no rules: 0; rules on the defaults: all bits
+        return [Link(resolve(href), _rel_nofollow(element), every) for element, href in anchors]
+    # Candidates by element (or by element and attribute value, for an XPath that
+    # picks attributes), each with the bits of the rules that picked it.
+    found: dict[object, list] = {}
+    default_bits = sum(1 << i for i, selector in enumerate(selectors) if selector is None)
+    for element, href in anchors:
+        found[element] = [element, href, default_bits]
+    for index, selector in enumerate(selectors):
+        if selector is None:
+            continue
+        for item in local.selector(selector)(doc):
+            if isinstance(item, etree._Element):
+                href = item.get("href")
+                if href is None:
+                    continue
+                key: object = item
+                element = item
+            elif isinstance(item, str) and hasattr(item, "getparent"):
+                element = item.getparent()
+                if element is None:
+                    continue
+                href = str(item)
+                key = element if href == element.get("href") else (element, href)
+            else:
+                continue
+            entry = found.get(key)
+            if entry is None:
+                entry = found[key] = [element, href, 0]
+            entry[2] |= 1 << index
+    order = {element: n for n, element in enumerate(doc.iter())}
+    ranked = sorted(found.values(), key=lambda entry: order.get(entry[0], -1))
+    return [Link(resolve(href), _rel_nofollow(element), bits) for element, href, bits in ranked]
+
+
+def _rel_nofollow(element) -> bool:
+    rel = element.get("rel")
+    return rel is not None and "nofollow" in rel.lower().split()
+
+
+def _says_nofollow(directives: str) -> bool:
+    return any(part.strip() in ("nofollow", "none") for part in directives.lower().split(","))
+
+
+def _header_nofollow(page: Page, agent: str) -> str | None:
+    """X-Robots-Tag values, read as `[AGENT:] directive, directive, ...`: a directive
+    belongs to the last agent named before it in the same value, or to all."""
+    for name, value in page.headers:
+        if name != "x-robots-tag":
+            continue
+        current: str | None = None
+        for part in value.split(","):
+            part = part.strip().lower()
+            head, colon, rest = part.partition(":")
+            if colon and not head.startswith(_DIRECTIVES_WITH_VALUES) and " " not in head:
+                current, part = head.strip(), rest.strip()
+            if part in ("nofollow", "none") and current in (None, agent):
+                return "X-Robots-Tag"
+    return None

@@ -1,0 +1,127 @@
+"""The page a parser is given: one fetched page, its text parsed at most once.
+
+    page.url          the URL as listed or found (where the records are filed)
+    page.final_url    where redirects led (`url` when none did)
+    page.status       the HTTP status (2xx: failures never reach a parser)
+    page.headers      the final response's headers, a read-only mapping; any case
+    page.text         the decoded text (decoded as a browser would)
+    page.selector     a parsel Selector over lxml's HTML tree: .css(), .xpath()
+    page.soup()       a BeautifulSoup tree over lxml, built on the first call
+    page.urljoin(u)   `u` made absolute against the page (its <base href>, if any)
+
+The selector is built on first use and shared by every parser the page is given
+to, so a page asked for three declared parsers is parsed by lxml once. The soup
+is a second, slower tree (BeautifulSoup builds Python objects for every node);
+it costs only the plugins that call `soup()`. parsel and bs4 are imported on
+first use, so a run that never needs them does not pay their import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+from crawler.model import Page
+from crawler.urls import redact_url
+
+if TYPE_CHECKING:
+    import parsel
+
+
+def html_root(text: str) -> Any:
+    """lxml's HTML tree of `text`, as parsel builds it (NUL characters dropped; a page
+    without markup is an empty `<html>`), but with libxml2's default limits: markup
+    nested deeper than 256 levels is cut there. parsel lifts them (`huge_tree`), and
+    then a crafted page of unclosed tags nested 2,000 deep makes every selector that
+    searches below each of its elements cost 2,000 times the page."""
+    from lxml import etree, html
+
+    body = text.strip().replace("\x00", "").encode("utf-8", "replace") or b"<html/>"
+    parser = html.HTMLParser(recover=True, encoding="utf-8", huge_tree=False)
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError:
+        root = None
+    return root if root is not None else etree.fromstring(b"<html/>", parser=parser)
+
+
+class Headers(Mapping[str, str]):
+    """Response headers by name, in any case; a repeated header's values are
+    joined with ", " (as requests does). `.pairs` keeps them apart."""
+
+    __slots__ = ("_joined", "pairs")
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self.pairs = pairs
+        joined: dict[str, str] = {}
+        for name, value in pairs:
+            name = name.lower()
+            joined[name] = f"{joined[name]}, {value}" if name in joined else value
+        self._joined = joined
+
+    def __getitem__(self, name: str) -> str:
+        return self._joined[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._joined
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._joined)
+
+    def __len__(self) -> int:
+        return len(self._joined)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._joined!r})"
+
+
+class ParserPage:
+    """A fetched text page, as parsers see it (see the module's docstring)."""
+
+    def __init__(self, page: Page) -> None:
+        if page.text is None:
+            raise ValueError("not a text page")
+        self.url = page.url
+        self.final_url = page.final_url or page.url
+        self.status = page.status
+        self.content_type = page.content_type
+        self.headers = Headers(page.headers)
+        self.text: str = page.text
+        self._selector: parsel.Selector | None = None
+        self._soup: Any = None
+        self._base: str | None = None
+
+    @property
+    def selector(self) -> parsel.Selector:
+        """parsel's Selector over the page's HTML tree (`html_root`), parsed once."""
+        if self._selector is None:
+            from parsel import Selector
+
+            self._selector = Selector(root=html_root(self.text), type="html")
+        return self._selector
+
+    def soup(self) -> Any:
+        """A BeautifulSoup tree of the page (the lxml tree builder), built on the
+        first call and kept for the next ones."""
+        if self._soup is None:
+            from bs4 import BeautifulSoup
+
+            self._soup = BeautifulSoup(self.text, "lxml")
+        return self._soup
+
+    @property
+    def base_url(self) -> str:
+        """What relative links on the page are relative to: its `<base href>`, made
+        absolute against where the page was served from (credentials removed)."""
+        if self._base is None:
+            served = redact_url(self.final_url)
+            base = self.selector.root.xpath("string(//head/base/@href)") if self.text else ""
+            self._base = urljoin(served, base.strip()) if base else served
+        return self._base
+
+    def urljoin(self, link: str) -> str:
+        return urljoin(self.base_url, link.strip())
+
+    def __repr__(self) -> str:
+        return f"<ParserPage {self.url} {self.status} {len(self.text)} chars>"

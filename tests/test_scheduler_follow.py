@@ -1,0 +1,73 @@
+"""The dispatch loop following links, in-process with a fake pool: links of the page
+and links a parser returns reach the frontier, records are written once, and the
+run ends when nothing more is found."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.frontier import Frontier, make_policy
+from crawler.frontier.politeness import HostQueues
+from crawler.model import Job, Page
+from crawler.report import Reporter
+from crawler.scheduler import Scheduler
+from pipelines.parsers import Output, Parser, Registry, active, install
+from pipelines.writer import Writer
+from tests.test_scheduler import FakePool
+
+SITE = {
+    "http://a.test/": '<a href="/one">1</a><a href="/two" rel="nofollow">2</a>',
+    "http://a.test/one": '<a href="/">home</a><a href="http://b.test/">away</a>',
+    "http://a.test/from-parser": "<p>no links</p>",
+}
+
+
+def answer(url: str) -> Page:
+    text = SITE.get(url, "<p>")
+    return Page(url, 200, "text/html", text, len(text), len(text), 1)
+
+
+@pytest.fixture
+def linker() -> Iterator[None]:
+    """A parser that finds one link (as a plugin may), installed for the run."""
+
+    def parse(page) -> Output:
+        return Output([{"found": "yes"}], ["http://a.test/from-parser"])
+
+    before = active()
+    install(Registry([*(before.get(name) for name in before), Parser("linker", "test", parse)]))
+    yield
+    install(before)
+
+
+def test_links_of_pages_and_of_parsers_are_followed(tmp_path: Path, linker: None) -> None:
+    pool = FakePool(answer, threaded=True)
+    writer = Writer(tmp_path / "db.txt")
+    frontier = Frontier(HostQueues(per_host=2), follow=make_policy(depth=math.inf))
+    scheduler = Scheduler(
+        pool,
+        writer,
+        Reporter(progress=False, stream=io.StringIO()),
+        max_in_flight=3,
+        watchdog_limit=60.0,
+        frontier=frontier,
+    )
+    outcome = scheduler.run([Job(1, "http://a.test/", ("linker",))])
+    writer.close()
+    assert sorted(pool.submitted) == [
+        "http://a.test/",
+        "http://a.test/from-parser",
+        "http://a.test/one",
+    ]
+    lines = (tmp_path / "db.txt").read_text("utf-8").splitlines()
+    assert sorted(line for line in lines if line.startswith("url:")) == [
+        f"url:<{url}> size:[{len(SITE[url])}]" for url in sorted(SITE)
+    ]
+    assert lines.count('linker:<http://a.test/> {"found": "yes"}') == 1  # not inherited
+    assert outcome.stats.dropped == {"nofollow": 1, "seen": 1, "offsite": 1}
+    assert outcome.stats.found == 2 and outcome.stats.ok == 3
