@@ -14,11 +14,12 @@ import pytest
 from crawler.frontier import Frontier, make_policy
 from crawler.frontier.politeness import HostQueues
 from crawler.model import Job, Page
+from crawler.pools.fake import FakePool
 from crawler.report import Reporter
 from crawler.scheduler import Scheduler
 from pipelines.parsers import Output, Parser, Registry, active, install
 from pipelines.writer import Writer
-from tests.test_scheduler import FakePool
+from tests.test_scheduler import answering, url_of
 
 SITE = {
     "http://a.test/": '<a href="/one">1</a><a href="/two" rel="nofollow">2</a>',
@@ -46,7 +47,7 @@ def linker() -> Iterator[None]:
 
 
 def test_links_of_pages_and_of_parsers_are_followed(tmp_path: Path, linker: None) -> None:
-    pool = FakePool(answer, threaded=True)
+    pool = FakePool(answering(answer), threaded=True)
     writer = Writer(tmp_path / "db.txt")
     frontier = Frontier(HostQueues(per_host=2), follow=make_policy(depth=math.inf))
     scheduler = Scheduler(
@@ -59,7 +60,7 @@ def test_links_of_pages_and_of_parsers_are_followed(tmp_path: Path, linker: None
     )
     outcome = scheduler.run([Job(1, "http://a.test/", ("linker",))])
     writer.close()
-    assert sorted(pool.submitted) == [
+    assert sorted(url_of(task) for task in pool.submitted) == [
         "http://a.test/",
         "http://a.test/from-parser",
         "http://a.test/one",
