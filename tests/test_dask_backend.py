@@ -405,7 +405,7 @@ def test_a_killed_worker_costs_no_line_and_doubles_none(
     assert "Traceback" not in stderr
     with distributed.Client(address, timeout=UP_WITHIN, set_as_default=False) as client:
         # a lambda travels by value: the workers cannot import this test module
-        where = client.run(lambda: __import__("crawler.worker").worker.__file__)
+        where = client.run(lambda: __import__("crawler.fetching.worker").fetching.worker.__file__)
     assert where and all("/crawl-" in path and ".zip/" in path for path in where.values())
 
 
