@@ -517,15 +517,15 @@ def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: P
     line."""
     import io
 
+    from crawler.loop import DispatchLoop
     from crawler.model import Job
     from crawler.pools.dask import DaskPool
     from crawler.report import Reporter
-    from crawler.scheduler import Scheduler
     from pipelines.writer import Writer
 
     pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
     writer = Writer(tmp_path / "db.txt")
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         pool,
         writer,
         Reporter(progress=False, quiet=True, stream=io.StringIO()),

@@ -61,7 +61,7 @@ class Outcome:
     output_error: OutputError | None = None
 
 
-class Scheduler:
+class DispatchLoop:
     def __init__(
         self,
         pool: TaskPool,
