@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.frontier import Frontier, Refused, make_policy
+from crawler.frontier.links import PageLinks
 from crawler.frontier.politeness import HostQueues
-from crawler.links import PageLinks
 from crawler.model import Job, Link, Page
 
 

@@ -4,7 +4,7 @@ running link extraction in the main process.
     python benchmarks/link_cost.py [--pages 2000] [--workers 3]
 
 1. In-process, on the benchmark site's linked pages (benchmarks/site.py, `/site/N`:
-   20 KB, 38 links each), the time to extract a page's links (crawler.links), to
+   20 KB, 38 links each), the time to extract a page's links (crawler.frontier.links), to
    decide on them (the frontier: scope, patterns, dedupe) and the whole of the
    main process's callback for a page (records, the append, extraction, decisions).
 2. A real `crawl --depth inf` of the same pages served on 127.0.0.1: the CPU of the
@@ -30,11 +30,11 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.frontier import Frontier, make_policy  # noqa: E402
+from crawler.frontier.links import extract_links  # noqa: E402
 from crawler.frontier.politeness import HostQueues  # noqa: E402
-from crawler.links import extract_links  # noqa: E402
+from crawler.loop import DispatchLoop  # noqa: E402
 from crawler.model import Job, Page  # noqa: E402
 from crawler.report import Reporter  # noqa: E402
-from crawler.scheduler import Scheduler  # noqa: E402
 from pipelines.writer import Writer  # noqa: E402
 
 BASE = "http://127.0.0.1:8000"
@@ -94,7 +94,7 @@ def in_process(bodies: dict[str, str]) -> None:
         writer = Writer(Path(folder) / "db.txt")
         frontier = Frontier(HostQueues(100), follow=make_policy(depth=math.inf))
         reporter = Reporter(progress=False, stream=io.StringIO())
-        loop = Scheduler(NoPool(), writer, reporter, max_in_flight=10, watchdog_limit=60,
+        loop = DispatchLoop(NoPool(), writer, reporter, max_in_flight=10, watchdog_limit=60,
                          frontier=frontier)  # fmt: skip
         frontier.add_listed(Job(1, pages[0].url, ()), 0.0)
         handled, started = 0, time.perf_counter()

@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.frontier.politeness import HostQueues
+from crawler.loop import DispatchLoop
 from crawler.model import Job, Page
 from crawler.report import Reporter
-from crawler.scheduler import Scheduler
 from pipelines.writer import Writer
 
 
@@ -61,7 +61,7 @@ def run(n_big: int, lookahead: int, small_first: bool) -> None:
         writer = Writer(db)
         pool = ThreadPool(8)
         hosts = PeakQueues(per_host=4)
-        scheduler = Scheduler(pool, writer, Reporter(progress=False, quiet=True),
+        scheduler = DispatchLoop(pool, writer, Reporter(progress=False, quiet=True),
                               max_in_flight=18, watchdog_limit=600, task=instant,
                               hosts=hosts, lookahead=lookahead)  # fmt: skip
         started = time.monotonic()

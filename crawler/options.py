@@ -67,7 +67,7 @@ def depth_value(text: str) -> float:
 
 def ca_file(text: str) -> Path:
     """A CA file that can be loaded (checked now, so a bad one stops the run at once)."""
-    from crawler.tls import ca_bundle_problem  # ssl and certifi: only when asked for
+    from crawler.fetching.tls import ca_bundle_problem  # ssl and certifi: only when asked for
 
     path = Path(text).expanduser().absolute()
     problem = ca_bundle_problem(path)

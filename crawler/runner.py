@@ -18,14 +18,14 @@ from typing import Any, BinaryIO, TextIO
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from crawler.frontier import Frontier
+from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
-from crawler.links import agent_token
+from crawler.loop import DispatchLoop, Outcome
 from crawler.model import BadLine, Job
 from crawler.pools import BackendError, make_pool
 from crawler.report import Reporter, Stats
 from crawler.run_report import RunReport
-from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import RunSettings
 from crawler.urlfile import read_jobs, read_lines
 from pipelines.parsers import Registry, active
@@ -194,7 +194,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         sitemaps=settings.sitemaps,
         keep_rejected=rejected_log is not None,
     )
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         pool,
         writer,
         reporter,

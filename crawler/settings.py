@@ -28,8 +28,8 @@ class FetchSettings:
     attempts for failures worth retrying. Waits between attempts grow exponentially
     from `backoff_initial` to `backoff_max` with jitter, or follow the server's
     `Retry-After`, never longer than `retry_after_cap`. With `cache_path`, pages
-    are revalidated through an HTTP cache in that SQLite file (`crawler.httpcache`).
-    `ca_bundle` is a CA file trusted on top of the usual ones (`crawler.tls`).
+    are revalidated through an HTTP cache in that SQLite file (`crawler.fetching.httpcache`).
+    `ca_bundle` is a CA file trusted on top of the usual ones (`crawler.fetching.tls`).
     """
 
     timeout: float = 10.0

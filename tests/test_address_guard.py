@@ -1,5 +1,5 @@
-"""The address guard and the policy of a found URL's fetch (crawler.address_guard,
-crawler.fetch with a FetchPolicy).
+"""The address guard and the policy of a found URL's fetch (crawler.fetching.address_guard,
+crawler.fetching.fetch with a FetchPolicy).
 
 Classification is tested on address strings only. Every connection test aims at
 servers these tests start on loopback, and asserts that a refused one never
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from crawler import worker
-from crawler.address_guard import AddressGuard, PrivateAddress, is_global_address
-from crawler.fetch import fetch, make_session
+from crawler.fetching import worker
+from crawler.fetching.address_guard import AddressGuard, PrivateAddress, is_global_address
+from crawler.fetching.fetch import fetch, make_session
 from crawler.model import Failure, FetchPolicy, Page
 from crawler.settings import FetchSettings
 from crawler.urls import host_key

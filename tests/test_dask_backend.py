@@ -405,7 +405,7 @@ def test_a_killed_worker_costs_no_line_and_doubles_none(
     assert "Traceback" not in stderr
     with distributed.Client(address, timeout=UP_WITHIN, set_as_default=False) as client:
         # a lambda travels by value: the workers cannot import this test module
-        where = client.run(lambda: __import__("crawler.worker").worker.__file__)
+        where = client.run(lambda: __import__("crawler.fetching.worker").fetching.worker.__file__)
     assert where and all("/crawl-" in path and ".zip/" in path for path in where.values())
 
 
@@ -517,15 +517,15 @@ def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: P
     line."""
     import io
 
+    from crawler.loop import DispatchLoop
     from crawler.model import Job
     from crawler.pools.dask import DaskPool
     from crawler.report import Reporter
-    from crawler.scheduler import Scheduler
     from pipelines.writer import Writer
 
     pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
     writer = Writer(tmp_path / "db.txt")
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         pool,
         writer,
         Reporter(progress=False, quiet=True, stream=io.StringIO()),

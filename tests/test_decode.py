@@ -1,4 +1,4 @@
-"""The decoding order of crawler.decode, pinned case by case (see its docstring)."""
+"""The decoding order of crawler.fetching.decode, pinned case by case (see its docstring)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from crawler.decode import (
+from crawler.fetching.decode import (
     TEXT_ENCODINGS,
     choose_encoding,
     decode_body,

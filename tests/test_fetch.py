@@ -11,9 +11,9 @@ import pytest
 import requests
 import responses
 
-from crawler.fetch import AttemptDeadline, attempt_deadline, fetch, make_session
+from crawler.fetching.fetch import AttemptDeadline, attempt_deadline, fetch, make_session
+from crawler.fetching.retry import RetryWait, TransientError, parse_retry_after
 from crawler.model import Failure, Page
-from crawler.retry import RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
 from tests.server import TestServer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from crawler.fetch import fetch, make_session
+from crawler.fetching.fetch import fetch, make_session
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.certs import issued, self_signed

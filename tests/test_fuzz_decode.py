@@ -8,7 +8,7 @@ import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.decode import (
+from crawler.fetching.decode import (
     TEXT_ENCODINGS,
     choose_encoding,
     decode_body,

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from crawler.decode import decode_body
+from crawler.fetching.decode import decode_body
 from crawler.model import Page
 from pipelines import records_for
 from pipelines.parsers.board import parse_board

@@ -1,4 +1,4 @@
-"""The pool under faults, driven in-process: the real Scheduler and a real process
+"""The pool under faults, driven in-process: the real DispatchLoop and a real process
 pool, with task functions from this module that misbehave on purpose. Every URL
 gets exactly one line, the run finishes, and a pool with a task that cannot end
 is terminated, never joined. (A worker killed from outside, at every moment of a
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from crawler.loop import DispatchLoop, Outcome
 from crawler.model import Job, Page, Result
 from crawler.pools import process_pool
 from crawler.report import Reporter
 from crawler.runner import shut_down
-from crawler.scheduler import Outcome, Scheduler
 from crawler.settings import FetchSettings, RunSettings
 from pipelines.records import read_line
 from pipelines.writer import Writer
@@ -106,7 +106,7 @@ def crawl_in_process(
     watchdog_limit: float | None = None,
     task_limit_timeout: float = 10.0,
     reporter: Reporter | None = None,
-) -> tuple[Outcome, Scheduler, SpyPool, list[str], str]:
+) -> tuple[Outcome, DispatchLoop, SpyPool, list[str], str]:
     """A run of `names` (each a hostile_task behaviour) on a pool of 2 workers; the
     watchdog only if `watchdog_limit` is given, as for a pool that cannot tell."""
     settings = RunSettings(workers=2, fetch=FetchSettings(timeout=task_limit_timeout, retries=0))
@@ -116,7 +116,7 @@ def crawl_in_process(
     reporter = reporter or Reporter(progress=False, stream=stream)
     reporter.stream = stream
     writer = Writer(tmp_path / "db.txt")
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         spy,
         writer,
         reporter,

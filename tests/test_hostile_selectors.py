@@ -10,7 +10,7 @@ import time
 import pytest
 
 from crawler.config import tomllib
-from crawler.decode import decode_body
+from crawler.fetching.decode import decode_body
 from crawler.model import Page
 from pipelines import parse_page
 from pipelines.parsers import build

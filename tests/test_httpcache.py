@@ -1,4 +1,4 @@
-"""crawler.httpcache with the worker's fetch, in-process against the test server."""
+"""crawler.fetching.httpcache with the worker's fetch, in-process against the test server."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import multiprocessing
 from dataclasses import replace
 from pathlib import Path
 
-from crawler.fetch import fetch, make_session
-from crawler.httpcache import open_cache
+from crawler.fetching.fetch import fetch, make_session
+from crawler.fetching.httpcache import open_cache
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.server import TestServer

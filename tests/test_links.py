@@ -1,10 +1,10 @@
-"""crawler.links: the links of a page, as a browser resolves them, and its nofollow."""
+"""crawler.frontier.links: the links of a page, as a browser resolves them, and its nofollow."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawler.links import agent_token, extract_links, is_html
+from crawler.frontier.links import agent_token, extract_links, is_html
 from crawler.model import Link, Page
 
 URL = "http://a.test/dir/page.html"

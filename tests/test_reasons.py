@@ -1,4 +1,4 @@
-"""crawler.reasons: every row of the table, with the errors wrapped as requests and
+"""crawler.fetching.reasons: every row of the table, with the errors wrapped as requests and
 urllib3 wrap them (tests/test_fetch_failures.py meets the same errors for real)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import urllib3.exceptions
 from urllib3.connection import HTTPConnection
 from urllib3.util.ssl_match_hostname import CertificateError
 
-from crawler.address_guard import PrivateAddress
-from crawler.reasons import REASONS, Reason, explain, match
-from crawler.tls import CaBundleError
+from crawler.fetching.address_guard import PrivateAddress
+from crawler.fetching.reasons import REASONS, Reason, explain, match
+from crawler.fetching.tls import CaBundleError
 
 CONNECTION = HTTPConnection("site.example", 80)
 

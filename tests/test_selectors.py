@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from crawler.config import tomllib
-from crawler.decode import decode_body
+from crawler.fetching.decode import decode_body
 from crawler.model import Page
 from pipelines import parse_page
 from pipelines.parsers import Registry, RegistryError, build

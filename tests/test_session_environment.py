@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from crawler.fetch import make_session
+from crawler.fetching.fetch import make_session
 from crawler.settings import FetchSettings
 
 CASES = [

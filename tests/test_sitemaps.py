@@ -1,4 +1,4 @@
-"""crawler.sitemaps: a sitemap's entries from its bytes, within the protocol's limits,
+"""crawler.frontier.sitemaps: a sitemap's entries from its bytes, within the protocol's limits,
 whatever a hostile file tries (a gzip bomb, entities, more than 50,000 entries)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import gzip
 import time
 import zlib
 
-from crawler.sitemaps import MAX_INFLATED, MAX_LOCS, read_sitemap
+from crawler.frontier.sitemaps import MAX_INFLATED, MAX_LOCS, read_sitemap
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 

@@ -1,4 +1,4 @@
-"""crawler.tls: which CA files a worker trusts on top of requests' bundle, and the
+"""crawler.fetching.tls: which CA files a worker trusts on top of requests' bundle, and the
 command line's check of --ca-bundle (fetches over TLS: tests/test_fetch_failures.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from crawler.tls import ca_bundle_problem, extra_trust
+from crawler.fetching.tls import ca_bundle_problem, extra_trust
 
 # (environment, --ca-bundle, what is trusted besides requests' own bundle, in order)
 EXTRAS = [

@@ -6,7 +6,7 @@
 
 - PAGE is a URL (http or https: fetched once, with the crawl's own fetch and the
   config's fetch options, without the HTTP cache or robots.txt), or a saved file.
-- A saved file is decoded exactly as a fetched page is (`crawler.decode`): as if
+- A saved file is decoded exactly as a fetched page is (`crawler.fetching.decode`): as if
   the server had sent `--content-type` (default: no Content-Type, which a browser,
   and the crawl, take as HTML and decode by BOM, `<meta>`, then detection).
 - The records go to stdout one a line, exactly as `db.txt` would get them (the
@@ -106,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def read_page(
     path: Path, url: str | None, content_type: str, parser: argparse.ArgumentParser
 ) -> Page:
-    """A saved page, decoded as a fetched one is (`crawler.fetch.fetch_once`)."""
-    from crawler.decode import decode_body, is_text
+    """A saved page, decoded as a fetched one is (`crawler.fetching.fetch.fetch_once`)."""
+    from crawler.fetching.decode import decode_body, is_text
 
     try:
         body = path.read_bytes()
@@ -128,7 +128,7 @@ def fetch_page(url: str, options: dict[str, Any], config: Path | None) -> Result
     """`url` fetched as the crawl fetches it, with the config's fetch options."""
     from crawler.cli import build_parser as crawl_parser
     from crawler.config import defaults_from
-    from crawler.fetch import fetch, make_session
+    from crawler.fetching.fetch import fetch, make_session
     from crawler.settings import FetchSettings
 
     defaults = defaults_from(crawl_parser(), options, config.parent if config else Path.cwd())

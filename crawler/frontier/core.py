@@ -44,13 +44,13 @@ from crawler.frontier.politeness import HostQueues
 from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
 from crawler.frontier.scope import Scope, ignored_extension, make_scope
 from crawler.frontier.seen import SeenUrls
+from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
 from crawler.model import FetchPolicy, Job, Page, Result
-from crawler.sitemaps import MAX_LEVELS, Sitemap
 from crawler.urls import host_key
 
 if TYPE_CHECKING:
-    from crawler.links import PageLinks
+    from crawler.frontier.links import PageLinks
 
 LISTED = "listed"  # a line of the URL file
 FOUND = "found"  # a link found on a page

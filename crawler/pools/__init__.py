@@ -1,7 +1,7 @@
 """Where fetch tasks run: one pool object, whatever the backend.
 
 - `process` (the default): `crawler.pools.process.ProcessPool`, `--workers`
-  processes of `--threads` threads, each worker set up by `crawler.worker.init_worker`.
+  processes of `--threads` threads, each worker set up by `crawler.fetching.worker.init_worker`.
 - `dask`: a Dask cluster, local or joined (`crawler.pools.dask`). Dask is an
   optional extra (`pip install 'crawl[dask]'`) and is imported only for this one.
 
@@ -54,12 +54,14 @@ def process_pool(settings: RunSettings) -> ProcessPool:
     context = multiprocessing.get_context(settings.start_method)
     # What every worker imports, imported once here: forked workers inherit it, and a
     # fork server preloads it, instead of each worker paying for it at start-up.
-    preload = ["crawler.worker"] + (["crawler.httpcache"] if settings.fetch.cache_path else [])
+    preload = ["crawler.fetching.worker"] + (
+        ["crawler.fetching.httpcache"] if settings.fetch.cache_path else []
+    )
     for module in preload:
         importlib.import_module(module)
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(preload)
-    from crawler.worker import init_worker
+    from crawler.fetching.worker import init_worker
 
     gc.collect()
     gc.freeze()

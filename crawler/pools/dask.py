@@ -78,7 +78,7 @@ class CrawlWorkerSetup(WorkerPlugin):
         self.settings = settings
 
     def setup(self, worker: Any) -> None:
-        from crawler.worker import init_worker
+        from crawler.fetching.worker import init_worker
 
         init_worker(self.settings)
 
@@ -331,7 +331,7 @@ def upload_code(client: Client) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(data)
-        # The scheduler unpickles each task (it names `crawler.worker.fetch_url`), so
+        # The scheduler unpickles each task (it names `crawler.fetching.worker.fetch_url`), so
         # it needs the code as much as the workers do.
         client.register_plugin(SchedulerUploadFile(str(path)), name=CODE_PLUGIN)
         client.register_plugin(UploadFile(str(path)), name=CODE_PLUGIN)

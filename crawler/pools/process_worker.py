@@ -11,7 +11,7 @@ stop means), closes the files it inherited that are the main process's alone
 (under `fork`), starts watching for the main process's death, runs the pool's
 initializer, then answers tasks until the channel ends. With one thread it runs
 each task on its main thread, where a timer signal can interrupt a blocking read
-(`crawler.fetch.attempt_deadline`); with more, its main thread reads tasks and
+(`crawler.fetching.fetch.attempt_deadline`); with more, its main thread reads tasks and
 hands them to that many threads, which answer under one lock.
 """
 

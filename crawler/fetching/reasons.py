@@ -27,8 +27,8 @@ import requests
 import urllib3.exceptions
 from urllib3.util.ssl_match_hostname import CertificateError
 
-from crawler.address_guard import PrivateAddress
-from crawler.tls import CaBundleError
+from crawler.fetching.address_guard import PrivateAddress
+from crawler.fetching.tls import CaBundleError
 
 # OpenSSL's verify codes for a certificate that is fine but names another host.
 HOSTNAME_MISMATCH_CODES = frozenset({62, 64})  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_

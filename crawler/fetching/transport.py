@@ -2,7 +2,7 @@
 
 - Plain connections, exactly as requests makes them, for every request unless a
   fetch asks for the guard.
-- Guarded connections (`crawler.address_guard`), for a request sent inside
+- Guarded connections (`crawler.fetching.address_guard`), for a request sent inside
   `with transport.guarding():`. They sit in a pool manager of their own, so a
   request that must be guarded never reuses a connection that was made without
   the check (to a listed URL's private host, say), and a guarded connection is
@@ -11,7 +11,7 @@
 Through a proxy the proxy makes the connection, and the guard cannot apply:
 requests then goes to the proxy as usual.
 
-Trust for HTTPS is `crawler.tls.Trust`: one SSL context per session, holding
+Trust for HTTPS is `crawler.fetching.tls.Trust`: one SSL context per session, holding
 requests' bundle plus the extra CA files, given to every HTTPS pool.
 """
 
@@ -29,8 +29,8 @@ from requests.utils import select_proxy
 from urllib3 import PoolManager
 from urllib3.connectionpool import HTTPConnectionPool
 
-from crawler.address_guard import AddressGuard, guarded_pool_classes
-from crawler.tls import Trust
+from crawler.fetching.address_guard import AddressGuard, guarded_pool_classes
+from crawler.fetching.tls import Trust
 
 
 class Transport(HTTPAdapter):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import requests
 
-from crawler.fetch import fetch, make_session
+from crawler.fetching.fetch import fetch, make_session
 from crawler.model import Failure, FetchPolicy, Page, Result
 from crawler.settings import FetchSettings
 
@@ -50,7 +50,7 @@ def fetch_url(
 ) -> Result:
     """The pool's task: fetch `url` with this thread's session and the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
-    URL the crawl found (see `crawler.fetch`; None for a listed URL); `raw`: the
+    URL the crawl found (see `crawler.fetching.fetch`; None for a listed URL); `raw`: the
     body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
     type says.
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from crawler.loop import DispatchLoop
 from crawler.model import BadLine, Failure, Job, Page, Result
 from crawler.pools.base import TaskLost
 from crawler.pools.fake import FakePool, FakeTask
 from crawler.report import Reporter
-from crawler.scheduler import Scheduler
 from pipelines.writer import Writer
 
 
@@ -36,9 +36,9 @@ def run(
     pool: FakePool,
     jobs: list[Job | BadLine],
     watchdog_limit: float | None = 60.0,
-) -> tuple[Scheduler, list[str]]:
+) -> tuple[DispatchLoop, list[str]]:
     writer = Writer(tmp_path / "db.txt")
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         pool,
         writer,
         Reporter(progress=False, stream=io.StringIO()),
@@ -131,8 +131,8 @@ def test_a_task_with_no_answer_is_written_off_and_its_late_answer_dropped(
     assert scheduler.stats.ok == 0
 
 
-def scheduler_for(tmp_path: Path, pool: FakePool, watchdog_limit: float | None) -> Scheduler:
-    return Scheduler(
+def scheduler_for(tmp_path: Path, pool: FakePool, watchdog_limit: float | None) -> DispatchLoop:
+    return DispatchLoop(
         pool,
         Writer(tmp_path / "db.txt"),
         Reporter(progress=False, stream=io.StringIO()),
@@ -170,7 +170,7 @@ def test_an_answer_and_a_write_off_racing_give_one_line(tmp_path: Path, answer_f
     assert len(records(tmp_path)) == 1
 
 
-def submit(scheduler: Scheduler, job: Job) -> None:
+def submit(scheduler: DispatchLoop, job: Job) -> None:
     """Hand `job` to the pool as the dispatch loop would."""
     scheduler.frontier.add_listed(job, 0.0)
     scheduler._submit(scheduler.frontier.next_ready(0.0))
@@ -181,7 +181,7 @@ def records(folder: Path) -> list[str]:
 
 
 def test_stop_submits_nothing_more(tmp_path: Path) -> None:
-    scheduler_box: list[Scheduler] = []
+    scheduler_box: list[DispatchLoop] = []
 
     def answer(url: str) -> Result:
         scheduler_box[0].stop(15)
@@ -189,7 +189,7 @@ def test_stop_submits_nothing_more(tmp_path: Path) -> None:
 
     pool = FakePool(answering(answer))
     writer = Writer(tmp_path / "db.txt")
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         pool,
         writer,
         Reporter(progress=False, stream=io.StringIO()),

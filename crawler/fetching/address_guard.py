@@ -17,7 +17,7 @@ TLS is unchanged by this: the socket is wrapped as usual, with SNI and the
 certificate's name check against the host name, not the address.
 
 Through a proxy the proxy makes the connection, so the guard cannot apply: the
-worker only ever connects to the proxy (see `crawler.transport`).
+worker only ever connects to the proxy (see `crawler.fetching.transport`).
 """
 
 from __future__ import annotations

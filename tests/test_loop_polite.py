@@ -9,9 +9,9 @@ from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 from crawler.frontier.politeness import HostQueues
+from crawler.loop import DispatchLoop
 from crawler.model import Failure, Job, Page
 from crawler.report import Reporter
-from crawler.scheduler import Scheduler
 from pipelines.writer import Writer
 from tests.conftest import records
 
@@ -22,7 +22,7 @@ def run(tmp_path: Path, urls: list[str], task, watchdog: float = 60.0, lookahead
     db = tmp_path / "db.txt"
     writer = Writer(db)
     pool = ThreadPool(4)
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         pool,
         writer,
         Reporter(progress=False, quiet=True),

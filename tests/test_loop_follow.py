@@ -13,10 +13,10 @@ import pytest
 
 from crawler.frontier import Frontier, make_policy
 from crawler.frontier.politeness import HostQueues
+from crawler.loop import DispatchLoop
 from crawler.model import Job, Page
 from crawler.pools.fake import FakePool
 from crawler.report import Reporter
-from crawler.scheduler import Scheduler
 from pipelines.parsers import Output, Parser, Registry, active, install
 from pipelines.writer import Writer
 from tests.test_scheduler import answering, url_of
@@ -50,7 +50,7 @@ def test_links_of_pages_and_of_parsers_are_followed(tmp_path: Path, linker: None
     pool = FakePool(answering(answer), threaded=True)
     writer = Writer(tmp_path / "db.txt")
     frontier = Frontier(HostQueues(per_host=2), follow=make_policy(depth=math.inf))
-    scheduler = Scheduler(
+    scheduler = DispatchLoop(
         pool,
         writer,
         Reporter(progress=False, stream=io.StringIO()),

@@ -4,14 +4,14 @@ One attempt connects, sends the request, follows up to `max_redirects` redirects
 hop by hop and streams the body, all within `timeout` seconds (a server that
 trickles its answer fails as a timeout). Bodies are cut off past `max_bytes`,
 counted after content decoding, so a small gzip body that inflates past the cap
-stops there. `fetch` retries what `crawler.retry` says is worth it and always
-returns a `Page` or a `Failure`, whose reason `crawler.reasons` words; it never
+stops there. `fetch` retries what `crawler.fetching.retry` says is worth it and always
+returns a `Page` or a `Failure`, whose reason `crawler.fetching.reasons` words; it never
 raises for anything a server or network does.
 
 A fetch with a `FetchPolicy` (a URL the crawl found) is checked at every hop:
 a redirect the policy's scope does not allow is not requested (`redirected off
 scope to HOST`), and with `guard_private` each hop outside `exempt_origin` goes
-over guarded connections (`crawler.address_guard`), which refuse an address that
+over guarded connections (`crawler.fetching.address_guard`), which refuse an address that
 is not global before connecting. Without a policy (a listed URL) redirects go
 anywhere and no address is checked.
 """
@@ -33,14 +33,14 @@ import urllib3.exceptions
 from requests.utils import requote_uri
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from crawler import reasons
-from crawler.address_guard import AddressGuard
-from crawler.decode import decode_body, is_text
+from crawler.fetching import reasons
+from crawler.fetching.address_guard import AddressGuard
+from crawler.fetching.decode import decode_body, is_text
+from crawler.fetching.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
+from crawler.fetching.tls import Trust, extra_trust
+from crawler.fetching.transport import Transport
 from crawler.model import Failure, FetchPolicy, Page, Result
-from crawler.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.settings import FetchSettings
-from crawler.tls import Trust, extra_trust
-from crawler.transport import Transport
 from crawler.urls import host_key
 
 CHUNK = 64 * 1024
@@ -93,7 +93,7 @@ def make_session(
     resolver by default). With `settings.cache_path`, the session revalidates
     through the HTTP cache."""
     if settings.cache_path:
-        from crawler.httpcache import open_cache  # requests-cache: only when asked for
+        from crawler.fetching.httpcache import open_cache  # requests-cache: only when asked for
 
         session = open_cache(settings.cache_path)
     else:
@@ -159,7 +159,7 @@ def send(
     guarded = policy is not None and policy.guard_private and host_key(url) != policy.exempt_origin
     adapter = session.get_adapter(url)
     if guarded and not isinstance(adapter, Transport):
-        raise RuntimeError("the address guard needs crawler.transport.Transport")
+        raise RuntimeError("the address guard needs crawler.fetching.transport.Transport")
     timeout = max(deadline - time.monotonic(), 0.001)
     with adapter.guarding() if guarded else nullcontext():
         return session.get(
@@ -274,7 +274,7 @@ def fetch_once(
         return Failure(url, reason.text, 1)
     finally:
         if getattr(session, "cache", None) is not None:  # only a cached session stores
-            from crawler.httpcache import store
+            from crawler.fetching.httpcache import store
 
             store(session, response, body)  # only a body read within the bounds is kept
     content_type = response.headers.get("Content-Type", "")

@@ -7,8 +7,8 @@ the frontier, collects results, and writes records.
   frontier has room, and keeps at most `max_in_flight` tasks submitted and
   unfinished, so memory does not grow with the URL list or with what is found.
 - Results arrive in the pool's callback thread: the page's records are written,
-  then (with `--depth`) its links are extracted (`crawler.links`) and handed to
-  the frontier, and a sitemap's entries (`crawler.sitemaps`). A callback never
+  then (with `--depth`) its links are extracted (`crawler.frontier.links`) and handed to
+  the frontier, and a sitemap's entries (`crawler.frontier.sitemaps`). A callback never
   raises: an exception there would kill the thread that delivers every later
   result.
 - Whoever removes a task from `_in_flight` writes its one line: the callback, or
@@ -32,15 +32,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple, TextIO
 
+from crawler.fetching.worker import fetch_url, run_task
 from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
+from crawler.frontier.links import NO_LINKS, extract_links
 from crawler.frontier.politeness import HostQueues
-from crawler.links import NO_LINKS, extract_links
+from crawler.frontier.sitemaps import read_sitemap
 from crawler.model import BadLine, Failure, Job, Link, Page, Result
 from crawler.pools.base import TaskLost, TaskPool
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
-from crawler.sitemaps import read_sitemap
-from crawler.worker import fetch_url, run_task
 from pipelines import parse_page, records_for
 from pipelines.records import error_line, record_key
 from pipelines.writer import OutputError, Writer
@@ -61,7 +61,7 @@ class Outcome:
     output_error: OutputError | None = None
 
 
-class Scheduler:
+class DispatchLoop:
     def __init__(
         self,
         pool: TaskPool,
