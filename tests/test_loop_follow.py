@@ -19,7 +19,7 @@ from crawler.pools.fake import FakePool
 from crawler.report import Reporter
 from pipelines.parsers import Output, Parser, Registry, active, install
 from pipelines.writer import Writer
-from tests.test_scheduler import answering, url_of
+from tests.test_loop import answering, url_of
 
 SITE = {
     "http://a.test/": '<a href="/one">1</a><a href="/two" rel="nofollow">2</a>',
