@@ -18,24 +18,9 @@ from tests import server as test_server
 from tests.conftest import run_crawl, start_crawl, write_urls
 from tests.stress_util import count_kind, run_lines, wait_for
 from tests.test_disk import run_and_watch, tmpfs
+from tests.test_run_report import KEYS
 
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-KEYS = [
-    "run",
-    "version",
-    "status",
-    "exit",
-    "started",
-    "ended",
-    "seconds",
-    "ok",
-    "failed",
-    "retried",
-    "bytes",
-    "unchanged",
-    "saved",
-    "errors",
-]
 
 
 def read_stats(path: Path) -> dict:
