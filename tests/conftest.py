@@ -20,6 +20,21 @@ def server() -> Iterator[TestServer]:
     server.stop()
 
 
+@pytest.fixture
+def serve() -> Iterator:
+    """Start TestServers (HTTPS with `tls=`, another loopback address with `host=`);
+    all are stopped after the test."""
+    started: list[TestServer] = []
+
+    def start(**options) -> TestServer:
+        started.append(TestServer(**options).start())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 def crawl_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "crawler", *args]
 

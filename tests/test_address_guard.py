@@ -143,19 +143,6 @@ class OriginScope:
 
 
 @pytest.fixture
-def serve() -> Iterator:
-    started: list[TestServer] = []
-
-    def start(**options) -> TestServer:
-        started.append(TestServer(**options).start())
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
 def worker_session() -> Iterator[None]:
     """The worker's own session and settings, as the pool initializer sets them."""
     worker.init_worker(SETTINGS)

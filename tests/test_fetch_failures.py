@@ -29,20 +29,6 @@ def get(url: str, settings: FetchSettings = ONCE) -> Page | Failure:
     return fetch(make_session(settings), url, settings)
 
 
-@pytest.fixture
-def serve() -> Iterator:
-    """Start TestServers (HTTPS with `tls=`); all are stopped after the test."""
-    started: list[TestServer] = []
-
-    def start(**options) -> TestServer:
-        started.append(TestServer(**options).start())
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 def closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (bound, then closed)."""
     with socket.socket() as sock:
