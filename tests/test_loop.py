@@ -31,22 +31,29 @@ def answering(answer: Callable[[str], Result | BaseException]) -> Callable[[Fake
     return lambda task: answer(url_of(task))
 
 
+def scheduler_for(
+    tmp_path: Path, pool: FakePool, watchdog_limit: float | None = 60.0, **options: Any
+) -> DispatchLoop:
+    """A dispatch loop over `pool`, writing to `tmp_path / "db.txt"`, 3 tasks in flight."""
+    return DispatchLoop(
+        pool,
+        Writer(tmp_path / "db.txt"),
+        Reporter(progress=False, stream=io.StringIO()),
+        max_in_flight=3,
+        watchdog_limit=watchdog_limit,
+        **options,
+    )
+
+
 def run(
     tmp_path: Path,
     pool: FakePool,
     jobs: list[Job | BadLine],
     watchdog_limit: float | None = 60.0,
 ) -> tuple[DispatchLoop, list[str]]:
-    writer = Writer(tmp_path / "db.txt")
-    scheduler = DispatchLoop(
-        pool,
-        writer,
-        Reporter(progress=False, stream=io.StringIO()),
-        max_in_flight=3,
-        watchdog_limit=watchdog_limit,
-    )
+    scheduler = scheduler_for(tmp_path, pool, watchdog_limit)
     scheduler.run(jobs)
-    writer.close()
+    scheduler.writer.close()
     return scheduler, (tmp_path / "db.txt").read_text("utf-8").splitlines()
 
 
@@ -131,16 +138,6 @@ def test_a_task_with_no_answer_is_written_off_and_its_late_answer_dropped(
     assert scheduler.stats.ok == 0
 
 
-def scheduler_for(tmp_path: Path, pool: FakePool, watchdog_limit: float | None) -> DispatchLoop:
-    return DispatchLoop(
-        pool,
-        Writer(tmp_path / "db.txt"),
-        Reporter(progress=False, stream=io.StringIO()),
-        max_in_flight=3,
-        watchdog_limit=watchdog_limit,
-    )
-
-
 def test_without_a_watchdog_a_silent_task_waits_for_its_pool(tmp_path: Path) -> None:
     """A pool that reports its lost tasks gets no watchdog: nothing is written off
     however long a task takes, and its answer is written when it comes."""
@@ -188,17 +185,10 @@ def test_stop_submits_nothing_more(tmp_path: Path) -> None:
         return page(url)
 
     pool = FakePool(answering(answer))
-    writer = Writer(tmp_path / "db.txt")
-    scheduler = DispatchLoop(
-        pool,
-        writer,
-        Reporter(progress=False, stream=io.StringIO()),
-        max_in_flight=3,
-        watchdog_limit=60.0,
-    )
+    scheduler = scheduler_for(tmp_path, pool)
     scheduler_box.append(scheduler)
     outcome = scheduler.run(jobs("http://a/", "http://b/", "http://c/"))
-    writer.close()
+    scheduler.writer.close()
     assert outcome.interrupted_by == 15
     assert [url_of(task) for task in pool.submitted] == ["http://a/"]
     assert (tmp_path / "db.txt").read_text("utf-8").splitlines() == ["url:<http://a/> size:[4]"]

@@ -4,7 +4,6 @@ run ends when nothing more is found."""
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +12,10 @@ import pytest
 
 from crawler.frontier import Frontier, make_policy
 from crawler.frontier.politeness import HostQueues
-from crawler.loop import DispatchLoop
 from crawler.model import Job, Page
 from crawler.pools.fake import FakePool
-from crawler.report import Reporter
 from pipelines.parsers import Output, Parser, Registry, active, install
-from pipelines.writer import Writer
-from tests.test_loop import answering, url_of
+from tests.test_loop import answering, scheduler_for, url_of
 
 SITE = {
     "http://a.test/": '<a href="/one">1</a><a href="/two" rel="nofollow">2</a>',
@@ -48,18 +44,10 @@ def linker() -> Iterator[None]:
 
 def test_links_of_pages_and_of_parsers_are_followed(tmp_path: Path, linker: None) -> None:
     pool = FakePool(answering(answer), threaded=True)
-    writer = Writer(tmp_path / "db.txt")
     frontier = Frontier(HostQueues(per_host=2), follow=make_policy(depth=math.inf))
-    scheduler = DispatchLoop(
-        pool,
-        writer,
-        Reporter(progress=False, stream=io.StringIO()),
-        max_in_flight=3,
-        watchdog_limit=60.0,
-        frontier=frontier,
-    )
+    scheduler = scheduler_for(tmp_path, pool, frontier=frontier)
     outcome = scheduler.run([Job(1, "http://a.test/", ("linker",))])
-    writer.close()
+    scheduler.writer.close()
     assert sorted(url_of(task) for task in pool.submitted) == [
         "http://a.test/",
         "http://a.test/from-parser",
