@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
     from crawler.report import Stats
 
-STATUSES = ("finished", "interrupted", "output-error")
+# The `status` of a run, as its end line says it; `stopped`: a URL file line asked
+# for a parser that cannot run (a plugin that did not load), and reading ended there.
+STATUSES = ("finished", "interrupted", "output-error", "stopped")
 _RETRY_TAIL = re.compile(r" after \d+ attempts?\b")
 _LINE_NUMBER = re.compile(r"^line \d+: ")
 

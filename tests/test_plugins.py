@@ -142,9 +142,12 @@ def test_a_url_line_naming_a_plugin_that_did_not_load_stops_the_run_there(
         f"{server.url('/page/b')}  quotes,broken",
         server.url("/page/c"),
     )
-    db = tmp_path / "db.txt"
-    result = crawl(site, str(urls), "--output", str(db), "--workers", "1")
+    db, stats = tmp_path / "db.txt", tmp_path / "stats.json"
+    result = crawl(site, str(urls), "--output", str(db), "--workers", "1", "--stats", str(stats))
     assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(stats.read_text("utf-8"))
+    assert (report["status"], report["exit"]) == ("stopped", 2)
     assert f"crawl: {urls} line 2: parser broken cannot run: " in result.stderr
     assert "stopped reading the URL file there" in result.stderr
     assert server.count("/page/b") == 0 and server.count("/page/c") == 0
