@@ -110,19 +110,17 @@ def parse_with_config(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> argparse.Namespace:
     """Parse `argv`, with the defaults of `--config FILE` if it names one. The file's
-    tables come along as `config_tables` (name -> parsed TOML), with `config_folder`."""
+    tables come along as `config_tables` (name -> parsed TOML)."""
     first = argparse.ArgumentParser(add_help=False)
     first.add_argument("--config", type=Path)
     known, _ = first.parse_known_args(argv)
     tables: dict[str, Any] = {}
-    folder = Path.cwd()
     if known.config is not None:
-        folder = known.config.parent
         try:
             options, tables = split_tables(load(known.config))
-            parser.set_defaults(**defaults_from(parser, options, folder))
+            parser.set_defaults(**defaults_from(parser, options, known.config.parent))
         except ConfigError as error:
             parser.error(str(error))
     args = parser.parse_args(argv)
-    args.config_tables, args.config_folder = tables, folder
+    args.config_tables = tables
     return args

@@ -106,10 +106,8 @@ class RunSettings:
     stats: Path | None = None  # one JSON object
     metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)
 
-    # The --config file's tables that are not options (`parsers`, `follow`), as parsed,
-    # and the folder their relative paths are taken from.
+    # The --config file's tables that are not options (`parsers`, `follow`), as parsed.
     config_tables: dict = field(default_factory=dict)
-    config_folder: Path = field(default_factory=Path)
 
     @property
     def obey_robots(self) -> bool:

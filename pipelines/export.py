@@ -40,7 +40,6 @@ from pipelines.records import Line, read_line
 
 ALL = "all"
 LAST = "last"
-OWN_KEYS = ("kind", "url", "run")
 _FIELD = re.compile(r"(\w+):\[([^\]]*)\]")
 # A url line's rest: its size, then any further `name:[value]` fields.
 _URL_REST = re.compile(rf"size:\[[0-9]+\](?: {_FIELD.pattern})*")

@@ -164,7 +164,6 @@ def test_tables_that_are_not_options_are_handed_to_their_owners(tmp_path: Path) 
         "parsers": {"quote": {"item": "div.quote", "fields": {"text": "span.text::text"}}},
         "follow": {"depth": 2},
     }
-    assert settings.config_folder == tmp_path
     assert settings.workers == 2
 
 

@@ -131,9 +131,6 @@ class HostQueues(Generic[T]):
         host = self._hosts.get(key)
         return len(host.queue) if host is not None else 0
 
-    def is_known(self, key: str) -> bool:
-        return key in self._hosts
-
     def delay_of(self, key: str) -> float:
         host = self._hosts[key]
         return max(self.delay, host.min_delay, host.throttle)
