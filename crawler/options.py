@@ -56,6 +56,22 @@ def positive_float(text: str) -> float:
     return value
 
 
+BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """A byte count, with K, M or G for KiB, MiB, GiB (`500M`, `2G`, `1.5g`)."""
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in BYTE_UNITS else ""
+    try:
+        value = float(number[: len(number) - len(unit)])
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a size in bytes (such as 500M or 2G): {text!r}")
+    return int(value * BYTE_UNITS[unit])
+
+
 def depth_value(text: str) -> float:
     from crawler.frontier.rules import parse_depth
 
@@ -179,6 +195,11 @@ OPTIONS: tuple[Option, ...] = (
            "(default: http-cache.sqlite next to the output file)",
            type=Path, default=None, metavar="PATH", path=True),
     Option("--no-cache", "no HTTP cache: fetch every page in full", kind="flag"),
+    Option("--cache-max-age", "at the end of each run, drop the cached pages that no run "
+           "has used for this many days", type=non_negative_float, metavar="DAYS"),
+    Option("--cache-max-size", "at the end of each run, drop the least recently used cached "
+           "pages past this size, in bytes or with K, M, G as in 500M (default: no bound)",
+           type=byte_size, metavar="SIZE"),
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS"),
     Option("--stats", "at the end of every run, replace this file with the run's report, "

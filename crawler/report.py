@@ -36,6 +36,10 @@ class Stats:
     found: int = 0  # URLs taken from links and sitemaps
     dropped: dict[str, int] = field(default_factory=dict)  # links not followed, by reason
     items_dropped: int = 0  # declared parsers' items without a required field
+    # The HTTP cache at the end of the run (crawler.fetching.cache_upkeep): its size
+    # on disk and the entries evicted; None without a cache.
+    cache_bytes: int | None = None
+    evicted: int = 0
 
     def dropped_text(self, separator: str = ",", pair: str = ":") -> str:
         """The links not followed, by reason, in the order of `crawler.frontier.REASONS`."""
@@ -65,6 +69,8 @@ class Stats:
         )
         if self.unchanged:
             text += f"; {self.unchanged} unchanged (cache), {self.saved} bytes saved"
+        if self.cache_bytes is not None:
+            text += f"; cache {self.cache_bytes} bytes, {self.evicted} evicted"
         if self.held_seconds >= 0.05:
             text += f"; per-host limits held workers back {self.held_seconds:.1f} s"
         if self.items_dropped:
@@ -88,6 +94,9 @@ class Stats:
         }
         if self.items_dropped:
             fields["items_dropped"] = self.items_dropped
+        if self.cache_bytes is not None:
+            fields["cache"] = self.cache_bytes
+            fields["evicted"] = self.evicted
         if self.following:
             fields["found"] = self.found
             fields["dropped"] = self.dropped_text() or "0"

@@ -9,7 +9,10 @@ Both are made from one `RunReport`, so the two files never disagree:
      "unchanged": 60, "saved": 2301234, "errors": {"HTTP 404": 3, "timed out": 2}}
 
   and, when following links (`--depth`, `--sitemaps`), `"found": 120` and
-  `"dropped": {"offsite": 310, "seen": 2200}`: the links not followed, by reason.
+  `"dropped": {"offsite": 310, "seen": 2200}`: the links not followed, by reason;
+  and, with the HTTP cache, `"cache": 1843200, "evicted": 12`: its size on disk
+  in bytes at the end of the run, and the entries the end of the run evicted
+  (unused for `--cache-max-age` days, or past `--cache-max-size`).
 
 - `status` is `finished`, `interrupted` (a stop signal) or `output-error` (the
   output could not be written: a full disk, say); `exit` is the exit status.
@@ -96,6 +99,8 @@ class RunReport:
     found: int | None = None  # following links: URLs taken from links and sitemaps
     dropped: dict[str, int] | None = None  # following links: links not followed, by reason
     items_dropped: int = 0  # declared parsers' items without a required field
+    cache: int | None = None  # the HTTP cache's bytes on disk; None without a cache
+    evicted: int = 0  # cache entries evicted at the end of the run
 
     @classmethod
     def of(cls, run_id: str, version: str, status: str, exit_code: int, stats: Stats) -> RunReport:
@@ -121,6 +126,8 @@ class RunReport:
             found=stats.found if stats.following else None,
             dropped={r: n for r, n in stats.dropped.items() if n} if stats.following else None,
             items_dropped=stats.items_dropped,
+            cache=stats.cache_bytes,
+            evicted=stats.evicted,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -146,6 +153,9 @@ class RunReport:
             report["dropped"] = dict(self.dropped)
         if self.items_dropped:
             report["items_dropped"] = self.items_dropped
+        if self.cache is not None:
+            report["cache"] = self.cache
+            report["evicted"] = self.evicted
         return report
 
     def registry(self) -> CollectorRegistry:

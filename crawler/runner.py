@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, TextIO
 
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
+from crawler.fetching import cache_upkeep
 from crawler.frontier import Frontier
 from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
@@ -148,6 +149,8 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
             f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
         )
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
+        cache_upkeep.prepare(settings.fetch.cache_path, reporter.say)
     try:
         with on_stop_signals(_interrupt):
             pool = make_pool(settings)
@@ -215,6 +218,10 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         shut_down(pool, scheduler.clean, reporter)
         close_quietly(rejected_log)
     reporter.close()
+    if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second
+        outcome.stats.cache_bytes, outcome.stats.evicted = cache_upkeep.keep_bounded(
+            settings.fetch.cache_path, settings.cache_max_age, settings.cache_max_size, reporter.say
+        )
     outcome.stats.finish()
     status = "finished"
     if outcome.interrupted_by is not None:

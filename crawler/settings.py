@@ -102,6 +102,11 @@ class RunSettings:
     allow_private_network: bool = False  # found links may lead to loopback, 10.x, ...
     sitemaps: bool = False  # read the sitemaps named by listed hosts' robots.txt
     rejected_log: Path | None = None  # a line per link not followed
+    # The HTTP cache (FetchSettings.cache_path) at the end of each run: entries no
+    # run used for this many days go, then the least recently used past this many
+    # bytes (None: no bound on size); see crawler.fetching.cache_upkeep.
+    cache_max_age: float = 30.0
+    cache_max_size: int | None = None
     # At the end of every run, its report (crawler.run_report) replaces these files:
     stats: Path | None = None  # one JSON object
     metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
 from crawler.fetching.fetch import fetch, make_session
-from crawler.fetching.httpcache import open_cache
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.server import TestServer
@@ -17,10 +17,15 @@ def settings(tmp_path: Path, **changes) -> FetchSettings:
     return replace(FetchSettings(cache_path=tmp_path / "cache.sqlite", retries=0), **changes)
 
 
+def stored(cache: Path) -> int:
+    """How many answers the cache file holds."""
+    with sqlite3.connect(cache) as connection:
+        return connection.execute("SELECT count(*) FROM responses").fetchone()[0]
+
+
 def test_the_cache_does_not_read_a_body_before_the_worker(server, tmp_path: Path) -> None:
-    """requests-cache would read `response.content` whole to save it; the deferred
-    save leaves the stream to the worker's bounded read1 loop."""
-    session = open_cache(tmp_path / "cache.sqlite")
+    """The worker streams the body within its bounds; the cache waits for it."""
+    session = make_session(settings(tmp_path))
     response = session.get(server.url("/etag/big?bytes=5000000"), stream=True, timeout=10)
     try:
         assert response._content_consumed is False
@@ -35,7 +40,7 @@ def test_a_large_page_is_cut_off_and_not_stored(server, tmp_path: Path) -> None:
     for path in ("/etag/big?bytes=2000000", "/big?bytes=2000000&length=0", "/gzip-bomb"):
         result = fetch(session, server.url(path), config)
         assert result == Failure(server.url(path), "larger than 100000 bytes", 1)
-    assert len(session.cache.responses) == 0
+    assert stored(config.cache_path) == 0
 
 
 def test_the_deadline_holds_with_the_cache(server, tmp_path: Path) -> None:
@@ -82,7 +87,7 @@ def test_pages_without_validators_are_not_stored(server, tmp_path: Path) -> None
     result = fetch(session, server.url("/page/plain"), config)
     assert isinstance(result, Page) and result.text  # fetched, and still not stored
     assert server.count("/page/plain") == 1
-    assert len(session.cache.responses) == 0
+    assert stored(config.cache_path) == 0
 
 
 def test_an_unusable_cache_file_costs_only_the_cache(server, tmp_path: Path) -> None:
@@ -109,6 +114,6 @@ def test_several_processes_write_one_cache_at_once(server: TestServer, tmp_path:
     with multiprocessing.get_context("fork").Pool(4) as pool:
         counts = pool.starmap(_fetch_many, [(cache, server.base, 25 * n) for n in range(4)])
     assert counts == [25] * 4
-    assert len(open_cache(Path(cache)).cache.responses) == 100
+    assert stored(Path(cache)) == 100
     assert _fetch_many(cache, server.base, 0) == 25
     assert server.not_modified == 25

@@ -90,17 +90,18 @@ def make_session(
     """A session whose connections are reused across a worker's fetches, through
     the worker's `Transport` (urllib3's retries off: tenacity in `fetch` is the one
     retry layer; guarded connections on demand, made through `guard`, the system
-    resolver by default). With `settings.cache_path`, the session revalidates
-    through the HTTP cache."""
+    resolver by default). With `settings.cache_path`, every request goes through
+    the HTTP cache (`session.cache`; None without one, or when its file cannot be
+    used)."""
+    session = requests.Session()
+    session.cache = None  # type: ignore[attr-defined]
     if settings.cache_path:
-        from crawler.fetching.httpcache import open_cache  # requests-cache: only when asked for
+        from crawler.fetching.httpcache import open_cache  # sqlite3: only when asked for
 
-        session = open_cache(settings.cache_path)
-    else:
-        session = requests.Session()
+        session.cache = open_cache(settings.cache_path)  # type: ignore[attr-defined]
     read_environment_once(session)
     trust = Trust(extra_trust(os.environ, settings.ca_bundle))
-    transport = Transport(trust, guard, pool_size)
+    transport = Transport(trust, guard, pool_size, session.cache)
     session.mount("http://", transport)
     session.mount("https://", transport)
     session.max_redirects = settings.max_redirects

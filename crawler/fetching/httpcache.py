@@ -1,145 +1,239 @@
-"""The HTTP cache between runs: requests-cache over SQLite, made to keep the
-worker's bounds.
+"""The HTTP cache between runs, as the worker's transport uses it.
 
-Policy (requests-cache settings, see `cached_session`):
-- A response with a validator (`ETag` or `Last-Modified`) is stored, and the next
-  run asks again with `If-None-Match` / `If-Modified-Since`: a `304 Not Modified`
-  is answered from the cache, so `db.txt` gets the same records as a full fetch.
-- The server's `Cache-Control` is obeyed: `no-store` is not stored; a page that is
-  still fresh by `max-age` and has no validator is served from the cache without
-  a request; a page with a validator is always revalidated (a cron crawl wants
-  to see changes, and a 304 costs a few hundred bytes).
-- A response with neither a validator nor a freshness lifetime is not stored.
+`HttpCache.send` stands in front of the transport's `send` for every request a
+worker makes (each redirect hop too), with the request exactly as it goes out,
+headers and cookies included. In order:
+1. The request's key: an HMAC of its method, URL and identity headers
+   (`crawler.fetching.cache_policy`, `crawler.fetching.cache_store`). One indexed
+   lookup finds the entry, if any, whose `Vary` values must also match.
+2. An entry still fresh (it had no validator but a lifetime) is the answer: no
+   request is sent.
+3. An entry with validators sends the request with `If-None-Match` /
+   `If-Modified-Since`; a `304` is answered with the stored body and the stored
+   headers updated by the 304's, as a `200` marked `from_cache`.
+4. Any other answer goes back as it came, marked with what storing it would take.
+   The worker streams its body within its own bounds (size cap, deadline), then
+   calls `store`: only a body read whole is stored, and only what
+   `cache_policy.storage` allows.
 
-Bounds. requests-cache saves a response by reading all of `response.content` at
-once, which would defeat the worker's size cap and its per-attempt deadline for
-a large answer. `_DeferredCache` therefore only notes what requests-cache wants
-to save; the worker streams the body with its own bounded `read1` loop and calls
-`store(session, response, body)` after the attempt, outside the deadline. An
-oversized or timed-out body is never stored.
-
-Several worker processes write at once: each opens its own connection, the file
-is in WAL mode (readers do not block the writer), and SQLite's busy timeout
-makes a writer wait for another's transaction. A cache that cannot be read or
-written costs only the saving: the fetch goes on (see `store`).
+A cache that fails (a locked or damaged file) costs what it would have saved,
+never the page: lookups and saves that raise are skipped, and after a damaged
+file's error the cache turns itself off for the session. The file's upkeep
+(pruning, a damaged file set aside) is `crawler.fetching.cache_upkeep`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import sqlite3
-import sys
 import time
+from collections.abc import Callable
+from hashlib import blake2b
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
-# requests-cache imports every storage backend it finds installed, and its DynamoDB
-# one pulls in boto3: about 100 ms in each process that imports it. Only SQLite is
-# used here, so boto3 is hidden while requests-cache loads (and only then).
-_hide_boto3 = "boto3" not in sys.modules
-if _hide_boto3:
-    sys.modules["boto3"] = None  # type: ignore[assignment] - makes `import boto3` fail
-try:
-    from requests_cache import CachedResponse, CachedSession, SQLiteCache
-    from requests_cache.policy.expiration import EXPIRE_IMMEDIATELY
-finally:
-    if _hide_boto3:
-        del sys.modules["boto3"]
+from crawler.fetching import cache_policy, cache_store
 
-BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
+KEY_BYTES = 16  # of the keyed hash: 128 bits tell entries apart
 
 
-class _DeferredCache(SQLiteCache):
-    """A SQLite cache that saves a response only when `commit` hands it the body."""
+class Pending:
+    """What storing an answer will take, noted on the response when it came."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(str(path), wal=True, timeout=BUSY_TIMEOUT)
-        self._pending: tuple | None = None
+    __slots__ = ("key", "url", "use")
 
-    def save_response(self, response, cache_key=None, expires=None) -> None:
-        self._pending = (response, cache_key, expires)
-
-    def commit(self, response: requests.Response, body: bytes | None) -> None:
-        pending, self._pending = self._pending, None
-        if pending is None or pending[0] is not response:
-            return
-        if not isinstance(response, CachedResponse):
-            if body is None:
-                return
-            response._content = body  # the decoded body, as requests-cache stores it
-            response._content_consumed = True
-        super().save_response(*pending)
-
-    def discard(self) -> None:
-        self._pending = None
+    def __init__(self, key: bytes, url: str, use: cache_policy.RequestUse) -> None:
+        self.key, self.url, self.use = key, url, use
 
 
-def open_cache(path: Path) -> requests.Session:
-    """A session that revalidates through the SQLite cache at `path` (created if
-    missing, with its folder); a plain session if that file cannot be used.
+def without_userinfo(url: str) -> str:
+    """`url` without `user:password@` (and without a fragment, never sent)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
-    Workers start together and open the file at once; creating its tables and
-    switching it to WAL can then find it locked by another, which is waited out
-    (for up to `BUSY_TIMEOUT`), not taken for a broken file."""
-    give_up = time.monotonic() + BUSY_TIMEOUT
-    while True:
+
+class HttpCache:
+    """One thread's view of the cache file: its own SQLite connection and the
+    cache's HMAC key. `clock` gives seconds since the epoch (a test passes a fake)."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.key = cache_store.read_key(path)
+        self.connection: sqlite3.Connection | None = cache_store.connect(path)
+        self.clock = clock
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def _failed(self, error: sqlite3.Error) -> None:
+        """A damaged file is not asked again this session; a locked one is."""
+        if not isinstance(error, sqlite3.OperationalError):
+            self.close()
+
+    def _hash(self, *parts: str) -> bytes:
+        text = "\n".join(parts).encode("utf-8", "surrogatepass")
+        return blake2b(text, key=self.key, digest_size=KEY_BYTES).digest()
+
+    def request_key(self, request: requests.PreparedRequest) -> bytes:
+        """HMAC(method, URL as sent, identity headers): the only trace of who asked."""
+        identity = cache_policy.identity_pairs(request.headers.items())
+        return self._hash(
+            request.method or "GET", request.url or "", *(f"{n}\0{v}" for n, v in identity)
+        )
+
+    def vary_hash(self, vary: str, headers: CaseInsensitiveDict) -> bytes | None:
+        if not vary:
+            return None
+        return self._hash(*(f"{name}\0{headers.get(name, '')}" for name in vary.split(",")))
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        send_on: Callable[[requests.PreparedRequest], requests.Response],
+    ) -> requests.Response:
+        """Answer `request` from the cache, or through `send_on` (the transport)."""
+        if self.connection is None or request.method != "GET":
+            return send_on(request)
+        use = cache_policy.request_directives(request.headers)
+        if not use.read:
+            return send_on(request)
+        key = self.request_key(request)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            session = _cached_session(path)
-            len(session.cache.responses)  # opens the file: a broken one fails here, once
-            session.hooks["response"].append(_hand_back_304)
-            return session
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > give_up:
-                return requests.Session()
-            time.sleep(0.05)
-        except (sqlite3.Error, OSError):
-            return requests.Session()
+            entry = cache_store.lookup(self.connection, key)
+        except sqlite3.Error as error:
+            self._failed(error)
+            return send_on(request)
+        if (
+            entry is not None
+            and entry.vary
+            and (self.vary_hash(entry.vary, request.headers) != entry.vary_hash)
+        ):
+            entry = None  # stored for another variant: fetched in full, then replaced
+        now = self.clock()
+        if entry is not None and use.unasked and now < entry.fresh_until:
+            return self._answer(request, entry, entry.header_pairs(), None, now)
+        if entry is not None and (entry.etag or entry.last_modified):
+            if entry.etag:
+                request.headers["If-None-Match"] = entry.etag
+            if entry.last_modified:
+                request.headers["If-Modified-Since"] = entry.last_modified
+        response = send_on(request)
+        if response.status_code == 304 and entry is not None:
+            return self._revalidated(request, response, entry, now)
+        response.cache_pending = Pending(key, request.url or "", use)  # type: ignore[attr-defined]
+        return response
+
+    def _revalidated(
+        self,
+        request: requests.PreparedRequest,
+        response: requests.Response,
+        entry: cache_store.Entry,
+        now: float,
+    ) -> requests.Response:
+        """The stored answer, confirmed by `response` (a 304): its connection is
+        handed back (the empty body read), and what the 304 changed is kept."""
+        response.content  # noqa: B018 - reading the (empty) body releases the connection
+        stored = entry.header_pairs()
+        headers = cache_policy.merged_headers(stored, response.headers.items())
+        merged = CaseInsensitiveDict(headers)
+        said = cache_policy.storage("GET", 200, merged, cache_policy.USE_ALL)
+        fresh_until = now + said.fresh_for if said.store and said.fresh_for else 0.0
+        etag, last_modified = merged.get("ETag"), merged.get("Last-Modified")
+        try:
+            if (etag, last_modified, fresh_until) != (
+                entry.etag,
+                entry.last_modified,
+                entry.fresh_until,
+            ):
+                cache_store.refresh(
+                    self.connection, entry, now, fresh_until, etag, last_modified, headers
+                )
+            else:
+                cache_store.touch(self.connection, entry, now)
+        except sqlite3.Error as error:
+            self._failed(error)
+        return self._answer(request, entry, headers, response, now)
+
+    def _answer(
+        self,
+        request: requests.PreparedRequest,
+        entry: cache_store.Entry,
+        headers: list[tuple[str, str]],
+        wire: requests.Response | None,
+        now: float,
+    ) -> requests.Response:
+        """A 200 carrying the stored body. `wire`: the 304 that confirmed it, whose
+        connection and cookies requests still handles; None when nothing was sent."""
+        if wire is None:
+            try:
+                cache_store.touch(self.connection, entry, now)
+            except sqlite3.Error as error:
+                self._failed(error)
+        response = wire if wire is not None else requests.Response()
+        response.status_code = 200
+        response.reason = "OK"
+        response.headers = CaseInsensitiveDict(headers)
+        response._content = entry.decoded_body()
+        response._content_consumed = True
+        response.url = request.url or ""
+        response.request = request
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.from_cache = True  # type: ignore[attr-defined]
+        return response
+
+    def store(self, response: requests.Response, body: bytes) -> None:
+        """Save `response` (read whole, as `body`) if the policy allows."""
+        pending: Pending | None = getattr(response, "cache_pending", None)
+        if pending is None or self.connection is None:
+            return
+        said = cache_policy.storage("GET", response.status_code, response.headers, pending.use)
+        if not said.store:
+            return
+        now = self.clock()
+        vary = cache_policy.vary_names(response.headers)
+        request_headers = response.request.headers if response.request is not None else {}
+        try:
+            cache_store.save(
+                self.connection,
+                pending.key,
+                now,
+                now + said.fresh_for if said.fresh_for else 0.0,
+                response.headers.get("ETag"),
+                response.headers.get("Last-Modified"),
+                vary,
+                self.vary_hash(vary, request_headers),
+                without_userinfo(pending.url),
+                cache_policy.kept_headers(response.headers.items()),
+                body,
+            )
+        except sqlite3.Error as error:
+            self._failed(error)
 
 
-def _hand_back_304(response: requests.Response, *args: object, **kwargs: object) -> None:
-    """Read the (empty) body of a 304 on the wire: requests-cache answers from the
-    cache and drops it unread, which with `stream=True` would cost the connection."""
-    if response.status_code == 304 and not isinstance(response, CachedResponse):
-        response.content  # noqa: B018 - reading to the end releases the connection
-
-
-def cache_key(request: requests.PreparedRequest, **_settings: object) -> str:
-    """The cache's key for a request: its method and URL.
-
-    Every request crawl sends carries the same headers, so nothing else tells two
-    apart (and a `Vary` header cannot matter). requests-cache's own key normalizes
-    the URL and headers: a third of its cost per request, paid on every page."""
-    return hashlib.blake2b(f"{request.method} {request.url}".encode(), digest_size=16).hexdigest()
-
-
-def _cached_session(path: Path) -> CachedSession:
-    return CachedSession(
-        backend=_DeferredCache(path),
-        key_fn=cache_key,
-        expire_after=EXPIRE_IMMEDIATELY,  # stored with a validator, then revalidated
-        cache_control=True,
-        always_revalidate=True,
-        allowable_methods=("GET",),
-        allowable_codes=(200,),
-        stale_if_error=False,
-    )
+def open_cache(path: Path) -> HttpCache | None:
+    """This thread's cache at `path` (made if missing), or None when the file cannot
+    be used (the run then fetches everything in full; the main process has already
+    warned about it, see `crawler.fetching.cache_upkeep`)."""
+    try:
+        return HttpCache(path)
+    except (cache_store.Unusable, sqlite3.Error, OSError):
+        return None
 
 
 def store(
     session: requests.Session, response: requests.Response | None, body: bytes | None
 ) -> None:
-    """Save what requests-cache wanted to save for `response`, now that its body
-    was read within the bounds (`body` None: it was not; nothing is saved).
-    A plain session has nothing to do. Never raises for a cache problem."""
-    cache = getattr(session, "cache", None)
-    if not isinstance(cache, _DeferredCache):
+    """Save `response` if its body was read within the bounds (`body` None: it was
+    not, and nothing is saved). Never raises for a cache problem."""
+    cache: HttpCache | None = getattr(session, "cache", None)
+    if cache is None or response is None or body is None:
         return
-    try:
-        if response is None:
-            cache.discard()
-        else:
-            cache.commit(response, body)
-    except (sqlite3.Error, OSError, ValueError, TypeError):
-        cache.discard()  # a locked or broken cache file costs the saving, not the page
+    # A locked or broken cache file costs the saving, not the page.
+    with contextlib.suppress(sqlite3.Error, OSError, ValueError, TypeError):
+        cache.store(response, body)

@@ -11,6 +11,10 @@
 Through a proxy the proxy makes the connection, and the guard cannot apply:
 requests then goes to the proxy as usual.
 
+With a `cache` (`crawler.fetching.httpcache.HttpCache`), every request goes through
+it: it sees each request as it is sent (each redirect hop, the headers and cookies
+it carries), and answers from its file or through this transport.
+
 Trust for HTTPS is `crawler.fetching.tls.Trust`: one SSL context per session, holding
 requests' bundle plus the extra CA files, given to every HTTPS pool.
 """
@@ -20,7 +24,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
@@ -32,6 +37,9 @@ from urllib3.connectionpool import HTTPConnectionPool
 from crawler.fetching.address_guard import AddressGuard, guarded_pool_classes
 from crawler.fetching.tls import Trust
 
+if TYPE_CHECKING:
+    from crawler.fetching.httpcache import HttpCache
+
 
 class Transport(HTTPAdapter):
     """An HTTPAdapter with a guarded pool manager beside the plain one, and one
@@ -42,9 +50,11 @@ class Transport(HTTPAdapter):
         trust: Trust | None = None,
         guard: AddressGuard | None = None,
         pool_size: int = 16,
+        cache: HttpCache | None = None,
     ) -> None:
         self.trust = trust or Trust()
         self.guard = guard or AddressGuard()
+        self.cache = cache
         self._local = threading.local()
         super().__init__(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
 
@@ -106,6 +116,13 @@ class Transport(HTTPAdapter):
             return
         super().cert_verify(conn, url, verify, cert)
 
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if self.cache is None:
+            return super().send(request, **kwargs)
+        return self.cache.send(request, partial(super().send, **kwargs))
+
     def close(self) -> None:
         super().close()
         self.guarded_poolmanager.clear()
+        if self.cache is not None:
+            self.cache.close()

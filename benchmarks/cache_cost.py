@@ -1,0 +1,171 @@
+"""The HTTP cache's CPU per request, measured in the worker's fetch.
+
+    python benchmarks/cache_cost.py [--requests 1000] [--repeats 5] [--bytes 20000]
+
+A script, not a test: it prints figures. It serves pages of about 20 KB of real
+text (this project's README, not a repeated filler that compresses for free) from
+a threaded server in this process, and fetches them with the worker's own
+`fetch` and `make_session`, one thread, measuring that thread's CPU time
+(`time.thread_time`: the server's threads are not counted). Four cases:
+
+- `not stored`: pages without a validator (as the benchmark site's): the cache
+  looks each request up, finds nothing, and decides not to store the answer;
+- `stored`: pages with an `ETag`, fetched into an empty cache: looked up,
+  compressed, written;
+- `revalidated`: the same pages again: looked up, asked with `If-None-Match`,
+  answered 304, served from the file;
+- `no cache`: the same fetches with `--no-cache`, the baseline.
+
+Two figures per case: `bookkeeping`, the CPU spent inside the cache's own code
+(`HttpCache.send` less the transport it calls, plus `HttpCache.store`), and `fetch`,
+the whole fetch's CPU per request; `vs no cache` is the fetch's CPU less that of
+the same fetch without a cache (for `revalidated`: less a full fetch of the page).
+Medians over `--repeats` rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crawler.fetching.fetch import fetch, make_session  # noqa: E402
+from crawler.model import Page  # noqa: E402
+from crawler.settings import FetchSettings  # noqa: E402
+
+
+def page_body(size: int) -> bytes:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    while len(text.encode()) < size:
+        text += text
+    body = text.encode()[:size].decode("utf-8", "ignore")
+    return f"<!DOCTYPE html><html><body><pre>{body}</pre></body></html>".encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
+    body = b""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        etag = '"v1"' if self.path.startswith("/etag/") else None
+        if etag and self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        if etag:
+            self.send_header("ETag", etag)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+class Meter:
+    """The CPU this thread spends in the cache's own code, less the transport."""
+
+    def __init__(self, session) -> None:
+        self.spent = 0.0
+        cache = session.cache
+        send, store = cache.send, cache.store
+
+        def timed_send(request, send_on):
+            inner = 0.0
+
+            def timed_on(prepared):
+                nonlocal inner
+                before = time.thread_time()
+                try:
+                    return send_on(prepared)
+                finally:
+                    inner += time.thread_time() - before
+
+            before = time.thread_time()
+            try:
+                return send(request, timed_on)
+            finally:
+                self.spent += time.thread_time() - before - inner
+
+        def timed_store(response, body):
+            before = time.thread_time()
+            try:
+                return store(response, body)
+            finally:
+                self.spent += time.thread_time() - before
+
+        cache.send, cache.store = timed_send, timed_store
+
+
+def run(urls: list[str], settings: FetchSettings, session=None) -> tuple[float, float]:
+    """(fetch CPU, bookkeeping CPU) per request, in ms."""
+    session = session or make_session(settings)
+    cache = getattr(session, "cache", None)
+    meter = Meter(session) if hasattr(cache, "store") and hasattr(cache, "send") else None
+    before = time.thread_time()
+    for url in urls:
+        result = fetch(session, url, settings)
+        assert isinstance(result, Page), result
+    spent = time.thread_time() - before
+    per = 1000 / len(urls)
+    return spent * per, (meter.spent * per if meter else 0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bytes", type=int, default=20_000)
+    args = parser.parse_args()
+    Handler.body = page_body(args.bytes)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    plain = [f"{base}/page/{n}" for n in range(args.requests)]
+    tagged = [f"{base}/etag/{n}" for n in range(args.requests)]
+    figures: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            nocache = FetchSettings(retries=0)
+            cached = FetchSettings(retries=0, cache_path=Path(folder) / "cache.sqlite")
+            figures.setdefault("no cache, plain", []).append(run(plain, nocache))
+            figures.setdefault("not stored", []).append(run(plain, cached))
+            figures.setdefault("no cache, etag", []).append(run(tagged, nocache))
+            figures.setdefault("stored", []).append(run(tagged, cached))
+            figures.setdefault("revalidated", []).append(run(tagged, cached))
+    server.shutdown()
+    median = {
+        name: tuple(statistics.median(x) for x in zip(*rows, strict=True))
+        for name, rows in figures.items()
+    }
+    print(
+        f"{args.requests} requests of {len(Handler.body)} bytes, median of {args.repeats}, "
+        f"CPU of the fetching thread, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+    print(f"{'case':<14}{'bookkeeping ms':>16}{'fetch ms':>10}{'vs no cache ms':>16}")
+    baseline = {"not stored": "no cache, plain", "stored": "no cache, etag"}
+    baseline["revalidated"] = "no cache, etag"
+    for name in ("not stored", "stored", "revalidated"):
+        fetch_ms, book_ms = median[name]
+        delta = fetch_ms - median[baseline[name]][0]
+        print(f"{name:<14}{book_ms:>16.3f}{fetch_ms:>10.3f}{delta:>+16.3f}")
+    for name in ("no cache, plain", "no cache, etag"):
+        print(f"{name:<14}{'':>16}{median[name][0]:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""The HTTP cache's file: one SQLite table of stored answers, and its key file.
+
+The promises, and how each is kept:
+- Private. The file, its `-wal`/`-shm`/`-journal` and the key file are made 0600
+  before SQLite touches them (`create_private`; SQLite gives a database's journal
+  files the database file's mode). An older file with wider bits is narrowed.
+- No secret inside. A row holds the URL without its `user:password@`, the answer's
+  headers without `Set-Cookie`, and the body; never a request header. Whose request
+  it was is only in the row's `key`: an HMAC, under a random key of this cache
+  (`<cache>.key`, 0600), of the method, the URL and the identity headers
+  (`crawler.fetching.cache_policy.identity_pairs`), so the file cannot even be
+  used to test a guessed password without the key file.
+- One indexed lookup a request (`lookup`: the unique index on `key`); bodies are
+  zlib-compressed; `used` (when a run last used the row) drives the pruning
+  (`crawler.fetching.cache_upkeep`).
+- Several processes at once: WAL mode (readers never wait for the writer), each
+  write a transaction of its own, and a bounded busy timeout: a write that cannot
+  get the file in `BUSY_TIMEOUT` is dropped (it costs the saving, not the page).
+- Its version is in the file (`application_id`, `user_version`): a file that is
+  not ours, or of another schema, is `Unusable`, never misread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+APPLICATION_ID = 0x63726C63  # "crlc": this file is crawl's HTTP cache
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 2.0  # seconds a write waits for another process's transaction
+KEY_BYTES = 32
+JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")
+COMPRESS_LEVEL = 1  # zlib's fastest: a 20 KB page in about 0.02-0.1 ms
+# A hit refreshes `used` at most this often: pruning counts in days, and not
+# writing on every hit keeps a revalidated page's cost to one lookup.
+USED_GRANULARITY = 3600.0
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS responses (
+    id INTEGER PRIMARY KEY,
+    key BLOB NOT NULL UNIQUE,      -- HMAC(method, URL, identity headers)
+    used REAL NOT NULL,            -- when a run last stored, revalidated or served it
+    fresh_until REAL NOT NULL,     -- served unasked until then (0: always revalidated)
+    etag TEXT,
+    last_modified TEXT,
+    vary TEXT NOT NULL,            -- request headers the answer varies on, "" for none
+    vary_hash BLOB,                -- HMAC of this request's values of those headers
+    compressed INTEGER NOT NULL,   -- 1: body is zlib-compressed
+    url TEXT NOT NULL,             -- for a person reading the file, without user:password@
+    headers TEXT NOT NULL,         -- the answer's, as JSON [[name, value], ...]
+    body BLOB NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS responses_used ON responses (used)",
+)
+
+
+class Unusable(Exception):
+    """The file cannot serve as the cache: not a database, not ours, another schema,
+    or locked past the wait. The message is a few words for the warning line."""
+
+
+class Entry(NamedTuple):
+    """A stored answer as `lookup` returns it (the body still compressed)."""
+
+    id: int
+    used: float
+    fresh_until: float
+    etag: str | None
+    last_modified: str | None
+    vary: str
+    vary_hash: bytes | None
+    compressed: int
+    headers: str
+    body: bytes
+
+    def decoded_body(self) -> bytes:
+        return zlib.decompress(self.body) if self.compressed else self.body
+
+    def header_pairs(self) -> list[tuple[str, str]]:
+        return [tuple(pair) for pair in json.loads(self.headers)]
+
+
+def key_path(path: Path) -> Path:
+    return path.with_name(path.name + ".key")
+
+
+def create_private(path: Path) -> None:
+    """Make `path` (empty) with mode 0600 unless it exists, and narrow the mode of
+    it and its journal files if they exist with wider bits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    for name in (path, *(Path(f"{path}{suffix}") for suffix in JOURNAL_SUFFIXES)):
+        narrow(name)
+
+
+def narrow(path: Path) -> None:
+    """Mode 0600 for `path` if it exists with more (someone else's file: left alone)."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
+def read_key(path: Path) -> bytes:
+    """The cache's HMAC key, made (random, 0600) if missing. Made beside and linked
+    into place, so that processes starting together agree on one key and none
+    reads a half-written one. Raises Unusable for a key file of the wrong size."""
+    place = key_path(path)
+    try:
+        key = place.read_bytes()
+    except FileNotFoundError:
+        temporary = place.with_name(f".{place.name}.{os.getpid()}.{threading.get_ident()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, secrets.token_bytes(KEY_BYTES))
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, place)
+        except FileExistsError:
+            pass  # another process made it first: its key is the cache's
+        finally:
+            os.unlink(temporary)
+        key = place.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise Unusable(f"its key file {place.name} is damaged")
+    narrow(place)
+    return key
+
+
+def connect(path: Path, wait: float = BUSY_TIMEOUT) -> sqlite3.Connection:
+    """A connection to the cache at `path`, made (0600, WAL, schema) if it is new.
+    Raises Unusable for a file that is not a usable cache of this version, or
+    one still locked after `wait` seconds."""
+    create_private(path)
+    give_up = time.monotonic() + wait
+    while True:
+        connection = None
+        try:
+            # isolation_level=None: each statement commits alone, unless BEGIN says.
+            connection = sqlite3.connect(
+                path, timeout=wait, isolation_level=None, check_same_thread=False
+            )
+            _set_up(connection)
+            return connection
+        except sqlite3.OperationalError as error:
+            if connection is not None:
+                connection.close()
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise Unusable(_words(error)) from None
+            if time.monotonic() > give_up:
+                raise Unusable(f"locked by another process for more than {wait:g} s") from None
+            time.sleep(0.05)  # a switch to WAL is not covered by the busy timeout
+        except sqlite3.DatabaseError as error:
+            if connection is not None:
+                connection.close()
+            raise Unusable(_words(error)) from None
+
+
+def _words(error: sqlite3.Error) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _set_up(connection: sqlite3.Connection) -> None:
+    """Check the file's version; create the schema in an empty file (auto_vacuum
+    must be chosen before the first table, so freed pages can be given back)."""
+    application, version = (
+        connection.execute("PRAGMA application_id").fetchone()[0],
+        connection.execute("PRAGMA user_version").fetchone()[0],
+    )
+    if (application, version) == (APPLICATION_ID, SCHEMA_VERSION):
+        _per_connection(connection)
+        return
+    if application != 0 or version != 0 or _has_tables(connection):
+        raise Unusable("written by another program or version")
+    connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+        raise sqlite3.OperationalError("database is locked")  # retried by connect
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 0:
+            _create(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        raise
+    _per_connection(connection)
+
+
+def _create(connection: sqlite3.Connection) -> None:
+    for statement in SCHEMA:
+        connection.execute(statement)
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _has_tables(connection: sqlite3.Connection) -> bool:
+    return connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
+def _per_connection(connection: sqlite3.Connection) -> None:
+    # NORMAL: in WAL mode a commit does not wait for the disk; a power cut can lose
+    # the last saves, which for a cache costs a fetch.
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.execute("PRAGMA mmap_size = 268435456")
+
+
+_LOOKUP = (
+    "SELECT id, used, fresh_until, etag, last_modified, vary, vary_hash, compressed, "
+    "headers, body FROM responses WHERE key = ?"
+)
+_SAVE = (
+    "INSERT OR REPLACE INTO responses (key, used, fresh_until, etag, last_modified, vary, "
+    "vary_hash, compressed, url, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def lookup(connection: sqlite3.Connection, key: bytes) -> Entry | None:
+    row = connection.execute(_LOOKUP, (key,)).fetchone()
+    return None if row is None else Entry(*row)
+
+
+def save(
+    connection: sqlite3.Connection,
+    key: bytes,
+    now: float,
+    fresh_until: float,
+    etag: str | None,
+    last_modified: str | None,
+    vary: str,
+    vary_hash: bytes | None,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> None:
+    """Store an answer (replacing the key's earlier one); the body compressed when
+    that makes it smaller."""
+    packed = zlib.compress(body, COMPRESS_LEVEL)
+    compressed = len(packed) < len(body)
+    connection.execute(
+        _SAVE,
+        (
+            key,
+            now,
+            fresh_until,
+            etag,
+            last_modified,
+            vary,
+            vary_hash,
+            int(compressed),
+            url,
+            json.dumps(headers, ensure_ascii=False),
+            packed if compressed else body,
+        ),
+    )
+
+
+def touch(connection: sqlite3.Connection, entry: Entry, now: float) -> None:
+    """Mark `entry` used now, when its mark is older than `USED_GRANULARITY`."""
+    if now - entry.used >= USED_GRANULARITY:
+        connection.execute("UPDATE responses SET used = ? WHERE id = ?", (now, entry.id))
+
+
+def refresh(
+    connection: sqlite3.Connection,
+    entry: Entry,
+    now: float,
+    fresh_until: float,
+    etag: str | None,
+    last_modified: str | None,
+    headers: list[tuple[str, str]],
+) -> None:
+    """A 304 changed what the entry says about itself (validators, lifetime)."""
+    connection.execute(
+        "UPDATE responses SET used = ?, fresh_until = ?, etag = ?, last_modified = ?, "
+        "headers = ? WHERE id = ?",
+        (now, fresh_until, etag, last_modified, json.dumps(headers, ensure_ascii=False), entry.id),
+    )
