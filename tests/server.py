@@ -92,6 +92,8 @@ class TestServer:
         self.arrivals: list[float] = []  # time.monotonic() of each /count/ request
         self.not_modified = 0
         self.version = 1  # bump it to change every /etag/ page
+        self.cookie_value = "none"  # what /cache/cookie/ sets (a test's random secret)
+        self.seen_headers: list[dict[str, str]] = []  # each /cache/ request's headers
         self.connections = 0  # TCP connections accepted
         self._lock = threading.Lock()
         self._hit = threading.Condition(self._lock)
@@ -393,6 +395,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_body(
             body, content_type="text/html; charset=utf-8", headers={"Last-Modified": stamp}
         )
+
+    def route_cache(self, rest: str, query: dict, count: int) -> None:
+        """Answers that test the HTTP cache's policy, by kind (`/cache/KIND/NAME`):
+        `fresh` (max-age, no validator), `nostore` (an ETag and no-store), `vary`
+        (an ETag per Accept-Language, Vary: Accept-Language), `cookie` (an ETag and
+        a Set-Cookie of `cookie_value`), `private` (an ETag, Cache-Control: private)."""
+        kind, _, name = rest.partition("/")
+        with self.owner._lock:
+            self.owner.seen_headers.append(dict(self.headers.items()))
+        language = self.headers.get("Accept-Language", "")
+        tag = f'"{kind}-{name}-{language}-{self.owner.version}"'
+        headers = {"ETag": tag}
+        if kind == "fresh":
+            headers = {"Cache-Control": "max-age=3600"}
+        elif kind == "nostore":
+            headers["Cache-Control"] = "no-store"
+        elif kind == "vary":
+            headers["Vary"] = "Accept-Language"
+        elif kind == "cookie":
+            headers["Set-Cookie"] = f"site={self.owner.cookie_value}; Path=/"
+        elif kind == "private":
+            headers["Cache-Control"] = "private"
+        if kind != "fresh" and self.headers.get("If-None-Match") == tag:
+            self._not_modified(f"ETag: {tag}")
+            return
+        body = page_text(f"{kind} {name} {language} v{self.owner.version}").encode()
+        self.send_body(body, content_type="text/html; charset=utf-8", headers=headers)
 
     def route_hostile(self, rest: str, query: dict, count: int) -> None:
         from tests.hostile import corpus

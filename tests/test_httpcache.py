@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
+import os
+import secrets
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 from crawler.fetching.fetch import fetch, make_session
 from crawler.model import Failure, Page
@@ -117,3 +121,118 @@ def test_several_processes_write_one_cache_at_once(server: TestServer, tmp_path:
     assert stored(Path(cache)) == 100
     assert _fetch_many(cache, server.base, 0) == 25
     assert server.not_modified == 25
+
+
+def every_byte(folder: Path) -> bytes:
+    """Everything the files under `folder` hold (the cache, its WAL and key...)."""
+    return b"".join(path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file())
+
+
+def forms(secret: str) -> list[bytes]:
+    """`secret` as a file might hold it: plain, base64 (alone and in a Basic
+    credential), percent-encoded."""
+    raw = secret.encode()
+    return [raw, base64.b64encode(raw), quote(secret, safe="").encode()]
+
+
+def test_one_identity_s_page_is_never_served_to_another(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    alice, bob = secrets.token_hex(16), secrets.token_hex(16)
+
+    def get(token: str, path: str) -> Page:
+        session = make_session(config)
+        session.headers["Authorization"] = f"Bearer {token}"
+        result = fetch(session, server.url(path), config)
+        assert isinstance(result, Page)
+        return result
+
+    for path in ("/cache/private/a", "/cache/fresh/a"):
+        assert not get(alice, path).cached
+        assert get(alice, path).cached  # hers, again: revalidated, or still fresh
+        before = server.count(path)
+        assert not get(bob, path).cached  # his is another identity: asked in full
+        assert server.count(path) == before + 1
+    asked_by_bob = [h for h in server.seen_headers if h.get("Authorization") == f"Bearer {bob}"]
+    assert asked_by_bob and all("If-None-Match" not in h for h in asked_by_bob)
+    held = every_byte(tmp_path)
+    for secret in (alice, bob):
+        assert not any(form in held for form in forms(secret))
+
+
+def test_cookies_and_passwords_are_keyed_and_never_written(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    cookie, password, set_by_site = (secrets.token_hex(12) for _ in range(3))
+    server.cookie_value = set_by_site
+    url = server.url("/cache/cookie/a").replace("http://", f"http://alice:{password}@")
+    session = make_session(config)
+    session.cookies.set("session", cookie)
+    assert not fetch(session, url, config).cached
+    # The site's cookie joined the session's: another identity, once.
+    assert not fetch(session, url, config).cached
+    assert fetch(session, url, config).cached
+    assert server.not_modified == 1
+    other = make_session(config)
+    assert not fetch(other, server.url("/cache/cookie/a"), config).cached  # no credentials
+    held = every_byte(tmp_path)
+    assert b"/cache/cookie/a" in held  # the URL is there, without its user:password@
+    basic = f"alice:{password}"
+    for secret in (cookie, password, basic, set_by_site):
+        assert not any(form in held for form in forms(secret)), secret
+
+
+def test_the_cache_s_files_are_its_owner_s_only(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    before = os.umask(0o022)
+    try:
+        session = make_session(config)
+        assert isinstance(fetch(session, server.url("/etag/a"), config), Page)
+        made = sorted(tmp_path.iterdir())
+        assert {path.name for path in made} >= {
+            "cache.sqlite",
+            "cache.sqlite-wal",
+            "cache.sqlite-shm",
+            "cache.sqlite.key",
+        }
+        assert {path.name: oct(path.stat().st_mode & 0o777) for path in made} == {
+            path.name: "0o600" for path in made
+        }
+    finally:
+        os.umask(before)
+
+
+def test_no_store_is_obeyed(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    for _ in range(2):
+        assert not fetch(make_session(config), server.url("/cache/nostore/a"), config).cached
+    assert stored(config.cache_path) == 0
+    session = make_session(config)
+    session.headers["Cache-Control"] = "no-store"  # the request's own word
+    assert not fetch(session, server.url("/etag/a"), config).cached
+    assert stored(config.cache_path) == 0
+
+
+def test_vary_is_obeyed(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+
+    def get(language: str) -> Page:
+        session = make_session(config)
+        session.headers["Accept-Language"] = language
+        return fetch(session, server.url("/cache/vary/a"), config)
+
+    english = get("en")
+    assert get("en").cached
+    chinese = get("zh")
+    assert not chinese.cached and chinese.text != english.text
+    assert get("zh").cached
+
+
+def test_a_fresh_page_is_served_without_a_request(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    first = fetch(make_session(config), server.url("/cache/fresh/a"), config)
+    again = fetch(make_session(config), server.url("/cache/fresh/a"), config)
+    assert again.cached and again._replace(cached=False) == first
+    assert server.count("/cache/fresh/a") == 1
+    session = make_session(config)
+    session.headers["Cache-Control"] = "no-cache"  # asked again, whatever it says
+    assert not fetch(session, server.url("/cache/fresh/a"), config).cached
+    assert server.count("/cache/fresh/a") == 2

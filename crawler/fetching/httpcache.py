@@ -3,7 +3,7 @@
 `HttpCache.send` stands in front of the transport's `send` for every request a
 worker makes (each redirect hop too), with the request exactly as it goes out,
 headers and cookies included. In order:
-1. The request's key: an HMAC of its method, URL and identity headers
+1. The request's key: a keyed hash (BLAKE2b's MAC mode) of its method, URL and identity headers
    (`crawler.fetching.cache_policy`, `crawler.fetching.cache_store`). One indexed
    lookup finds the entry, if any, whose `Vary` values must also match.
 2. An entry still fresh (it had no validator but a lifetime) is the answer: no
@@ -58,7 +58,7 @@ def without_userinfo(url: str) -> str:
 
 class HttpCache:
     """One thread's view of the cache file: its own SQLite connection and the
-    cache's HMAC key. `clock` gives seconds since the epoch (a test passes a fake)."""
+    cache's MAC key. `clock` gives seconds since the epoch (a test passes a fake)."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
@@ -81,8 +81,12 @@ class HttpCache:
         return blake2b(text, key=self.key, digest_size=KEY_BYTES).digest()
 
     def request_key(self, request: requests.PreparedRequest) -> bytes:
-        """HMAC(method, URL as sent, identity headers): the only trace of who asked."""
-        identity = cache_policy.identity_pairs(request.headers.items())
+        """MAC(method, URL as sent, identity headers): the only trace of who asked."""
+        headers = request.headers
+        pairs = (
+            headers.lower_items() if isinstance(headers, CaseInsensitiveDict) else headers.items()
+        )
+        identity = cache_policy.identity_pairs(pairs)
         return self._hash(
             request.method or "GET", request.url or "", *(f"{n}\0{v}" for n, v in identity)
         )
@@ -138,22 +142,15 @@ class HttpCache:
     ) -> requests.Response:
         """The stored answer, confirmed by `response` (a 304): its connection is
         handed back (the empty body read), and what the 304 changed is kept."""
-        response.content  # noqa: B018 - reading the (empty) body releases the connection
-        stored = entry.header_pairs()
-        headers = cache_policy.merged_headers(stored, response.headers.items())
-        merged = CaseInsensitiveDict(headers)
-        said = cache_policy.storage("GET", 200, merged, cache_policy.USE_ALL)
-        fresh_until = now + said.fresh_for if said.store and said.fresh_for else 0.0
-        etag, last_modified = merged.get("ETag"), merged.get("Last-Modified")
+        response.raw.read()  # the (empty) body read to its end hands the connection back
+        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.items())
+        # An entry with validators is asked every time (fresh_until 0); only new
+        # validators are worth a write, and otherwise the mark of its last use.
+        etag = response.headers.get("ETag") or entry.etag
+        last_modified = response.headers.get("Last-Modified") or entry.last_modified
         try:
-            if (etag, last_modified, fresh_until) != (
-                entry.etag,
-                entry.last_modified,
-                entry.fresh_until,
-            ):
-                cache_store.refresh(
-                    self.connection, entry, now, fresh_until, etag, last_modified, headers
-                )
+            if (etag, last_modified) != (entry.etag, entry.last_modified):
+                cache_store.refresh(self.connection, entry, now, 0.0, etag, last_modified, headers)
             else:
                 cache_store.touch(self.connection, entry, now)
         except sqlite3.Error as error:
