@@ -101,6 +101,7 @@ class KeptPlan(Plan):
         self.lines = lines
         self.started_at = started_at
         self.done = done
+        self.bad_lines = done.bad_lines if done is not None else set()  # answered already
         self.counters = counters or {}
 
     def writer(self, writer: Writer) -> Writer:
@@ -111,8 +112,7 @@ class KeptPlan(Plan):
     ) -> Iterator[Job | BadLine]:
         """The URL file's jobs from where the killed run had handled it; after each
         one is taken, the journal learns how far the file is handled."""
-        answered = self.done.bad_lines if self.done is not None else set()
-        journal, lines = self.journal, self.lines
+        answered, journal, lines = self.bad_lines, self.journal, self.lines
         for item in read_jobs(lines.read(urls), parsers, known):
             if not (isinstance(item, BadLine) and item.line in answered):
                 yield item  # the loop comes back for the next one once this is taken
