@@ -115,6 +115,11 @@ class Reporter:
             with self._terminal():
                 self._bar = tqdm(file=self.stream, unit="page", dynamic_ncols=True, leave=False)
 
+    @property
+    def shows_bar(self) -> bool:
+        """Whether a progress bar is on stderr (then no progress lines are)."""
+        return self._bar is not None
+
     def say(self, message: str) -> None:
         """A message every run shows (errors that stop it, the summary)."""
         with self._terminal():

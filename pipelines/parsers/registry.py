@@ -28,11 +28,14 @@ from typing import NamedTuple
 from crawler.model import Page
 from pipelines.parsers.base import BUILT_IN, Output, ParseFailure, Parser
 from pipelines.parsers.board import NoEntries, parse_board
+from pipelines.parsers.jsondoc import NotJSON
 from pipelines.parsers.page import ParserPage
 from pipelines.parsers.plugins import one_line
 from pipelines.records import RESERVED_KINDS, error_line, is_kind, record_line
 
 MAX_REASON = 500  # characters of an exception's message kept in an error: line
+# Failures a parser expects: their message is the reason, without the exception's type.
+EXPECTED = (ParseFailure, NoEntries, NotJSON)
 
 
 class RegistryError(ValueError):
@@ -113,7 +116,8 @@ class Registry:
 
         Each parser gives its records as `NAME:<URL> {json}` lines, or one
         `error:<URL> NAME: REASON` line: `no entries found` when it gives no record
-        (and no link), `not a text page`, or `ExceptionType: message` when it
+        (and no link), `not a text page`, `not JSON (line L column C)` when it reads
+        the page's JSON and there is none, or `ExceptionType: message` when it
         raised. A parser's records of a page are all written or none is.
         """
         lines: list[str] = []
@@ -141,7 +145,7 @@ class Registry:
                 reason = f"{name}: {_reason(error)}"
                 failure = failure or reason
                 lines.append(error_line(page.url, reason))
-                if not isinstance(error, (ParseFailure, NoEntries)):
+                if not isinstance(error, EXPECTED):
                     errors.append((name, error))
                 continue
             lines.extend(found)
@@ -153,7 +157,7 @@ class Registry:
 
 
 def _reason(error: Exception) -> str:
-    text = str(error) if isinstance(error, (ParseFailure, NoEntries)) else one_line(error)
+    text = str(error) if isinstance(error, EXPECTED) else one_line(error)
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
