@@ -207,8 +207,7 @@ class DispatchLoop:
         """Where the run stands, for the progress lines (`crawler.progress_log`)."""
         with self._changed:
             frontier, stats = self.frontier, self.stats
-            waiting = frontier.queued + frontier.spill.count
-            in_flight, found = len(self._in_flight), frontier.found
+            in_flight, waiting, found = len(self._in_flight), frontier.waiting, frontier.found
         return Progress(stats.ok + stats.failed, stats.failed, in_flight, waiting, found)
 
     def stop(self, signum: int) -> None:

@@ -3,9 +3,14 @@ fake clock: when a line is due, what it says, and when there is none at all."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from crawler.model import Failure, Job, Page
+from crawler.pools.fake import FakePool
 from crawler.progress_log import Progress, ProgressLog, duration, progress_line, progress_lines
+from tests.test_loop import answering, jobs, page, scheduler_for, submit
 
 
 class FakeClock:
@@ -107,3 +112,22 @@ def test_a_line_with_nothing_done_yet() -> None:
 def test_when_there_are_progress_lines(every, quiet, shows_bar, logs) -> None:
     with progress_lines(every, quiet, shows_bar, FakeRun(), print) as log:
         assert (log is not None) == logs
+
+
+def test_the_dispatch_loop_says_where_the_run_stands(tmp_path: Path) -> None:
+    """What a progress line counts, as the loop gives it: done (failed too), failed,
+    in flight, waiting in the frontier."""
+
+    def answer(url: str) -> Page | Failure:
+        return page(url) if url == "http://a/" else Failure(url, "HTTP 404", 1)
+
+    pool = FakePool(answering(answer), hold=True)
+    scheduler = scheduler_for(tmp_path, pool)
+    for job in jobs("http://a/", "http://b/"):
+        submit(scheduler, job)
+    scheduler.frontier.add_listed(Job(3, "http://c/", ()), 0.0)
+    assert scheduler.progress() == Progress(done=0, failed=0, in_flight=2, waiting=1, found=0)
+    pool.release()
+    pool.release()
+    assert scheduler.progress() == Progress(done=2, failed=1, in_flight=0, waiting=1, found=0)
+    scheduler.writer.close()
