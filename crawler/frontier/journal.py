@@ -6,11 +6,13 @@ the journal is the log of URLs admitted and of what the frontier decided about
 links. A URL admitted but without a line in `db.txt` is pending: the resumed run
 fetches it. Records are text lines, fields split by tabs:
 
-    + DIGEST FLAG ENTRY   an admitted URL: its seen-set digest (so the key need not be
-                          computed again), and the frontier's `Entry.to_line()`, its
-                          URL without `user:password@` (FLAG: empty; `u` + the byte
-                          offset of its URL file line when the password was removed
-                          from a listed URL, which the resume reads back from the file)
+    + SEEN KEY HOST FLAG ENTRY
+                          an admitted URL: the digests of its seen-set key and of its
+                          db.txt key and its host (so a resume need not work them out
+                          again), and the frontier's `Entry.to_line()`, its URL
+                          without `user:password@` (FLAG: empty; `u` + the byte offset
+                          of its URL file line when the password was removed from a
+                          listed URL, which the resume reads back from the file)
     = DIGEST              a key marked seen (a redirect's URLs)
     p KEY                 the links of the page KEY (its db.txt key) were taken: the
                           lines after it, to the group's end, are its admitted links
@@ -96,8 +98,8 @@ class Journal:
         self.closed = False
 
     # -- what the frontier tells ---------------------------------------------------
-    def admitted(self, digest: tuple[int, int], entry) -> None:
-        """An entry was taken into the run (`crawler.frontier.core.Entry`)."""
+    def admitted(self, seen: tuple[int, int], host: str, entry: Entry) -> None:
+        """An entry was taken into the run; `seen`: the digest of its seen-set key."""
         url = redact_url(entry.url)
         flag = ""
         if url != entry.url:
@@ -105,7 +107,8 @@ class Journal:
             listed = self.line_start is not None and entry.kind == LISTED
             start = self.line_start(entry.line) if listed else None
             flag = f"u{start}" if start is not None else "-"
-        self._add(f"+\t{digest_hex(digest)}\t{flag}\t{entry.to_line()}")
+        key = digest_hex(digest(record_key(url)))
+        self._add(f"+\t{digest_hex(seen)}\t{key}\t{host}\t{flag}\t{entry.to_line()}")
 
     def seen(self, digest: tuple[int, int]) -> None:
         self._add(f"=\t{digest_hex(digest)}")
@@ -226,20 +229,23 @@ def replay(
     journal does not hold), None if it cannot be read."""
     offset = number = admitted_done = end = 0
     counters: dict[str, object] = {}
+    if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
+        frontier.seen = SeenUrls(path.stat().st_size // 120)
     links_taken: set[str] = set()
     for committed, records in committed_groups(path):
         end = committed
         for record in records:
             mark, _, rest = record.partition("\t")
             if mark == "+":
-                hexed, flag, line = rest.split("\t", 2)
-                entry = Entry.from_line(line)
-                finished = done.has_digest(digest(record_key(entry.url)))
+                seen, key, host, flag, line = rest.split("\t", 4)
+                finished = done.has_digest(digest_pair(key))
                 admitted_done += finished
                 if flag.startswith("u") and not finished:
                     url = reread(int(flag[1:]))
-                    entry = entry._replace(url=url) if url is not None else entry
-                frontier.readmit(digest_pair(hexed), entry, not finished, now)
+                    if url is not None:
+                        line = Entry.from_line(line)._replace(url=url).to_line()
+                kind = line[: line.index("\t")]
+                frontier.readmit(digest_pair(seen), host, kind, line, not finished, now)
             elif mark == "=":
                 frontier.mark_seen(digest_pair(rest))
             elif mark == "p" and not done.has_digest(digest(rest)):
