@@ -5,7 +5,9 @@
     crawl parse board saved.html --content-type "text/html; charset=gbk" --url https://...
 
 - PAGE is a URL (http or https: fetched once, with the crawl's own fetch and the
-  config's fetch options, without the HTTP cache or robots.txt), or a saved file.
+  config's fetch options, headers, `[sites]` tables and cookie file, so a page
+  behind a login can be tried; without the HTTP cache or robots.txt), or a
+  saved file.
 - A saved file is decoded exactly as a fetched page is (`crawler.fetching.decode`): as if
   the server had sent `--content-type` (default: no Content-Type, which a browser,
   and the crawl, take as HTML and decode by BOM, `<meta>`, then detection).
@@ -83,10 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         parser.error(problem)
     if check_url(args.page) is None:
+        from crawler.identity import IdentityError
+
         try:
-            result = fetch_page(args.page, options, args.config)
+            result = fetch_page(args.page, options, tables, args.config)
         except ConfigError as error:
             parser.error(str(error))
+        except IdentityError as error:
+            print(f"crawl parse: {error}", file=sys.stderr)
+            return EXIT_UNUSABLE
     else:
         result = read_page(Path(args.page), args.url, args.content_type, parser)
     if isinstance(result, Failure):
@@ -124,18 +131,34 @@ def read_page(
     )  # fmt: skip
 
 
-def fetch_page(url: str, options: dict[str, Any], config: Path | None) -> Result:
-    """`url` fetched as the crawl fetches it, with the config's fetch options."""
+def fetch_page(
+    url: str, options: dict[str, Any], tables: dict[str, Any], config: Path | None
+) -> Result:
+    """`url` fetched as the crawl fetches it, with the config's fetch options and
+    what it says to send (`header`, `cookies`, `[sites]`: `crawler.identity`,
+    whose IdentityError this raises)."""
+    import os
+
     from crawler.cli import build_parser as crawl_parser
     from crawler.config import defaults_from
     from crawler.fetching.fetch import fetch, make_session
+    from crawler.identity import build_identity
+    from crawler.model import Job
     from crawler.settings import FetchSettings
 
     defaults = defaults_from(crawl_parser(), options, config.parent if config else Path.cwd())
     names = {field.name for field in dataclasses.fields(FetchSettings)} - {"cache_path"}
     settings = FetchSettings(**{key: value for key, value in defaults.items() if key in names})
+    identity = build_identity(
+        defaults.get("header") or (),
+        tables.get("sites"),
+        defaults.get("cookies"),
+        os.environ,
+        lambda line: print(line.replace("crawl:", "crawl parse:", 1), file=sys.stderr),
+    )
+    (job,) = identity.listed([Job(0, url, ())])
     session = make_session(settings, pool_size=1)
     try:
-        return fetch(session, url, settings)
+        return fetch(session, job.url, settings, credentials=identity.for_fetch(job.url))
     finally:
         session.close()

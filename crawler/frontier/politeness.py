@@ -17,7 +17,8 @@ For each host:
   rest of the run;
 - a host can be held (while its robots.txt is being fetched);
 - with `first_alone`, a host's first request goes alone: the others wait for its
-  answer (or its robots.txt's), which may set the cookie they need.
+  answer, which may set the session cookie they need (a robots.txt's answer
+  does not count: a site may set it only with its pages).
 
 Hosts take turns: a host with 10,000 queued URLs gets no more than its bound,
 and the next ready host is served first in round-robin order. Queued URLs live
@@ -49,7 +50,7 @@ class _Host(Generic[T]):
     throttle: float = 0.0  # grown by 429/503 answers
     held: bool = False
     placed: bool = False  # in the ready turn or the sleeping heap
-    answered: bool = False  # a request to it (or its robots.txt) has come back
+    answered: bool = False  # a request to it (not its robots.txt) has come back
 
 
 class HostQueues(Generic[T]):
@@ -127,7 +128,6 @@ class HostQueues(Generic[T]):
         first page waits the host's delay after it). `min_delay`: its Crawl-delay."""
         host = self._host(key)
         host.held = False
-        host.answered = True
         host.min_delay = max(host.min_delay, min_delay)
         delay = self.delay_of(key)
         if delay > 0:
