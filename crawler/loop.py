@@ -34,6 +34,7 @@ from typing import NamedTuple, TextIO
 
 from crawler.fetching.worker import fetch_url, run_task
 from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
+from crawler.frontier.json_links import json_links
 from crawler.frontier.links import NO_LINKS, extract_links
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.sitemaps import read_sitemap
@@ -42,6 +43,8 @@ from crawler.pools.base import TaskLost, TaskPool
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
 from pipelines import parse_page, records_for
+from pipelines.parsers import ParserPage
+from pipelines.parsers.jsondoc import NotJSON
 from pipelines.records import error_line, record_key
 from pipelines.writer import OutputError, Writer
 
@@ -304,11 +307,17 @@ class DispatchLoop:
         url, parsers = entry.url, entry.parsers
         sitemap = None
         found_by_parsers: list[str] = []
+        view: ParserPage | None = None
+        made: dict[str, int] | None = None
         try:
             result = result._replace(url=url)
             if isinstance(result, Page):
-                parsed = parse_page(result, parsers)
+                # One view of the page for its parsers and its JSON links: parsed once.
+                view = ParserPage(result) if result.text is not None else None
+                quiet = self.frontier.ends_quietly(entry)
+                parsed = parse_page(result, parsers, view=view, quiet=quiet)
                 lines, reason, found_by_parsers = parsed.lines, parsed.failure, parsed.links
+                made = parsed.records if parsers else None
                 if parsed.dropped:
                     with self._counting:
                         self.stats.items_dropped += sum(parsed.dropped.values())
@@ -328,23 +337,47 @@ class DispatchLoop:
                 rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
             self._log_rejected(rejected, url)
         elif isinstance(result, Page) and self.frontier.follow.follows:
-            self._follow(fetch, result, found_by_parsers)
+            self._follow(fetch, result, found_by_parsers, view, made)
 
-    def _follow(self, fetch: Fetch, page: Page, found_by_parsers: list[str]) -> None:
+    def _follow(
+        self,
+        fetch: Fetch,
+        page: Page,
+        found_by_parsers: list[str],
+        view: ParserPage | None = None,
+        made: dict[str, int] | None = None,
+    ) -> None:
         """The page's links, then those its parsers returned (taken like `a[href]`
-        ones: a follow rule with its own selector does not see them)."""
+        ones: a follow rule with its own selector does not see them), then those
+        the JMESPath rules select in a JSON page. The frontier adds the next pages
+        of the `next` rules, knowing the records each parser made (`made`)."""
         selectors = self.frontier.follow.selectors
         try:
             found = extract_links(page, selectors, self.agent)
         except Exception:  # noqa: BLE001 - a page lxml cannot read has no links we can take
             found = NO_LINKS
+        extra: list[Link] = []
         if found_by_parsers:
             bits = sum(1 << n for n, selector in enumerate(selectors) if selector is None)
             extra = [Link(link, False, bits) for link in found_by_parsers]
+        extra += self._json_links(page, view)
+        if extra:
             found = found._replace(links=[*found.links, *extra])
         with self._changed:
-            rejected = self.frontier.add_links(fetch, page, found, self.clock())
+            rejected = self.frontier.add_links(fetch, page, found, self.clock(), made)
         self._log_rejected(rejected, fetch.url)
+
+    def _json_links(self, page: Page, view: ParserPage | None) -> list[Link]:
+        """What the `links = { jmespath }` rules select in a JSON page, read from the
+        JSON its parsers read (parsed once, in this process, where they run)."""
+        rules = self.frontier.follow.rules
+        if view is None or not any(rule.jmespath for rule in rules) or not view.is_json:
+            return []
+        try:
+            document = view.json
+        except NotJSON:
+            return []
+        return json_links(rules, document, page.final_url or page.url)
 
     def _log_rejected(self, rejected: list[tuple[str, str]], parent: str) -> None:
         """One line per link not followed: reason, URL, and the page it was on."""
