@@ -40,6 +40,7 @@ from crawler.frontier.politeness import HostQueues
 from crawler.frontier.sitemaps import read_sitemap
 from crawler.model import BadLine, Failure, Job, Link, Page, Result
 from crawler.pools.base import TaskLost, TaskPool
+from crawler.progress_log import Progress
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
 from pipelines import parse_page, records_for
@@ -204,6 +205,13 @@ class DispatchLoop:
             if held:
                 self.stats.held_seconds += self.clock() - start
         self._watch()
+
+    def progress(self) -> Progress:
+        """Where the run stands, for the progress lines (`crawler.progress_log`)."""
+        with self._changed:
+            frontier, stats = self.frontier, self.stats
+            in_flight, waiting, found = len(self._in_flight), frontier.waiting, frontier.found
+        return Progress(stats.ok + stats.failed, stats.failed, in_flight, waiting, found)
 
     def stop(self, signum: int) -> None:
         """Ask the run to stop (from a signal handler: sets a flag, nothing more)."""

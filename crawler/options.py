@@ -194,7 +194,11 @@ OPTIONS: tuple[Option, ...] = (
            kind="toggle"),
     Option("--start-method", "how worker processes start (default: the platform's)",
            choices=("fork", "spawn", "forkserver")),
-    Option("--quiet", "no progress bar and no line per failure; only the summary",
+    Option("--log-every", "without a progress bar (stderr not a terminal), a progress line "
+           "on stderr every SECONDS: pages done, rate, failed, in flight, waiting, found; "
+           "0: none", type=non_negative_float, metavar="SECONDS"),
+    Option("--quiet", "no progress bar, no progress lines and no line per failure; only "
+           "the summary",
            kind="flag", short="-q"),
     Option("--verbose", "a line per page fetched", kind="flag", short="-v"),
 )  # fmt: skip

@@ -24,6 +24,7 @@ from crawler.frontier.politeness import HostQueues
 from crawler.loop import DispatchLoop, Outcome
 from crawler.model import BadLine, Job
 from crawler.pools import BackendError, make_pool
+from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats
 from crawler.run_report import RunReport
 from crawler.settings import RunSettings
@@ -206,7 +207,16 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         rejected_log=rejected_log,
     )
     try:
-        with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):
+        with (
+            on_stop_signals(lambda signum, frame: scheduler.stop(signum)),
+            progress_lines(
+                settings.log_every,
+                settings.quiet,
+                reporter.shows_bar,
+                scheduler.progress,
+                reporter.say,
+            ),
+        ):
             registry = active()
             unusable: list[str] = []
             jobs = read_jobs(read_lines(urls), settings.parse, registry)

@@ -74,6 +74,9 @@ class RunSettings:
     parse: tuple[str, ...] = ()
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     quiet: bool = False
+    # Without a progress bar, a progress line on stderr this often (crawler.progress_log);
+    # 0: none. A minute, as Scrapy's LogStats: a long cron run shows it is alive.
+    log_every: float = 60.0
     verbose: bool = False
     start_method: str | None = None  # None: the platform's default
     fetch: FetchSettings = field(default_factory=FetchSettings)

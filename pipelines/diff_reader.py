@@ -6,19 +6,19 @@ bounded memory, for `crawl diff` (`pipelines.diff` compares each URL).
    resumed runs, lines without brackets): each record line of either run becomes
    a row (URL, kind, side, line number, the rest of the line as written). No
    record is parsed here: a record is compared as the text its line holds.
-2. The rows go into a temporary SQLite file (created 0600 in `$TMPDIR`, removed
-   when done), and come back ordered by URL, then file order: SQLite sorts on
-   disk past its cache, so memory stays a few tens of MB for a million records
-   a run (benchmarks/diff_memory.py measures it). Only one URL's rows are held at
-   a time.
+2. The rows go into a temporary SQLite database, and come back ordered by URL,
+   then file order. SQLite makes its file itself (0600, in `$SQLITE_TMPDIR` or
+   `$TMPDIR`, else /var/tmp or /tmp) and unlinks it as soon as it is open, so
+   nothing is left behind even by a kill -9; it holds `cache_kib` of pages in
+   memory and spills the rest, and sorts on disk past that too. So memory stays
+   under a hundred MB for a million records a run (benchmarks/diff_memory.py
+   measures it). Only one URL's rows are held at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Collection, Iterable, Iterator
 from typing import BinaryIO
 
@@ -57,14 +57,15 @@ def read_rows(
 
 
 @contextlib.contextmanager
-def by_url(rows: Iterable[tuple[str, Row]]) -> Iterator[Iterator[tuple[str, list[Row]]]]:
+def by_url(
+    rows: Iterable[tuple[str, Row]], cache_kib: int = CACHE_KIB
+) -> Iterator[Iterator[tuple[str, list[Row]]]]:
     """The rows grouped by URL, URLs in order, each URL's rows in file order. The
-    rows are all read (into a temporary file) before the first group comes."""
-    fd, path = tempfile.mkstemp(prefix="crawl-diff-", suffix=".sqlite")  # 0600
-    os.close(fd)
-    connection = sqlite3.connect(path, isolation_level=None)
+    rows are all read (into a temporary database) before the first group comes."""
+    connection = sqlite3.connect("", isolation_level=None)  # "": a temporary database
     try:
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = -{CACHE_KIB}"):
+        pragmas = ("journal_mode = OFF", "temp_store = FILE", f"cache_size = -{cache_kib}")
+        for pragma in pragmas:
             connection.execute(f"PRAGMA {pragma}")
         connection.execute(
             "CREATE TABLE rows (url TEXT, kind TEXT, side INTEGER, number INTEGER, rest TEXT)"
@@ -85,8 +86,6 @@ def by_url(rows: Iterable[tuple[str, Row]]) -> Iterator[Iterator[tuple[str, list
         yield _groups(cursor)
     finally:
         connection.close()
-        with contextlib.suppress(OSError):
-            os.unlink(path)
 
 
 def _groups(cursor: sqlite3.Cursor) -> Iterator[tuple[str, list[Row]]]:

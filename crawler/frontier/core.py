@@ -167,6 +167,11 @@ class Frontier:
     def queued(self) -> int:
         return self.hosts.queued
 
+    @property
+    def waiting(self) -> int:
+        """URLs taken and not yet handed out: queued in memory or spilled to disk."""
+        return self.hosts.queued + self.spill.count
+
     def wants_listed(self) -> bool:
         """Whether the loop should read the next line of the URL file now."""
         return self.hosts.queued < self.lookahead
