@@ -6,9 +6,9 @@ the frontier, collects results, and writes records.
   and sitemap entries to take. The loop reads the URL file lazily, only while the
   frontier has room, and keeps at most `max_in_flight` tasks submitted and
   unfinished, so memory does not grow with the URL list or with what is found.
-- Results arrive in the pool's callback thread: the page's records are written,
-  then (with `--depth`) its links are extracted (`crawler.frontier.links`) and handed to
-  the frontier, and a sitemap's entries (`crawler.frontier.sitemaps`). A callback never
+- Results arrive in the pool's callback thread: (with `--depth`) the page's links
+  are extracted (`crawler.frontier.links`) and handed to the frontier, and a
+  sitemap's entries (`crawler.frontier.sitemaps`); then its records are written. A callback never
   raises: an exception there would kill the thread that delivers every later
   result.
 - Whoever removes a task from `_in_flight` writes its one line: the callback, or
@@ -303,7 +303,7 @@ class DispatchLoop:
                 self._changed.notify_all()
 
     def _finished(self, fetch: Fetch, result: Result) -> None:
-        """A task's result: tell the frontier, write the records, follow the links."""
+        """A task's result: tell the frontier, follow the links, write the records."""
         if not isinstance(result, (Page, Failure)):  # a pool or task bug: said as run_task says
             result = Failure(fetch.url, f"worker error: bad result {type(result).__name__}", 1)
         with self._changed:
@@ -339,13 +339,15 @@ class DispatchLoop:
         except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
             reason = f"pipeline error: {type(error).__name__}"
             lines = [error_line(url, reason)]
-        self._record(url, lines, reason, result)
+        # The links first, then the lines: a page whose lines are written has had its
+        # links taken (what --resume relies on, crawler.frontier.journal).
         if sitemap is not None:
             with self._changed:
                 rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
             self._log_rejected(rejected, url)
         elif isinstance(result, Page) and self.frontier.follow.follows:
             self._follow(fetch, result, found_by_parsers, view, made)
+        self._record(url, lines, reason, result)
 
     def _follow(
         self,

@@ -179,6 +179,9 @@ OPTIONS: tuple[Option, ...] = (
            "(default: http-cache.sqlite next to the output file)",
            type=Path, default=None, metavar="PATH", path=True),
     Option("--no-cache", "no HTTP cache: fetch every page in full", kind="flag"),
+    Option("--resume", "continue the last run of the output if it did not finish (killed, "
+           "interrupted), fetching only what it had not; else start a new run that can be "
+           "continued so", kind="flag"),
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS"),
     Option("--stats", "at the end of every run, replace this file with the run's report, "

@@ -84,6 +84,9 @@ class RunSettings:
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
     ignore_robots: bool = False  # neither fetch nor obey robots.txt
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
+    # Continue the last run if it did not finish (crawler.resume); a run started with
+    # it keeps a state next to the output, so that it can be continued in turn.
+    resume: bool = False
     # URLs read ahead of the ones being fetched and queued in memory, so that a host
     # at its bound does not block the others behind it; one host holds a tenth of it
     # at most, the rest waits on disk (crawler.frontier.spill). A queued job is a few hundred

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.frontier.canonical import canonical_key
 from crawler.frontier.links import PageLinks, resolve
@@ -51,11 +51,15 @@ from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
 from crawler.frontier.scope import Scope, ignored_extension, make_scope
-from crawler.frontier.seen import SeenUrls
+from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
 from crawler.model import FetchPolicy, Job, Link, Page, Result
 from crawler.urls import host_key, redact_url
+from pipelines.records import record_key
+
+if TYPE_CHECKING:
+    from crawler.frontier.journal import Journal
 
 LISTED = "listed"  # a line of the URL file
 FOUND = "found"  # a link found on a page
@@ -161,6 +165,9 @@ class Frontier:
         self._sitemap_scope: dict[str, Scope | None] = {}  # listed hosts, for --sitemaps
         self._sitemapped: set[str] = set()
         self._checked: dict[tuple[str, Scope], Checked] = {}
+        # With --resume, what is admitted and decided is written here as it happens
+        # (crawler.frontier.journal), and `readmit` rebuilds the frontier from it.
+        self.journal: Journal | None = None
 
     # -- what the loop asks ---------------------------------------------------------
     @property
@@ -215,15 +222,27 @@ class Frontier:
         scope = entry.scope
         if entry.kind == LISTED and page.redirects:  # the seed's own redirects widen its scope
             scope = scope.with_redirects(page.redirects)
+        journal = self.journal
+        if journal is not None and not journal.begin("p", page_key(entry.url)):
+            return rejected  # taken before the run was killed, with their counts
+        try:
+            if self.follow.pages_next:
+                paged, stops = self._next_pages(entry, page, records)
+                found = found._replace(links=[*found.links, *paged])
+                for url, reason in stops:
+                    self._note(url, reason, rejected)
+            self._take_links(entry, scope, found, now, rejected)
+        finally:
+            if journal is not None:
+                journal.end()
+        return rejected
+
+    def _take_links(
+        self, entry: Entry, scope: Scope, found: PageLinks, now: float, rejected: Rejected
+    ) -> None:
         follow, taken, nofollow = self.follow, 0, found.nofollow is not None
-        links = found.links
-        if follow.pages_next:
-            paged, stops = self._next_pages(entry, page, records)
-            links = [*links, *paged]
-            for url, reason in stops:
-                self._note(url, reason, rejected)
         checked = self._checked
-        for link in links:
+        for link in found.links:
             if taken >= follow.max_links:
                 reason: str | None = "budget"
             else:
@@ -243,10 +262,7 @@ class Frontier:
                     if reason is None:
                         taken += 1
                         continue
-            self.dropped[reason] += 1
-            if self.keep_rejected:
-                rejected.append((link.url, reason))
-        return rejected
+            self._note(link.url, reason, rejected)
 
     def _next_pages(
         self, entry: Entry, page: Page, records: Mapping[str, int] | None
@@ -266,6 +282,17 @@ class Frontier:
         rejected: Rejected = []
         if entry is None:
             return rejected
+        journal = self.journal
+        if journal is not None and not journal.begin("p", page_key(entry.url)):
+            return rejected
+        try:
+            self._take_sitemap(entry, sitemap, now, rejected)
+        finally:
+            if journal is not None:
+                journal.end()
+        return rejected
+
+    def _take_sitemap(self, entry: Entry, sitemap: Sitemap, now: float, rejected: Rejected) -> None:
         for url in sitemap.sitemaps:
             reason = self._add_sitemap_file(url, entry.level + 1, entry.scope, now)
             self._note(url, reason, rejected)
@@ -277,8 +304,7 @@ class Frontier:
                 reason = self._take(Entry(url, (), MAPPED, scope=entry.scope), now, split.origin)
             self._note(url, reason, rejected)
         if sitemap.over:
-            self.dropped["budget"] += sitemap.over
-        return rejected
+            self._drop("budget", sitemap.over)
 
     # -- dispatch -----------------------------------------------------------------
     def next_ready(self, now: float) -> Fetch | Refused | None:
@@ -318,21 +344,61 @@ class Frontier:
         self.hosts.done(fetch.host, now, getattr(result, "throttled", False))
         if self.following and isinstance(result, Page):
             for url in result.redirects:
-                self.seen.add(self._key(url))
+                pair = digest(self._key(url))
+                if self.seen.add_digest(pair) and self.journal is not None:
+                    self.journal.seen(pair)
         return []
+
+    # -- a resumed run (crawler.frontier.journal.replay) ------------------------------
+    def readmit(self, pair: tuple[int, int], entry: Entry, pending: bool, now: float) -> None:
+        """An entry the killed run admitted, in the order it did: seen and counted
+        again, and queued when `pending` (it has no line in db.txt)."""
+        self.seen.add_digest(pair)
+        self.taken += 1
+        self.found += entry.kind in (FOUND, MAPPED)
+        listed = entry.kind == LISTED
+        if not (pending or (listed and self.sitemaps)):
+            return
+        host = host_key(entry.url)
+        if listed and self.sitemaps:
+            self._sitemap_scope.setdefault(host, entry.scope)
+        if pending:
+            self._gate(host, entry, now)
+            if not self._place(host, entry, now):
+                self.hosts.add(host, entry, now)  # the disk said no: memory it is
+
+    def mark_seen(self, pair: tuple[int, int]) -> None:
+        self.seen.add_digest(pair)
+
+    def mark_sitemapped(self, host: str) -> None:
+        self._sitemapped.add(host)
+
+    def ask_sitemaps(self) -> None:
+        """After a replay: the robots.txt of each listed host whose sitemaps were not
+        taken yet, if no queued URL asked for it."""
+        for host, scope in self._sitemap_scope.items():
+            if host not in self._sitemapped and host not in self._robots_asked:
+                self._gate(host, Entry(host + "/", kind=LISTED, scope=scope), 0.0)
 
     # -- inside ---------------------------------------------------------------------
     def _note(self, url: str, reason: str | None, rejected: Rejected) -> None:
         if reason is not None:
-            self.dropped[reason] += 1
+            self._drop(reason)
             if self.keep_rejected:
                 rejected.append((url, reason))
+
+    def _drop(self, reason: str, count: int = 1) -> None:
+        """Count links not followed (a robots.txt refusal at dispatch is not counted
+        here: a resumed run asks robots.txt again, and counts it then)."""
+        self.dropped[reason] += count
+        if self.journal is not None:
+            self.journal.dropped(reason, count)
 
     def _take(self, entry: Entry, now: float, host: str = "") -> str | None:
         """Queue an entry (`host`: its host_key, if known): None if taken, else why
         not (`_WAIT`: a listed one that must be offered again)."""
-        key = self._key(entry.url)
-        if key in self.seen:
+        pair = digest(self._key(entry.url))
+        if self.seen.has_digest(pair):
             return None if entry.kind == LISTED else "seen"  # a listed twice: one record
         if entry.kind != LISTED and self.taken >= self.follow.max_pages:
             return "budget"
@@ -340,9 +406,11 @@ class Frontier:
         self._gate(host, entry, now)
         if not self._place(host, entry, now):
             return _WAIT if entry.kind == LISTED else "budget"
-        self.seen.add(key)
+        self.seen.add_digest(pair)
         self.taken += 1
         self.found += entry.kind in (FOUND, MAPPED)
+        if self.journal is not None:
+            self.journal.admitted(pair, entry)
         return None
 
     def _gate(self, host: str, entry: Entry, now: float) -> None:
@@ -428,8 +496,14 @@ class Frontier:
         robots = self._robots.get(host)
         rules = robots.rules if robots is not None else None
         scope = self._sitemap_scope.get(host)
-        for url in list(rules.sitemaps) if rules is not None else []:
-            self._note(url, self._add_sitemap_file(url, 1, scope, now), rejected)
+        if self.journal is not None:
+            self.journal.begin("s", host)
+        try:
+            for url in list(rules.sitemaps) if rules is not None else []:
+                self._note(url, self._add_sitemap_file(url, 1, scope, now), rejected)
+        finally:
+            if self.journal is not None:
+                self.journal.end()
         return rejected
 
     def _add_sitemap_file(
@@ -445,3 +519,8 @@ class Frontier:
 
 
 _WAIT = "wait"
+
+
+def page_key(url: str) -> str:
+    """A page's key in db.txt, which the journal names its links' group by."""
+    return record_key(url)
