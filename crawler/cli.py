@@ -23,7 +23,11 @@ from crawler.settings import DEFAULT_CACHE_NAME, FetchSettings, RunSettings
 from pipelines.parsers import Registry, install
 
 # `crawl NAME ...`: the module whose main(argv) runs the command.
-SUBCOMMANDS = {"export": "crawler.commands.export", "parse": "crawler.commands.parse"}
+SUBCOMMANDS = {
+    "export": "crawler.commands.export",
+    "diff": "crawler.commands.diff",
+    "parse": "crawler.commands.parse",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

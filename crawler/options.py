@@ -187,6 +187,9 @@ OPTIONS: tuple[Option, ...] = (
            "(default: http-cache.sqlite next to the output file)",
            type=Path, default=None, metavar="PATH", path=True),
     Option("--no-cache", "no HTTP cache: fetch every page in full", kind="flag"),
+    Option("--resume", "continue the last run of the output if it did not finish (killed, "
+           "interrupted), fetching only what it had not; else start a new run that can be "
+           "continued so", kind="flag"),
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS"),
     Option("--stats", "at the end of every run, replace this file with the run's report, "
@@ -202,7 +205,11 @@ OPTIONS: tuple[Option, ...] = (
            kind="toggle"),
     Option("--start-method", "how worker processes start (default: the platform's)",
            choices=("fork", "spawn", "forkserver")),
-    Option("--quiet", "no progress bar and no line per failure; only the summary",
+    Option("--log-every", "without a progress bar (stderr not a terminal), a progress line "
+           "on stderr every SECONDS: pages done, rate, failed, in flight, waiting, found; "
+           "0: none", type=non_negative_float, metavar="SECONDS"),
+    Option("--quiet", "no progress bar, no progress lines and no line per failure; only "
+           "the summary",
            kind="flag", short="-q"),
     Option("--verbose", "a line per page fetched", kind="flag", short="-v"),
 )  # fmt: skip

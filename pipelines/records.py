@@ -38,6 +38,8 @@ _KEY_BREAKERS = frozenset("<> ")
 _KIND = re.compile("[a-z_][a-z0-9_]*")
 # The kinds the crawl itself writes: no parser may be named like them.
 RESERVED_KINDS = frozenset({"url", "error", "run"})
+# A lone surrogate (JSON's `"\ud800"` reads as one) cannot be written as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 
 
@@ -89,9 +91,14 @@ def record_line(kind: str, url: str, record: Mapping[str, object]) -> str:
     record's keys in their order and non-ASCII kept as is.
 
     `json.dumps` escapes C0 controls; the C1 controls and line separators it leaves
-    are escaped here, still as valid JSON. A value JSON cannot hold raises
-    TypeError (or ValueError), before anything is written."""
-    return f"{_head(kind, url)} {escape(json.dumps(record, ensure_ascii=False))}"
+    are escaped here, still as valid JSON; a lone surrogate (from a JSON page's
+    `"\\ud800"`) becomes U+FFFD, as a decoder makes of bytes it cannot read. A
+    value JSON cannot hold raises TypeError (or ValueError), before anything is
+    written."""
+    text = json.dumps(record, ensure_ascii=False)
+    if _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub("\ufffd", text)
+    return f"{_head(kind, url)} {escape(text)}"
 
 
 def board_line(url: str, entry: Mapping[str, str]) -> str:

@@ -103,7 +103,8 @@ def extract_links(
     page: Page, selectors: Sequence[str | None] = (), agent: str = "crawl"
 ) -> PageLinks:
     """The links of `page` (see the module docstring). `selectors`: one per follow
-    rule, its CSS/XPath text or None for a[href], area[href]; bit i of a link's
+    rule, its CSS/XPath text, None for a[href], area[href], or "" for none (a
+    rule that takes its links from JSON or a header); bit i of a link's
     `rules` says that rule i's selector picked it (no rules: 0)."""
     if not is_html(page):
         return NO_LINKS
@@ -133,6 +134,12 @@ def extract_links(
             base = joined
     nofollow = nofollow or _header_nofollow(page, agent)
     return PageLinks(nofollow, _links(doc, anchors, _Resolver(base), selectors, local))
+
+
+def resolve(base: str, href: str) -> str:
+    """`href` resolved against `base` exactly as a link of an HTML page is (the one
+    resolution every found URL goes through: JSON links and Link headers too)."""
+    return _Resolver(base)(href)
 
 
 def _parse(text: str, parser):
@@ -213,8 +220,8 @@ def _links(
     for element, href in anchors:
         found[element] = [element, href, default_bits]
     for index, selector in enumerate(selectors):
-        if selector is None:
-            continue
+        if not selector:
+            continue  # a[href] and area[href] (None), or nothing from HTML ("")
         for item in local.selector(selector)(doc):
             if isinstance(item, etree._Element):
                 href = item.get("href")

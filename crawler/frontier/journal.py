@@ -1,0 +1,258 @@
+"""The frontier's journal: what a run admitted, written as it goes, so that a run
+killed at any instant can be continued (`--resume`, `crawler.resume`).
+
+`db.txt` is the log of URLs finished (each has its one `url:` or `error:` line);
+the journal is the log of URLs admitted and of what the frontier decided about
+links. A URL admitted but without a line in `db.txt` is pending: the resumed run
+fetches it. Records are text lines, fields split by tabs:
+
+    + DIGEST FLAG ENTRY   an admitted URL: its seen-set digest (so the key need not be
+                          computed again), and the frontier's `Entry.to_line()`, its
+                          URL without `user:password@` (FLAG: empty; `u` + the byte
+                          offset of its URL file line when the password was removed
+                          from a listed URL, which the resume reads back from the file)
+    = DIGEST              a key marked seen (a redirect's URLs)
+    p KEY                 the links of the page KEY (its db.txt key) were taken: the
+                          lines after it, to the group's end, are its admitted links
+    s HOST                the sitemaps of HOST's robots.txt were taken
+    d REASON N            N links not followed, for REASON
+    @ OFFSET NUMBER       the URL file was handled up to byte OFFSET, line NUMBER
+    b JSON                the run's counters that db.txt cannot tell (bytes, retries...)
+    .                     commit: every record since the previous `.` holds
+
+The order of writes makes a kill at any instant harmless:
+1. `flush()` comes before every append to `db.txt` (`JournaledWriter`): a page
+   whose lines are in db.txt has its links, and every URL with a line in db.txt
+   was admitted in the journal first.
+2. One `flush()` is one `write` ending in `.`; what follows the last `.` (a write a
+   kill cut short) is ignored, and cut off before the resumed run appends.
+3. A page's links are one group (`begin` ... `end`), kept apart until `end` and
+   then put in the buffer at once, so no flush from another thread splits it: a
+   group in the journal is all of a page's links. (The frontier is called under
+   the loop's lock, so one group is open at a time.)
+4. A page whose links are in the journal but whose line is not in db.txt (the
+   kill came between the two) is fetched again, and its links are not taken a
+   second time (`begin` says False): they, and their counts, are in already.
+
+The journal holds URLs without credentials and nothing of headers or cookies. It is
+flushed (to the kernel, which keeps it through a kill of the process), not
+synced page by page; `close()` syncs (see the README's cron section for power cuts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from crawler.frontier.core import LISTED, Entry, Frontier
+from crawler.frontier.seen import SeenUrls, digest
+from crawler.urls import redact_url
+from pipelines.records import record_key
+
+FORMAT = "crawl-journal 1"
+SNAPSHOT_EVERY = 0.5  # seconds between two `b` records
+COMMIT = b".\n"
+
+
+def digest_hex(pair: tuple[int, int]) -> str:
+    high, low = pair
+    return f"{high:016x}{low:08x}"
+
+
+def digest_pair(text: str) -> tuple[int, int]:
+    return int(text[:16], 16), int(text[16:], 16)
+
+
+class Journal:
+    """The writing side. Thread-safe: the frontier calls it under the loop's lock,
+    the writer's `flush` comes from whichever thread appends to db.txt."""
+
+    def __init__(
+        self,
+        fd: int,
+        links_taken: set[str] | None = None,
+        position: Callable[[int], int | None] | None = None,
+    ) -> None:
+        """`fd`: the journal file, open for appending; `links_taken`: the keys of
+        pages whose links the journal holds though their line is not in db.txt;
+        `position(line)`: the byte offset where the URL file's line `line` starts
+        (for a listed URL whose password is not written)."""
+        self._fd = fd
+        self._lock = threading.RLock()
+        self._buffer: list[str] = []
+        self._group: list[str] | None = None
+        self._depth = 0
+        self._dropped: Counter[str] = Counter()
+        self.links_taken = links_taken if links_taken is not None else set()
+        self.line_start = position
+        self.snapshot: Callable[[], dict[str, object]] | None = None
+        self._next_snapshot = 0.0
+        self.closed = False
+
+    # -- what the frontier tells ---------------------------------------------------
+    def admitted(self, digest: tuple[int, int], entry) -> None:
+        """An entry was taken into the run (`crawler.frontier.core.Entry`)."""
+        url = redact_url(entry.url)
+        flag = ""
+        if url != entry.url:
+            entry = entry._replace(url=url)
+            listed = self.line_start is not None and entry.kind == LISTED
+            start = self.line_start(entry.line) if listed else None
+            flag = f"u{start}" if start is not None else "-"
+        self._add(f"+\t{digest_hex(digest)}\t{flag}\t{entry.to_line()}")
+
+    def seen(self, digest: tuple[int, int]) -> None:
+        self._add(f"=\t{digest_hex(digest)}")
+
+    def dropped(self, reason: str, count: int = 1) -> None:
+        """Links not followed, counted in the open group (else on their own)."""
+        with self._lock:
+            if self._group is not None:
+                self._dropped[reason] += count
+            else:
+                self._buffer.append(f"d\t{reason}\t{count}")
+
+    def position(self, offset: int, number: int) -> None:
+        """The URL file is handled up to `offset` (after line `number`)."""
+        self._add(f"@\t{offset}\t{number}")
+
+    def begin(self, mark: str, value: str) -> bool:
+        """Open the group of a page's links (`mark` p, its db.txt key) or of a host's
+        sitemaps (`s`, the host). False: the journal holds this page's links from
+        before a kill already; take none (nothing is opened)."""
+        with self._lock:
+            if mark == "p" and value in self.links_taken:
+                self.links_taken.discard(value)
+                return False
+            self._depth += 1
+            if self._group is None:
+                self._group = [f"{mark}\t{value}"]
+            return True
+
+    def end(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._group is not None:
+                group = self._group
+                group += [f"d\t{reason}\t{n}" for reason, n in self._dropped.items()]
+                self._dropped.clear()
+                self._group = None
+                self._buffer.extend(group)
+
+    def _add(self, record: str) -> None:
+        with self._lock:
+            (self._group if self._group is not None else self._buffer).append(record)
+
+    # -- what the writer asks --------------------------------------------------------
+    def flush(self) -> None:
+        """Write what was recorded, with a commit mark, in one write. Before every
+        append to db.txt. Raises OSError when the disk says no."""
+        with self._lock:
+            if self.closed:
+                return
+            now = time.monotonic()
+            if self.snapshot is not None and now >= self._next_snapshot:
+                self._next_snapshot = now + SNAPSHOT_EVERY
+                self._buffer.append("b\t" + json.dumps(self.snapshot(), separators=(",", ":")))
+            if not self._buffer:
+                return
+            data = ("\n".join(self._buffer) + "\n").encode("utf-8", "surrogatepass") + COMMIT
+            self._buffer.clear()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def close(self, sync: bool = True) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self._next_snapshot = 0.0
+            try:
+                self.flush()
+                if sync:
+                    os.fsync(self._fd)
+            finally:
+                self.closed = True
+                os.close(self._fd)
+
+
+# -- the reading side -----------------------------------------------------------------
+def committed_groups(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The records of the journal at `path` after its header line, one commit at a
+    time, with the byte offset just past each commit mark. What follows the last
+    mark (a write a kill cut short) is not given."""
+    with open(path, "rb") as journal:
+        journal.readline()  # the header
+        offset = journal.tell()
+        yield offset, []  # nothing committed yet: the journal ends after its header
+        pending: list[str] = []
+        for raw in journal:
+            offset += len(raw)
+            if raw == COMMIT:
+                yield offset, pending
+                pending = []
+            elif raw.endswith(b"\n"):
+                pending.append(raw[:-1].decode("utf-8", "surrogatepass"))
+
+
+class Replayed(NamedTuple):
+    """What a replay found beside the frontier's state."""
+
+    offset: int  # the URL file was handled up to this byte offset...
+    number: int  # ...and this line
+    counters: dict[str, object]  # the last `b` record
+    links_taken: set[str]  # pages whose links are in, whose line is not
+    admitted_done: int  # admitted URLs that have their line in db.txt
+    end: int  # the byte offset just past the last commit
+
+
+def replay(
+    path: Path,
+    frontier: Frontier,
+    done: SeenUrls,
+    reread: Callable[[int], str | None],
+    now: float,
+) -> Replayed:
+    """Rebuild `frontier` from the journal at `path`: every admitted URL seen again,
+    those without a key in `done` (the db.txt keys of the run's lines) queued again
+    in the order they came, the links not followed counted again. `reread(offset)`:
+    the URL at that byte offset of the URL file (a listed URL whose password the
+    journal does not hold), None if it cannot be read."""
+    offset = number = admitted_done = end = 0
+    counters: dict[str, object] = {}
+    links_taken: set[str] = set()
+    for committed, records in committed_groups(path):
+        end = committed
+        for record in records:
+            mark, _, rest = record.partition("\t")
+            if mark == "+":
+                hexed, flag, line = rest.split("\t", 2)
+                entry = Entry.from_line(line)
+                finished = done.has_digest(digest(record_key(entry.url)))
+                admitted_done += finished
+                if flag.startswith("u") and not finished:
+                    url = reread(int(flag[1:]))
+                    entry = entry._replace(url=url) if url is not None else entry
+                frontier.readmit(digest_pair(hexed), entry, not finished, now)
+            elif mark == "=":
+                frontier.mark_seen(digest_pair(rest))
+            elif mark == "p" and not done.has_digest(digest(rest)):
+                links_taken.add(rest)
+            elif mark == "s":
+                frontier.mark_sitemapped(rest)
+            elif mark == "d":
+                reason, count = rest.split("\t")
+                frontier.dropped[reason] += int(count)
+            elif mark == "@":
+                at, line_number = rest.split("\t")
+                offset, number = int(at), int(line_number)
+            elif mark == "b":
+                counters = json.loads(rest)
+    frontier.ask_sitemaps()
+    return Replayed(offset, number, counters, links_taken, admitted_done, end)
