@@ -359,3 +359,17 @@ def test_the_readme_s_json_example_gives_the_readme_s_record() -> None:
     board = {"data": {"movies": [{"rank": 1, "nm": "霸王别姬", "star": ["张国荣", "张丰毅"],
                                   "detailUrl": "/films/1"}]}}  # fmt: skip
     assert lines(table, json_page(board)) == [line]
+
+
+@pytest.mark.parametrize("query", ["a", "a.b", '"a-b".c', "a.b.c", "a[0]", "a.b[*].c", "a || b"])
+@pytest.mark.parametrize(
+    "value",
+    [{"a": {"b": {"c": 1}}, "a-b": {"c": 2}}, {"a": [{"b": 1}]}, {"a": {"b": [{"c": 3}]}},
+     {"a": "text"}, [1, 2], None, 3, {"b": 0}],
+)  # fmt: skip
+def test_a_query_gives_what_jmespath_gives(query: str, value: object) -> None:
+    import jmespath
+
+    from pipelines.parsers.json_fields import Expression
+
+    assert Expression("here", query).search(value) == jmespath.search(query, value)
