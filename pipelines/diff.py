@@ -12,7 +12,8 @@ The changes, in the order they are given for one URL:
    - `new`: fetched in `--to`, in no line of `--from`;
    - `changed`: its size changed, or it failed in `--from` and not in `--to`.
 2. The records of each other kind (`board`, a parser's), kinds in name order;
-   `record_changes` decides. A record is its JSON as written, compared whole, as a
+   `record_changes` decides. A record is its JSON, compared whole (as written, and
+   failing that as an object, so keys in another order are the same record), as a
    multiset: a record in both runs cancels one equal record (two equal records in
    `--to` against one in `--from` leave one `added`). With key fields for the kind
    (`--key board.title`), what is left is paired by the values of those fields,
@@ -29,13 +30,14 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 FROM, TO = 0, 1
 PAGE_KINDS = ("url", "error")  # the lines that say what became of a page's fetch
 NEW, GONE, CHANGED, FAILED, ADDED, REMOVED = "new", "gone", "changed", "failed", "added", "removed"
 _SIZE = re.compile(r"size:\[([0-9]+)\](?= |$)")
+T = TypeVar("T")
 
 
 class Row(NamedTuple):
@@ -122,8 +124,11 @@ def record_changes(
     """The records of one kind and URL in `--from` (`before`) and `--to` (`after`),
     as written (their JSON), each in file order: what changed (the module docstring
     gives the order). A record that is not a JSON object (a torn line) is left out."""
-    removed = _objects(_multiset_difference(before, after))
-    added = _objects(_multiset_difference(after, before))
+    left = _objects(_multiset_difference(before, after))
+    right = _objects(_multiset_difference(after, before))
+    # Texts that differ may still hold equal objects (keys in another order).
+    removed = _multiset_difference(left, right, _canonical)
+    added = _multiset_difference(right, left, _canonical)
     changes: list[Change] = []
     if key and removed and added:
         waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -169,20 +174,28 @@ def url_changes(
     return changes
 
 
-def _multiset_difference(these: Sequence[str], those: Sequence[str]) -> list[str]:
-    """`these` less one equal item of `those` for each, in the order of `these`."""
+def _multiset_difference(
+    these: Sequence[T], those: Sequence[T], same: Callable[[T], Hashable] | None = None
+) -> list[T]:
+    """`these` less one item of `those` for each that is the same (equal, or with
+    an equal `same(item)`), in the order of `these`."""
     if not those:
         return list(these)
-    counts: dict[str, int] = defaultdict(int)
+    counts: dict[Hashable, int] = defaultdict(int)
     for item in those:
-        counts[item] += 1
+        counts[same(item) if same else item] += 1
     left = []
     for item in these:
-        if counts[item]:
-            counts[item] -= 1
+        mark = same(item) if same else item
+        if counts[mark]:
+            counts[mark] -= 1
         else:
             left.append(item)
     return left
+
+
+def _canonical(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, sort_keys=True)
 
 
 def _objects(texts: list[str]) -> list[dict[str, Any]]:

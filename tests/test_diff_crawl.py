@@ -1,16 +1,20 @@
 """`crawl diff` between two real crawls of a site on 127.0.0.1 that changed between
-them: a page added, one removed, one resized, the board reordered."""
+them: a page added, one removed, one resized, the board reordered; and a run stopped
+and resumed, compared as one run."""
 
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_crawl, write_urls
+from tests.conftest import run_crawl, start_crawl, write_urls
 from tests.site_server import Site, links
+from tests.stress_util import wait_for
+from tests.test_resume import Gate, crawl_args, gated, graph_page
 
 
 def board_html(titles: list[str]) -> str:
@@ -89,3 +93,35 @@ def test_what_changed_between_two_crawls(site: Site, tmp_path: Path) -> None:
         change for change in plain if change[1] == "url"
     ]
     assert run_crawl("diff", str(db), "-q").returncode == 1
+
+
+def test_a_run_stopped_and_resumed_is_compared_whole(site: Site, tmp_path: Path) -> None:
+    """The second run is stopped by SIGTERM (an end line, status=interrupted) and
+    continued by --resume later in the file: both parts are one run, the same pages
+    as the first run, so nothing changed."""
+    gate = Gate()
+    gated(site, gate, "/p/", graph_page(30))
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    db = tmp_path / "db.txt"
+    args = crawl_args(urls, db, "--resume", "--depth", "inf")
+    first = run_crawl(*args)
+    assert first.returncode == 0, first.stderr
+
+    gate.close(8)
+    crawl = start_crawl(*args)
+    try:
+        assert wait_for(lambda: gate.held >= 1 and gate.passed >= 8, 60)
+        crawl.send_signal(signal.SIGTERM)
+        crawl.communicate(timeout=30)
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+    gate.open()
+    half = run_crawl("diff", str(db), "--kind", "url")
+    assert half.returncode == 1 and '"change": "gone"' in half.stdout  # only its first part
+    resumed = run_crawl(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert sum(" resume " in line for line in db.read_text("utf-8").splitlines()) == 1
+
+    result = run_crawl("diff", str(db))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")

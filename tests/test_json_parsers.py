@@ -347,3 +347,29 @@ def test_a_jmespath_that_fails_on_a_page_s_data_is_that_page_s_error_line() -> N
     (line,) = lines(toml, json_page(BOARD))
     assert line.startswith(f"error:<{URL}> film: JMESPath 'length(data.movies[0].rank)': ")
     assert "invalid type for value: 1" in line
+
+
+def test_the_readme_s_json_example_gives_the_readme_s_record() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    at = readme.index('item = { jmespath = "data.movies[*]" }')
+    table = readme[readme.rindex("[parsers.film]", 0, at) : readme.index("```", at)]
+    line = next(text for text in readme[at:].splitlines() if text.startswith("film:<"))
+    board = {"data": {"movies": [{"rank": 1, "nm": "霸王别姬", "star": ["张国荣", "张丰毅"],
+                                  "detailUrl": "/films/1"}]}}  # fmt: skip
+    assert lines(table, json_page(board)) == [line]
+
+
+@pytest.mark.parametrize("query", ["a", "a.b", '"a-b".c', "a.b.c", "a[0]", "a.b[*].c", "a || b"])
+@pytest.mark.parametrize(
+    "value",
+    [{"a": {"b": {"c": 1}}, "a-b": {"c": 2}}, {"a": [{"b": 1}]}, {"a": {"b": [{"c": 3}]}},
+     {"a": "text"}, [1, 2], None, 3, {"b": 0}],
+)  # fmt: skip
+def test_a_query_gives_what_jmespath_gives(query: str, value: object) -> None:
+    import jmespath
+
+    from pipelines.parsers.json_fields import Expression
+
+    assert Expression("here", query).search(value) == jmespath.search(query, value)

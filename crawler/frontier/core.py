@@ -27,6 +27,11 @@ its lock around every call. Pure and clock-driven: no I/O but the spill.
   budgets (`--max-pages`, counting every URL taken, though listed URLs are never
   cut; 1,000 links taken from one page). Every link not taken is counted in
   `dropped` by reason, and listed in the return value when `keep_rejected`.
+- API pagination (`crawler.frontier.pagination`): with a `next` rule, a page's
+  next page (its Link header's, or its URL with a query parameter advanced) is a
+  link of the page, judged like the others; the rule that took an entry is kept
+  with it (`Entry.rule`) with its `chain` of pagination hops, so the last page of
+  a chain paged by a parameter can end it without an `error:` line (`ends_quietly`).
 - A sitemap (`--sitemaps`) is a URL of the run, fetched like a page; the sitemaps
   of an index are taken up to `MAX_LEVELS` deep (`depth` past it), the run's
   dedupe being the visited set; its entries pass the scope of the listed URL
@@ -37,9 +42,12 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.frontier.canonical import canonical_key
+from crawler.frontier.links import PageLinks, resolve
+from crawler.frontier.pagination import next_links
 from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
@@ -47,13 +55,12 @@ from crawler.frontier.scope import Scope, ignored_extension, make_scope
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
-from crawler.model import FetchPolicy, Job, Page, Result
-from crawler.urls import host_key
+from crawler.model import FetchPolicy, Job, Link, Page, Result
+from crawler.urls import host_key, redact_url
 from pipelines.records import record_key
 
 if TYPE_CHECKING:
     from crawler.frontier.journal import Journal
-    from crawler.frontier.links import PageLinks
 
 LISTED = "listed"  # a line of the URL file
 FOUND = "found"  # a link found on a page
@@ -75,19 +82,21 @@ class Entry(NamedTuple):
     chain: int = 0  # pagination hops in a row
     level: int = 0  # a sitemap's nesting: 1 for one robots.txt names
     scope: Scope | None = None  # that of the listed URL it descends from
+    rule: int = -1  # the follow rule that took it (-1: none)
 
     def to_line(self) -> str:
         """One line of text (for the spill); URLs hold no tab or line break."""
         spec = _spec(self.scope) if self.scope is not None else ""
-        fields = (self.kind, self.line, self.depth, self.chain, self.level, self.url)
+        fields = (self.kind, self.line, self.depth, self.chain, self.level, self.rule, self.url)
         return "\t".join(map(str, fields)) + "\t" + ",".join(self.parsers) + "\t" + spec
 
     @staticmethod
     def from_line(text: str) -> Entry:
-        kind, line, depth, chain, level, url, parsers, spec = text.split("\t", 7)
+        kind, line, depth, chain, level, rule, url, parsers, spec = text.split("\t", 8)
         scope = Scope.from_spec(spec) if spec else None
         names = tuple(name for name in parsers.split(",") if name)
-        return Entry(url, names, kind, int(line), int(depth), int(chain), int(level), scope)
+        return Entry(url, names, kind, int(line), int(depth), int(chain), int(level), scope,
+                     int(rule))  # fmt: skip
 
 
 class Fetch(NamedTuple):
@@ -196,8 +205,17 @@ class Frontier:
         entry = Entry(job.url, job.parsers, LISTED, job.line, scope=scope)
         return self._take(entry, now) != _WAIT
 
-    def add_links(self, fetch: Fetch, page: Page, found: PageLinks, now: float) -> Rejected:
-        """Take the links found on the page `fetch` got (see crawler.frontier.policy)."""
+    def add_links(
+        self,
+        fetch: Fetch,
+        page: Page,
+        found: PageLinks,
+        now: float,
+        records: Mapping[str, int] | None = None,
+    ) -> Rejected:
+        """Take the links found on the page `fetch` got (see crawler.frontier.policy),
+        and the next pages its `next` rules give (`crawler.frontier.pagination`;
+        `records`: how many records each parser that ran on the page made)."""
         entry = fetch.entry
         rejected: Rejected = []
         if entry is None or entry.scope is None or not self.follow.follows:
@@ -209,6 +227,11 @@ class Frontier:
         if journal is not None and not journal.begin("p", page_key(entry.url)):
             return rejected  # taken before the run was killed, with their counts
         try:
+            if self.follow.pages_next:
+                paged, stops = self._next_pages(entry, page, records)
+                found = found._replace(links=[*found.links, *paged])
+                for url, reason in stops:
+                    self._note(url, reason, rejected)
             self._take_links(entry, scope, found, now, rejected)
         finally:
             if journal is not None:
@@ -235,12 +258,24 @@ class Frontier:
                 reason = verdict.reason
                 if reason is None:
                     child = Entry(link.url, verdict.parsers, FOUND, 0, verdict.depth,
-                                  verdict.chain, 0, scope)  # fmt: skip
+                                  verdict.chain, 0, scope, verdict.rule)  # fmt: skip
                     reason = self._take(child, now, verdict.origin)
                     if reason is None:
                         taken += 1
                         continue
             self._note(link.url, reason, rejected)
+
+    def _next_pages(
+        self, entry: Entry, page: Page, records: Mapping[str, int] | None
+    ) -> tuple[list[Link], Rejected]:
+        values = [value for name, value in page.headers if name == "link"]
+        base = page.final_url or page.url
+        return next_links(self.follow.rules, redact_url(entry.url), base, values, records, resolve)
+
+    def ends_quietly(self, entry: Entry | None) -> bool:
+        """Whether the page of `entry` may have no record without an `error:` line:
+        the last page of an API a `next = { param }` rule pages through."""
+        return entry is not None and self.follow.ends_quietly(entry.rule)
 
     def add_sitemap(self, fetch: Fetch, sitemap: Sitemap, now: float) -> Rejected:
         """Take the entries and the sitemaps of a sitemap `fetch` got."""

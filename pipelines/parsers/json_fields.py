@@ -37,8 +37,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from jmespath.exceptions import JMESPathError
+from jmespath.visitor import TreeInterpreter
 
 from pipelines.parsers.base import ParseFailure
 from pipelines.parsers.jsondoc import NotJSON
@@ -57,7 +60,6 @@ class Expression:
 
     def __init__(self, where: str, source: object) -> None:
         import jmespath
-        from jmespath.exceptions import JMESPathError
 
         from pipelines.parsers.selectors import DeclarationError
 
@@ -73,18 +75,43 @@ class Expression:
                 f"{where}: bad JMESPath {source!r}: Unknown function: {unknown}()"
             )
         self.source = source
+        self._keys = field_chain(self._compiled.parsed)
+        self._interpreter = TreeInterpreter()  # one a query: jmespath makes one a search
 
     def search(self, value: Any) -> Any:
-        from jmespath.exceptions import JMESPathError
-
+        """JMESPath's result on `value`. A chain of names (`rank`, `data.next`), the
+        most common query, is walked directly: JMESPath's own interpreter costs some
+        microseconds a call, and a field is asked once an item."""
+        keys = self._keys
+        if keys is not None:
+            for key in keys:
+                if not isinstance(value, dict):
+                    return None
+                value = value.get(key)
+            return value
         try:
-            return self._compiled.search(value)
+            return self._interpreter.visit(self._compiled.parsed, value)
         except JMESPathError as error:
             raise ParseFailure(f"JMESPath {self.source!r}: {_said(error)}") from None
 
 
 def _said(error: Exception) -> str:
     return " ".join(str(error).split())
+
+
+def field_chain(tree: dict[str, Any]) -> tuple[str, ...] | None:
+    """The names of a query that only names fields (`a`, `a.b.c`), else None."""
+    if tree.get("type") == "field":
+        return (tree["value"],)
+    if tree.get("type") == "subexpression":
+        keys: list[str] = []
+        for child in tree.get("children", ()):
+            chain = field_chain(child)
+            if chain is None:
+                return None
+            keys.extend(chain)
+        return tuple(keys)
+    return None
 
 
 def unknown_function(tree: dict[str, Any]) -> str | None:
@@ -104,15 +131,15 @@ def unknown_function(tree: dict[str, Any]) -> str | None:
 @dataclass(frozen=True)
 class JsonQuery:
     """A JMESPath expression, alone (it reads a JSON value) or chained after an
-    HTML query (it reads the JSON of each text that query matches)."""
+    HTML query (it reads the JSON of each text that query matches). `reads` is
+    what it is given: "json" (a JSON value) or "html" (an element)."""
 
     expression: Expression
     chain: Query | None = None
+    reads: str = field(init=False)
 
-    @property
-    def reads(self) -> str:
-        """What the query is given: "json" (a JSON value) or "html" (an element)."""
-        return "json" if self.chain is None else "html"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads", "json" if self.chain is None else "html")
 
     def results(self, node: Any, page: ParserPage) -> list[Any]:
         """The result on `node`, or, chained, on each JSON text under it, in order."""
@@ -152,7 +179,10 @@ def as_text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class JsonField:
-    """A field read with JMESPath; `values` and `value` as `selectors.Field`'s."""
+    """A field read with JMESPath; `values` and `value` as `selectors.Field`'s.
+    Worked out once: `reads` (the query's), `textual` (`re`, `join` or `url` make
+    the value a string: step 3), `absolute` (chained after an XPath from the root:
+    the same on every item)."""
 
     name: str
     query: JsonQuery
@@ -161,21 +191,17 @@ class JsonField:
     url: bool = False
     pattern: re.Pattern[str] | None = None
     join: str | None = None
+    reads: str = field(init=False)
+    textual: bool = field(init=False)
+    absolute: bool = field(init=False)
 
-    @property
-    def reads(self) -> str:
-        return self.query.reads
-
-    @property
-    def textual(self) -> bool:
-        """`re`, `join` or `url` make the value a string (step 3)."""
-        return self.pattern is not None or self.join is not None or self.url
-
-    @property
-    def absolute(self) -> bool:
-        """Chained after an XPath from the root: the same on every item."""
+    def __post_init__(self) -> None:
         chain = self.query.chain
-        return chain is not None and chain.source.lstrip("(").startswith("/")
+        absolute = chain is not None and chain.source.lstrip("(").startswith("/")
+        textual = self.pattern is not None or self.join is not None or self.url
+        object.__setattr__(self, "reads", self.query.reads)
+        object.__setattr__(self, "textual", textual)
+        object.__setattr__(self, "absolute", absolute)
 
     def values(self, node: Any, page: ParserPage) -> list[Any]:
         """Steps 1 to 3 up to the choice of the first, the list or the joined list."""

@@ -73,6 +73,10 @@ def _finite(text: str) -> float:
     return value
 
 
+# One decoder: json.loads with options would build a new one (and its scanner) a call.
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+
+
 def load(text: str) -> Any:
     """The value of the JSON `text`; NotJSON says why not (see the module docstring)."""
     if text.startswith("\ufeff"):
@@ -80,7 +84,7 @@ def load(text: str) -> Any:
     if nesting(text) > MAX_DEPTH:
         raise NotJSON(f"not JSON (nested deeper than {MAX_DEPTH} levels)")
     try:
-        return json.loads(text, parse_constant=_constant, parse_float=_finite)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise NotJSON(f"not JSON (line {error.lineno} column {error.colno})") from None
     except RecursionError:  # not reached after the check above; kept as the last guard

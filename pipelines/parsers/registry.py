@@ -60,6 +60,7 @@ class Parsed(NamedTuple):
     links: list[str]
     dropped: dict[tuple[str, str], int]
     errors: list[tuple[str, BaseException]]
+    records: dict[str, int] = {}  # noqa: RUF012 - records made, by parser (0: failed)
 
 
 class Registry:
@@ -111,8 +112,17 @@ class Registry:
         """Items dropped for want of a required field, over every page so far."""
         return self._dropped
 
-    def records(self, page: Page, names: Iterable[str]) -> Parsed:
+    def records(
+        self,
+        page: Page,
+        names: Iterable[str],
+        view: ParserPage | None = None,
+        quiet: bool = False,
+    ) -> Parsed:
         """The lines of the parsers `names` on `page`, in that order. Never raises.
+        `view`: the page as parsers see it, if the caller made it (it holds what is
+        parsed once a page); `quiet`: a page without records is the normal end of a
+        chain of API pages, and its parsers' `no entries found` is no line.
 
         Each parser gives its records as `NAME:<URL> {json}` lines, or one
         `error:<URL> NAME: REASON` line: `no entries found` when it gives no record
@@ -124,9 +134,10 @@ class Registry:
         links: list[str] = []
         dropped: dict[tuple[str, str], int] = {}
         errors: list[tuple[str, BaseException]] = []
+        made: dict[str, int] = {}
         failure = None
-        view: ParserPage | None = None
         for name in dict.fromkeys(names):
+            made[name] = 0
             try:
                 parser = self._parsers.get(name)
                 if parser is None or parser.parse is None:
@@ -142,6 +153,8 @@ class Registry:
                 if not found and not output.links:
                     raise NoEntries()
             except Exception as error:  # noqa: BLE001 - a parser's failure costs its records
+                if quiet and isinstance(error, NoEntries):
+                    continue
                 reason = f"{name}: {_reason(error)}"
                 failure = failure or reason
                 lines.append(error_line(page.url, reason))
@@ -150,10 +163,11 @@ class Registry:
                 continue
             lines.extend(found)
             links.extend(output.links)
+            made[name] = len(found)
         if dropped:
             with self._lock:
                 self._dropped += sum(dropped.values())
-        return Parsed(lines, failure, links, dropped, errors)
+        return Parsed(lines, failure, links, dropped, errors, made)
 
 
 def _reason(error: Exception) -> str:
