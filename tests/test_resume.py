@@ -505,3 +505,43 @@ def test_the_config_file_can_ask_for_resume(site: Site, tmp_path: Path) -> None:
     events = [line.split()[1] for line in db_lines(db) if line.startswith("run:")]
     assert events == ["start", "resume", "end"]
     assert len(keys_done(db)) == len(finished_lines(db)) == 30
+
+
+def test_who_the_crawl_is_on_each_site_holds_after_a_resume(tmp_path: Path) -> None:
+    """--header goes to the listed URLs' sites, a listed URL's password to its site;
+    neither is in the state, and a resume, which reads the URL file on from where
+    it was, still sends both where they belong."""
+    first, second = Site().start(), Site().start()
+    try:
+        gate = Gate(6)
+        for site in (first, second):
+            gated(site, gate, "/p/", lambda path: "<html><body>p</body></html>")
+        token, password = os.urandom(8).hex(), os.urandom(8).hex()
+        listed = [first.url(f"/p/{n}") for n in range(15)]
+        listed += [second.url("/p/0").replace("://", f"://user:{password}@")]
+        listed += [second.url(f"/p/{n}") for n in range(1, 15)]
+        urls = write_urls(tmp_path / "urls.txt", *listed)
+        db = tmp_path / "db.txt"
+        args = crawl_args(urls, db, "--resume", "--header", f"X-Token: {token}")
+        crawl = start_crawl(*args)
+        kill_when(crawl, gate.holding(6, 2), "held pages")
+        for path in (tmp_path / "db.txt.state").rglob("*"):
+            data = path.read_bytes()
+            assert token.encode() not in data and password.encode() not in data, path
+        asked = (len(first.targets), len(second.targets))
+        gate.open()
+        result = run_crawl(*args)
+        assert result.returncode == 0, result.stderr
+        assert len(keys_done(db)) == len(finished_lines(db)) == 30
+        for site in (first, second):
+            pages = [
+                h for t, h in zip(site.targets, site.headers, strict=True) if t.startswith("/p/")
+            ]
+            assert pages and all(h.get("X-Token") == token for h in pages)
+        since = asked[1]
+        later = [h for t, h in zip(second.targets[since:], second.headers[since:], strict=True)
+                 if t.startswith("/p/")]  # fmt: skip
+        assert later and all(h.get("Authorization", "").startswith("Basic ") for h in later)
+    finally:
+        first.stop()
+        second.stop()

@@ -19,6 +19,10 @@ fetches it. Records are text lines, fields split by tabs:
     s HOST                the sitemaps of HOST's robots.txt were taken
     d REASON N            N links not followed, for REASON
     @ OFFSET NUMBER       the URL file was handled up to byte OFFSET, line NUMBER
+    k OFFSET NUMBER       the URL file line at byte OFFSET (line NUMBER) is the first
+                          of its origin, or the first with `user:password@` there: a
+                          resume reads it again, for who the crawl is there
+                          (`crawler.identity`), since the journal holds no secret
     b JSON                the run's counters that db.txt cannot tell (bytes, retries...)
     .                     commit: every record since the previous `.` holds
 
@@ -125,6 +129,9 @@ class Journal:
         """The URL file is handled up to `offset` (after line `number`)."""
         self._add(f"@\t{offset}\t{number}")
 
+    def identity_line(self, offset: int, number: int) -> None:
+        self._add(f"k\t{offset}\t{number}")
+
     def begin(self, mark: str, value: str) -> bool:
         """Open the group of a page's links (`mark` p, its db.txt key) or of a host's
         sitemaps (`s`, the host). False: the journal holds this page's links from
@@ -211,6 +218,7 @@ class Replayed(NamedTuple):
     number: int  # ...and this line
     counters: dict[str, object]  # the last `b` record
     links_taken: set[str]  # pages whose links are in, whose line is not
+    identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
     admitted_done: int  # admitted URLs that have their line in db.txt
     end: int  # the byte offset just past the last commit
 
@@ -232,6 +240,7 @@ def replay(
     if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
         frontier.seen = SeenUrls(path.stat().st_size // 120)
     links_taken: set[str] = set()
+    identity_lines: list[tuple[int, int]] = []
     for committed, records in committed_groups(path):
         end = committed
         for record in records:
@@ -260,5 +269,8 @@ def replay(
                 offset, number = int(at), int(line_number)
             elif mark == "b":
                 counters = json.loads(rest)
+            elif mark == "k":
+                at, line_number = rest.split("\t")
+                identity_lines.append((int(at), int(line_number)))
     frontier.ask_sitemaps()
-    return Replayed(offset, number, counters, links_taken, admitted_done, end)
+    return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)
