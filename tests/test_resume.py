@@ -545,3 +545,63 @@ def test_who_the_crawl_is_on_each_site_holds_after_a_resume(tmp_path: Path) -> N
     finally:
         first.stop()
         second.stop()
+
+
+def test_an_api_paged_by_a_parameter_goes_on_from_the_page_it_had_reached(
+    site: Site, tmp_path: Path
+) -> None:
+    """A `next = { param = "page" }` chain of 40 pages, killed twice mid-chain: the
+    resumed run asks for the page after the last one written, and the chain ends
+    at the first empty page as an uninterrupted run's does."""
+    gate = Gate()
+    items = [{"id": n} for n in range(1, 196)]
+
+    def api(path: str, query: str):
+        gate.through()
+        page = int(query.partition("page=")[2] or 1)
+        body = {"data": {"items": items[(page - 1) * 5 : page * 5]}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    site.route("/api", api)
+    config = tmp_path / "crawl.toml"
+    config.write_text(
+        '[parsers.item]\nitem = { jmespath = "data.items[*]" }\n'
+        '[parsers.item.fields]\nid = { jmespath = "id", required = true }\n\n'
+        '[[follow.rule]]\nnext = { param = "page" }\nparse = ["item"]\n',
+        encoding="utf-8",
+    )
+    urls = write_urls(tmp_path / "urls.txt", site.url("/api") + "  item")
+    options = ("--config", str(config))
+    whole = uninterrupted(site, tmp_path, urls, *options)
+    db = tmp_path / "db.txt"
+    runs = Resumes(site, urls, db, *options)
+    for allowed in (12, 9):
+        gate.close(allowed)
+        crawl = runs.start()
+        kill_when(crawl, gate.holding(allowed), "held a page")
+        runs.killed()
+        gate.open()
+    result = runs.resume()
+    assert result.returncode == 0, result.stderr
+    assert runs.asked_again() == []
+    assert records(db) == records(whole)
+    assert sum(1 for line in db_lines(db) if line.startswith("item:")) == 195
+    assert end_fields(db)["dropped"] == end_fields(whole)["dropped"] == "last-page:1"
+
+
+def test_a_run_without_resume_starts_afresh_and_removes_the_killed_runs_state(
+    site: Site, tmp_path: Path
+) -> None:
+    gate = Gate(3)
+    gated(site, gate, "/p/", graph_page(20))
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    db = tmp_path / "db.txt"
+    crawl = start_crawl(*crawl_args(urls, db, "--resume", "--depth", "inf"))
+    kill_when(crawl, gate.holding(3), "held a page")
+    assert (tmp_path / "db.txt.state").exists()
+    gate.open()
+    result = run_crawl(*crawl_args(urls, db, "--depth", "inf"))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "db.txt.state").exists()
+    events = [line.split()[1] for line in db_lines(db) if line.startswith("run:")]
+    assert events == ["start", "start", "end"]

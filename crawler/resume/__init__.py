@@ -3,7 +3,8 @@ still getting exactly one `url:` or `error:` line, however often it is killed.
 
 The runner asks `plan_run` once the frontier is built, before any worker starts.
 The order of decisions:
-1. Without `--resume`: a new run, and no state is kept (`Plan`, which does nothing).
+1. Without `--resume`: a new run, and no state is kept (`Plan`, which does nothing);
+   a state left by a killed run goes, as that run is no longer the last one.
 2. With it, the last run of the output (`crawler.resume.finished.last_run`): if it
    finished (an end line that does not say `interrupted`), or there is none, a new
    run, which keeps a state from its start (`<output>.state/`, see
@@ -201,10 +202,13 @@ def _counters(stats: Stats) -> dict[str, Any]:
 def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> Plan:
     """How this run starts (see the module docstring); the frontier is rebuilt when
     the run is continued. Raises ResumeError."""
-    if not getattr(settings, "resume", False):
-        return Plan()
     output: Path = settings.output
     directory = state.state_dir(output)
+    if not getattr(settings, "resume", False):
+        # A new run: the run a state was kept for is not the last one any more.
+        if directory.exists():
+            state.remove(directory)
+        return Plan()
     fingerprint = {
         "urls": state.url_file_identity(source, urls),
         "options": state.options_fingerprint(frontier, settings),
