@@ -57,6 +57,9 @@ def run(text: str, content_type: str = "application/json", names=("rows", "whole
         ("100,000 levels of objects", '{"a":' * 100_000 + "1" + "}" * 100_000),
         ("one level past the limit", "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)),
         ("deep inside a wide array", "[" + "[1]," * 10_000 + "[" * 5_000 + "]" * 5_001),
+        # an unterminated string of escaped quotes: each quote could start a string
+        ("escaped quotes, unterminated", "[" * 600 + '"' + '\\"' * 2_000_000),
+        ("escaped quotes, a lone backslash last", "[" * 600 + '"' + '\\"' * 2_000_000 + "\\"),
     ],
 )
 def test_deep_nesting_is_one_error_line_never_a_recursion_error(label: str, text: str) -> None:

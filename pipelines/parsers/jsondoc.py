@@ -32,7 +32,10 @@ from typing import Any
 
 MAX_DEPTH = 512  # far past real documents, far below the recursion limit (1000)
 JSON_TYPES = ("application/json", "text/json")
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
+# A JSON string, escapes included, or an unterminated one up to the end of the text:
+# possessive, and matching from any quote, so no quote is tried twice (a text of
+# `"\"\"\"...` without its closing quote would otherwise cost its length squared).
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # read as signed bytes: +1, -1
 
