@@ -8,7 +8,9 @@
 - `load(text)` is the value, or raises `NotJSON`, whose message is one line a person
   can act on, in this order of checks:
   1. a byte-order mark at the start is passed over (the decoder keeps it);
-  2. nesting deeper than `MAX_DEPTH` levels: `not JSON (nested deeper than 512
+  2. in a text that starts with an array or an object (any other, an HTML page
+     sniffed for JSON say, cannot nest and fails at its first character in step 3),
+     nesting deeper than `MAX_DEPTH` levels: `not JSON (nested deeper than 512
      levels)`, measured before parsing in a few passes that run in C (the strings
      taken out, the brackets kept, their running sum), so 100,000 levels of `[`
      cost one pass over the text and never reach Python's recursion limit (which
@@ -36,6 +38,7 @@ JSON_TYPES = ("application/json", "text/json")
 # possessive, and matching from any quote, so no quote is tried twice (a text of
 # `"\"\"\"...` without its closing quote would otherwise cost its length squared).
 _STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_OPENS = re.compile(r"[ \t\n\r]*[\[{]")  # JSON's white space, then an array or object
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # read as signed bytes: +1, -1
 
@@ -84,7 +87,7 @@ def load(text: str) -> Any:
     """The value of the JSON `text`; NotJSON says why not (see the module docstring)."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    if nesting(text) > MAX_DEPTH:
+    if _OPENS.match(text) and nesting(text) > MAX_DEPTH:  # else it cannot nest (HTML)
         raise NotJSON(f"not JSON (nested deeper than {MAX_DEPTH} levels)")
     try:
         return _DECODER.decode(text)
