@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple, TextIO
 
+from crawler.fetching.credentials import Credentials
 from crawler.fetching.worker import fetch_url, run_task
 from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
 from crawler.frontier.json_links import json_links
 from crawler.frontier.links import NO_LINKS, extract_links
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.sitemaps import read_sitemap
+from crawler.identity import Identity
 from crawler.model import BadLine, Failure, Job, Link, Page, Result
 from crawler.pools.base import TaskLost, TaskPool
 from crawler.progress_log import Progress
@@ -83,13 +85,15 @@ class DispatchLoop:
         frontier: Frontier | None = None,
         agent: str = "crawl",
         rejected_log: TextIO | None = None,
+        identity: Identity | None = None,
     ) -> None:
         """`frontier` decides what is fetched (by default one built from `hosts`,
         the per-host bounds, `robots_agent`, the User-Agent matched against
         robots.txt or None to ignore it, and `lookahead`); `workers` (default
         `max_in_flight`) tells when some of them sit idle; `agent` is our token in
         `<meta name=...>` and X-Robots-Tag; `rejected_log` gets a line per link
-        not followed."""
+        not followed; `identity` gives each task the headers and cookies bound
+        to its site and keeps the cookies sites set (`crawler.identity`)."""
         self.pool = pool
         self.writer = writer
         self.reporter = reporter
@@ -103,6 +107,7 @@ class DispatchLoop:
         )
         self.agent = agent
         self.rejected_log = rejected_log
+        self.identity = identity
         self.stats = Stats(following=self.frontier.following, dropped=self.frontier.dropped)
         self.written_off = 0
         self._in_flight: dict[int, _Task] = {}
@@ -239,11 +244,12 @@ class DispatchLoop:
 
     def _submit(self, fetch: Fetch) -> None:
         task_id = next(self._ids)
+        credentials = self.identity.for_fetch(fetch.url) if self.identity is not None else None
         with self._changed:
             self._in_flight[task_id] = _Task(fetch, time.monotonic())
         self.pool.apply_async(
             run_task,
-            (self.task, fetch.url, task_id, *_task_extras(fetch)),
+            (self.task, fetch.url, task_id, *_task_extras(fetch, credentials)),
             callback=partial(self._on_result, task_id),
             error_callback=partial(self._on_error, task_id),
         )
@@ -306,6 +312,8 @@ class DispatchLoop:
         """A task's result: tell the frontier, follow the links, write the records."""
         if not isinstance(result, (Page, Failure)):  # a pool or task bug: said as run_task says
             result = Failure(fetch.url, f"worker error: bad result {type(result).__name__}", 1)
+        if self.identity is not None:  # before the host is free: its next fetch sends them
+            self.identity.absorb(result)
         with self._changed:
             rejected = self.frontier.done(fetch, result, self.clock())
         self._log_rejected(rejected, fetch.url)
@@ -428,9 +436,11 @@ class DispatchLoop:
             self.reporter.page(url, reason)
 
 
-def _task_extras(fetch: Fetch) -> tuple:
+def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
     """The task's arguments after (url, task_id), as short as they can be: a listed
     URL's fetch is called as it always was."""
+    if credentials is not None:
+        return (fetch.max_bytes, fetch.policy, fetch.raw, credentials)
     if fetch.raw:
         return (fetch.max_bytes, fetch.policy, True)
     if fetch.policy is not None:

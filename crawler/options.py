@@ -25,7 +25,7 @@ from crawler.settings import LOCAL_DASHBOARD, FetchSettings, RunSettings
 FROM_SETTINGS: Any = object()  # the default is the settings field's
 RESOLVED: Any = argparse.SUPPRESS  # decided after parsing (see crawler.cli.resolve_backend)
 # Tables of the --config file that are not options; their owners check them.
-CONFIG_TABLES = frozenset({"parsers", "follow"})
+CONFIG_TABLES = frozenset({"parsers", "follow", "sites"})
 
 
 def positive_int(text: str) -> int:
@@ -145,7 +145,15 @@ OPTIONS: tuple[Option, ...] = (
            type=non_negative_int, metavar="N"),
     Option("--max-bytes", "largest body kept, after decompression; larger pages fail",
            type=positive_int, metavar="N"),
-    Option("--user-agent", "User-Agent header sent with every request", metavar="TEXT"),
+    Option("--user-agent", "User-Agent header sent with every request; robots.txt is read "
+           "for its first word", metavar="TEXT"),
+    Option("--header", "add this header to every request to the sites (scheme://host:port) "
+           "of the listed URLs, and nowhere else (repeatable; ${NAME} is read from the "
+           "environment; [sites.\"ORIGIN\"] tables of --config bind headers and cookies "
+           "to other sites)", kind="append", default=None, metavar="'NAME: VALUE'"),
+    Option("--cookies", "send the cookies of this Netscape cookies.txt (curl's, wget's, a "
+           "browser extension's) where their domain, path and secure flag say",
+           type=Path, metavar="FILE", path=True),
     Option("--ca-bundle", "also trust the CA certificates in this PEM file (an internal "
            "site's), besides the usual ones", type=ca_file, metavar="PATH", path=True),
     Option("--per-host", "requests in flight to one host (scheme://host:port), whatever "

@@ -19,6 +19,7 @@ from crawler.frontier import Frontier
 from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
+from crawler.identity import Identity
 from crawler.loop import DispatchLoop, Outcome
 from crawler.model import BadLine, Job
 from crawler.pools import BackendError, make_pool
@@ -107,8 +108,16 @@ def until_unusable(
         yield item
 
 
-def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
-    """Crawl the URLs of `urls` into `settings.output`; returns the exit status."""
+def run_crawl(
+    settings: RunSettings,
+    urls: BinaryIO,
+    source: str,
+    reporter: Reporter,
+    identity: Identity | None = None,
+) -> int:
+    """Crawl the URLs of `urls` into `settings.output`, saying who the crawl is as
+    `identity` says (`crawler.identity`; None: nothing but what sites set);
+    returns the exit status."""
     lock = RunLock(settings.output)
     try:
         lock.acquire(settings.wait_lock)
@@ -123,12 +132,14 @@ def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Repo
         reporter.say("crawl: interrupted by SIGINT while waiting for the lock; nothing fetched")
         return 128 + signal.SIGINT
     try:
-        return _locked_run(settings, urls, source, reporter)
+        return _locked_run(settings, urls, source, reporter, identity or Identity())
     finally:
         lock.release()
 
 
-def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
+def _locked_run(
+    settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter, identity: Identity
+) -> int:
     run_id = new_run_id()
     try:  # before any worker starts: an unusable output costs nothing
         writer = Writer(settings.output)
@@ -144,7 +155,8 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         )
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     frontier = Frontier(
-        HostQueues(settings.per_host, settings.delay),
+        # A site's first answer may set the cookie the others need: one at a time until then.
+        HostQueues(settings.per_host, settings.delay, first_alone=True),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
         follow=policy_for(settings, active().check),  # the command line checked it
@@ -207,6 +219,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         frontier=frontier,
         agent=agent_token(settings.fetch.user_agent),
         rejected_log=rejected_log,
+        identity=identity,
     )
     plan.restore(scheduler.stats)
     try:
@@ -222,7 +235,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         ):
             registry = active()
             unusable: list[str] = []
-            jobs = plan.jobs(urls, settings.parse, registry)
+            jobs = identity.listed(plan.jobs(urls, settings.parse, registry))
             outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
         shut_down(pool, scheduler.clean, reporter)

@@ -112,7 +112,12 @@ class RunSettings:
     stats: Path | None = None  # one JSON object
     metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)
 
-    # The --config file's tables that are not options (`parsers`, `follow`), as parsed.
+    # Who the crawl says it is (crawler.identity): headers for the listed URLs' sites,
+    # a Netscape cookies.txt; `[sites]` tables come in `config_tables`.
+    header: tuple[str, ...] = ()
+    cookies: Path | None = None
+
+    # The --config file's tables that are not options (`parsers`, `follow`, `sites`), as parsed.
     config_tables: dict = field(default_factory=dict)
 
     @property

@@ -197,6 +197,16 @@ def test_json_links_obey_scope_and_are_logged_when_refused(tmp_path: Path, site:
     }
 
 
+def test_x_robots_tag_nofollow_holds_for_json_and_header_links(tmp_path: Path, site: Site) -> None:
+    body = json.dumps({"data": {"items": [{"id": 1}]}, "links": ["/api/a"]})
+    headers = {"X-Robots-Tag": "nofollow", "Link": '</api/b>; rel="next"'}
+    site.page("/api/list", body, JSON, headers)
+    rules = 'links = { jmespath = "links" }\nparse = ["film"]\n\n[[follow.rule]]\nnext = "header"\n'
+    result = run(tmp_path, site, rules, site.url("/api/list") + "  film", depth="1")
+    assert result.dropped == {"nofollow": 2}
+    assert site.count("/api/a") == site.count("/api/b") == 0
+
+
 EMBEDDED = """
 [parsers.product]
 item = { css = "script#__NEXT_DATA__::text", jmespath = "props.pageProps.products[*]" }

@@ -6,7 +6,9 @@
     crawl parse film saved/board.json --config crawl.toml      # read as application/json
 
 - PAGE is a URL (http or https: fetched once, with the crawl's own fetch and the
-  config's fetch options, without the HTTP cache or robots.txt), or a saved file.
+  config's fetch options, headers, `[sites]` tables and cookie file, so a page
+  behind a login can be tried; without the HTTP cache or robots.txt), or a
+  saved file.
 - A saved file is decoded exactly as a fetched page is (`crawler.fetching.decode`): as if
   the server had sent `--content-type`. Without it, a file named `.json` is taken as
   `application/json` and one named `.jsonld` as `application/ld+json`; any other has
@@ -86,10 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         parser.error(problem)
     if check_url(args.page) is None:
+        from crawler.identity import IdentityError
+
         try:
-            result = fetch_page(args.page, options, args.config)
+            result = fetch_page(args.page, options, tables, args.config)
         except ConfigError as error:
             parser.error(str(error))
+        except IdentityError as error:
+            print(f"crawl parse: {error}", file=sys.stderr)
+            return EXIT_UNUSABLE
     else:
         path = Path(args.page)
         content_type = args.content_type or guess_content_type(path)
@@ -138,18 +145,34 @@ def read_page(
     )  # fmt: skip
 
 
-def fetch_page(url: str, options: dict[str, Any], config: Path | None) -> Result:
-    """`url` fetched as the crawl fetches it, with the config's fetch options."""
+def fetch_page(
+    url: str, options: dict[str, Any], tables: dict[str, Any], config: Path | None
+) -> Result:
+    """`url` fetched as the crawl fetches it, with the config's fetch options and
+    what it says to send (`header`, `cookies`, `[sites]`: `crawler.identity`,
+    whose IdentityError this raises)."""
+    import os
+
     from crawler.cli import build_parser as crawl_parser
     from crawler.config import defaults_from
     from crawler.fetching.fetch import fetch, make_session
+    from crawler.identity import build_identity
+    from crawler.model import Job
     from crawler.settings import FetchSettings
 
     defaults = defaults_from(crawl_parser(), options, config.parent if config else Path.cwd())
     names = {field.name for field in dataclasses.fields(FetchSettings)} - {"cache_path"}
     settings = FetchSettings(**{key: value for key, value in defaults.items() if key in names})
+    identity = build_identity(
+        defaults.get("header") or (),
+        tables.get("sites"),
+        defaults.get("cookies"),
+        os.environ,
+        lambda line: print(line.replace("crawl:", "crawl parse:", 1), file=sys.stderr),
+    )
+    (job,) = identity.listed([Job(0, url, ())])
     session = make_session(settings, pool_size=1)
     try:
-        return fetch(session, url, settings)
+        return fetch(session, job.url, settings, credentials=identity.for_fetch(job.url))
     finally:
         session.close()

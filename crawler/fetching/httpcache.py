@@ -18,6 +18,12 @@ to save; the worker streams the body with its own bounded `read1` loop and calls
 `store(session, response, body)` after the attempt, outside the deadline. An
 oversized or timed-out body is never stored.
 
+Secrets (a minimal guard until the cache's own store replaces this module): what
+is stored holds no request header but the benign ones (`KEPT_REQUEST_HEADERS`),
+no cookie and no `Set-Cookie`, and the URL never holds a password (the fetch takes
+it out before sending). The file (and so SQLite's -wal and -shm beside it) is
+readable by its owner only.
+
 Several worker processes write at once: each opens its own connection, the file
 is in WAL mode (readers do not block the writer), and SQLite's busy timeout
 makes a writer wait for another's transaction. A cache that cannot be read or
@@ -26,13 +32,17 @@ written costs only the saving: the fetch goes on (see `store`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import sqlite3
 import sys
 import time
 from pathlib import Path
 
 import requests
+from requests.cookies import RequestsCookieJar
+from requests.structures import CaseInsensitiveDict
 
 # requests-cache imports every storage backend it finds installed, and its DynamoDB
 # one pulls in boto3: about 100 ms in each process that imports it. Only SQLite is
@@ -48,6 +58,10 @@ finally:
         del sys.modules["boto3"]
 
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
+# The request headers a stored response keeps: none that can say who asked.
+KEPT_REQUEST_HEADERS = frozenset(
+    {"user-agent", "accept", "accept-encoding", "accept-language", "connection"}
+)
 
 
 class _DeferredCache(SQLiteCache):
@@ -69,10 +83,43 @@ class _DeferredCache(SQLiteCache):
                 return
             response._content = body  # the decoded body, as requests-cache stores it
             response._content_consumed = True
+        _forget_identity(response)
         super().save_response(*pending)
 
     def discard(self) -> None:
         self._pending = None
+
+
+def _forget_identity(response: requests.Response) -> None:
+    """Strip from `response` (about to be stored) whatever says who asked: request
+    headers other than the benign ones, cookies, `Set-Cookie`."""
+    request = response.request
+    if request is not None:
+        if isinstance(request, requests.PreparedRequest):
+            request = response.request = request.copy()
+            request._cookies = RequestsCookieJar()
+        kept = {
+            name: value
+            for name, value in (request.headers or {}).items()
+            if name.lower() in KEPT_REQUEST_HEADERS
+        }
+        request.headers = CaseInsensitiveDict(kept)
+        if hasattr(request, "cookies"):
+            request.cookies = RequestsCookieJar()
+    response.cookies = RequestsCookieJar()
+    response.headers.pop("Set-Cookie", None)
+    raw_headers = getattr(response.raw, "headers", None)
+    if hasattr(raw_headers, "discard"):
+        raw_headers.discard("Set-Cookie")
+
+
+def _owner_only(path: Path) -> None:
+    """Create the cache file readable by its owner only (SQLite gives its -wal and
+    -shm the file's mode), and make an older one so."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    for existing in (path, *path.parent.glob(path.name + "-*")):
+        with contextlib.suppress(OSError):
+            os.chmod(existing, 0o600)
 
 
 def open_cache(path: Path) -> requests.Session:
@@ -86,6 +133,7 @@ def open_cache(path: Path) -> requests.Session:
     while True:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(path)
             session = _cached_session(path)
             len(session.cache.responses)  # opens the file: a broken one fails here, once
             session.hooks["response"].append(_hand_back_304)

@@ -3,7 +3,8 @@
 Only HTML pages have links: Content-Type `text/html` or `application/xhtml+xml`,
 or no Content-Type at all and text that sniffs as HTML (the tags of the WHATWG
 MIME sniffing rules after leading white space). A page served as another type
-(`text/plain`, JSON, XML...) has none, whatever it holds.
+(`text/plain`, JSON, XML...) has none, whatever it holds; its `X-Robots-Tag`
+still says nofollow for the links follow rules take from it (JSON, a Link header).
 
 In this order:
 
@@ -106,8 +107,9 @@ def extract_links(
     rule, its CSS/XPath text, None for a[href], area[href], or "" for none (a
     rule that takes its links from JSON or a header); bit i of a link's
     `rules` says that rule i's selector picked it (no rules: 0)."""
-    if not is_html(page):
-        return NO_LINKS
+    if not is_html(page):  # no links of its own, but what its header says holds for
+        nofollow = _header_nofollow(page, agent)  # those its rules take (JSON, Link)
+        return NO_LINKS if nofollow is None else PageLinks(nofollow, [])
     local = _local
     doc = _parse(page.text or "", local.parser)
     if doc is None:
