@@ -192,8 +192,9 @@ def identity_of(settings: RunSettings, urls_file: str, reporter: Any) -> Identit
     except IdentityError as error:
         reporter.say(f"crawl: {error}")
         return None
-    refusal = secrets_refusal(settings.scheduler) if settings.backend == "dask" else None
-    if refusal and settings.scheduler:
+    joined = settings.backend == "dask" and settings.scheduler
+    refusal = secrets_refusal(settings.scheduler) if joined else None
+    if refusal:
         if identity.secrets or urls_hold_credentials(urls_file):
             reporter.say(f"crawl: {refusal}")
             return None

@@ -57,6 +57,9 @@ def run(text: str, content_type: str = "application/json", names=("rows", "whole
         ("100,000 levels of objects", '{"a":' * 100_000 + "1" + "}" * 100_000),
         ("one level past the limit", "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)),
         ("deep inside a wide array", "[" + "[1]," * 10_000 + "[" * 5_000 + "]" * 5_001),
+        # an unterminated string of escaped quotes: each quote could start a string
+        ("escaped quotes, unterminated", "[" * 600 + '"' + '\\"' * 2_000_000),
+        ("escaped quotes, a lone backslash last", "[" * 600 + '"' + '\\"' * 2_000_000 + "\\"),
     ],
 )
 def test_deep_nesting_is_one_error_line_never_a_recursion_error(label: str, text: str) -> None:
@@ -125,3 +128,25 @@ def test_odd_values_are_an_error_line_or_a_record_that_reads_back(
         assert record.kind in ("whole", "error")
         if record.kind == "whole":
             json.loads(record.rest)
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["a\\\\", ["\\"[[", {"]": "}}}"}]]',
+        '[["\\\\\\"[", "\\\\\\\\"], [[[]]]]',
+        '{"k\\"[": [{"\\\\": ["\\\\\\\\\\"]"]}]}',
+        '["\\u005b\\u005b", [], {}, [[{"a": [1, "]"]}]]]',
+        '["中文[", {"é": ["]]]"]}]',
+    ],
+)
+def test_nesting_is_exact_whatever_the_strings_hold(text: str) -> None:
+    assert nesting(text, limit=0) == depth_of(json.loads(text))
