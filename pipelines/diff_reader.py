@@ -13,6 +13,11 @@ bounded memory, for `crawl diff` (`pipelines.diff` compares each URL).
    memory and spills the rest, and sorts on disk past that too. So memory stays
    under a hundred MB for a million records a run (benchmarks/diff_memory.py
    measures it). Only one URL's rows are held at a time.
+3. SQLite groups equal lines (URL, kind, text) and counts them on each side, so
+   the records that are in both runs as many times, most of them between two
+   hourly runs, cancel there and never come back to Python: a record is a change
+   only in its excess on one side (`pipelines.diff` cancels the same way, so the
+   result is the same). A page's `url:` and `error:` lines always come back.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from typing import BinaryIO
 from pipelines.diff import FROM, PAGE_KINDS, TO, Row
 from pipelines.runs import Run, Skipped, run_lines
 
-# SQLite's page cache for the sort, in KiB (its negative cache_size form): past
-# it the sort spills to temporary files.
-CACHE_KIB = 32 * 1024
+# SQLite's page cache, in KiB (its negative cache_size form): past it the table
+# and the sort spill to disk. 16 MB: 73 MB peak for 2 x 1M records; 32 MB cost
+# 105 MB and no time (benchmarks/diff_memory.py).
+CACHE_KIB = 16 * 1024
 BATCH = 10_000  # rows inserted per executemany call
 
 
@@ -60,8 +66,9 @@ def read_rows(
 def by_url(
     rows: Iterable[tuple[str, Row]], cache_kib: int = CACHE_KIB
 ) -> Iterator[Iterator[tuple[str, list[Row]]]]:
-    """The rows grouped by URL, URLs in order, each URL's rows in file order. The
-    rows are all read (into a temporary database) before the first group comes."""
+    """The rows grouped by URL, URLs in order, each URL's rows in file order, less
+    the records that are in both runs as often (step 3 above). The rows are all
+    read (into a temporary database) before the first group comes."""
     connection = sqlite3.connect("", isolation_level=None)  # "": a temporary database
     try:
         pragmas = ("journal_mode = OFF", "temp_store = FILE", f"cache_size = -{cache_kib}")
@@ -80,22 +87,40 @@ def by_url(
                 batch.clear()
         connection.executemany(insert, batch)
         connection.execute("COMMIT")
-        cursor = connection.execute(
-            "SELECT url, kind, side, number, rest FROM rows ORDER BY url, number"
-        )
-        yield _groups(cursor)
+        yield _groups(connection.execute(GROUPED, PAGE_KINDS))
     finally:
         connection.close()
 
 
+# Each distinct line of a URL, counted on each side, with where it first stood on
+# each; records that are in both runs as often are left out (step 3 above).
+GROUPED = f"""
+    SELECT url, kind, rest, SUM(side = {FROM}), SUM(side = {TO}),
+           MIN(CASE WHEN side = {FROM} THEN number END),
+           MIN(CASE WHEN side = {TO} THEN number END)
+    FROM rows GROUP BY url, kind, rest
+    HAVING kind IN ({", ".join("?" * len(PAGE_KINDS))}) OR SUM(side = {FROM}) != SUM(side = {TO})
+    ORDER BY url
+"""
+
+
 def _groups(cursor: sqlite3.Cursor) -> Iterator[tuple[str, list[Row]]]:
+    """The rows of each URL in file order: a page's lines on each side; a record
+    as many times as it is in excess on its side."""
     url: str | None = None
     group: list[Row] = []
-    for found, kind, side, number, rest in cursor:
+    for found, kind, rest, on_from, on_to, first_from, first_to in cursor:
         if found != url:
             if url is not None:
-                yield url, group
+                yield url, sorted(group, key=_number)
             url, group = found, []
-        group.append(Row(kind, side, number, rest))
+        if kind not in PAGE_KINDS:
+            on_from, on_to = max(0, on_from - on_to), max(0, on_to - on_from)
+        group += [Row(kind, FROM, first_from, rest)] * on_from
+        group += [Row(kind, TO, first_to, rest)] * on_to
     if url is not None:
-        yield url, group
+        yield url, sorted(group, key=_number)
+
+
+def _number(row: Row) -> int:
+    return row.number

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from crawler.urls import redact_url
@@ -95,10 +95,20 @@ def record_line(kind: str, url: str, record: Mapping[str, object]) -> str:
     `"\\ud800"`) becomes U+FFFD, as a decoder makes of bytes it cannot read. A
     value JSON cannot hold raises TypeError (or ValueError), before anything is
     written."""
-    text = json.dumps(record, ensure_ascii=False)
-    if _LONE_SURROGATE.search(text):
-        text = _LONE_SURROGATE.sub("\ufffd", text)
-    return f"{_head(kind, url)} {escape(text)}"
+    return record_lines(kind, url, (record,))[0]
+
+
+def record_lines(kind: str, url: str, records: Iterable[Mapping[str, object]]) -> list[str]:
+    """`record_line` for each of a page's records, its key made once (a 5,000-item
+    API page would otherwise check its URL 5,000 times)."""
+    head = _head(kind, url)
+    lines = []
+    for record in records:
+        text = json.dumps(record, ensure_ascii=False)
+        if _LONE_SURROGATE.search(text):
+            text = _LONE_SURROGATE.sub("\ufffd", text)
+        lines.append(f"{head} {escape(text)}")
+    return lines
 
 
 def board_line(url: str, entry: Mapping[str, str]) -> str:

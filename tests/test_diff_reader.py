@@ -46,6 +46,26 @@ def test_rows_come_back_url_by_url_in_file_order() -> None:
     assert got == [("http://h/a", [3, 9]), ("http://h/b", [2, 4, 10])]
 
 
+def test_records_in_both_runs_as_often_do_not_come_back() -> None:
+    same, moved = '{"index": "1"}', '{"index": "2"}'
+    rows = [
+        ("http://h/a", Row("url", FROM, 1, "size:[1]")),
+        ("http://h/a", Row("board", FROM, 2, same)),
+        ("http://h/a", Row("board", FROM, 3, same)),
+        ("http://h/a", Row("board", FROM, 4, moved)),
+        ("http://h/a", Row("url", TO, 11, "size:[1]")),
+        ("http://h/a", Row("board", TO, 12, same)),  # one of the two is gone
+        ("http://h/a", Row("board", TO, 13, moved)),
+    ]
+    with by_url(rows) as groups:
+        ((_, group),) = list(groups)
+    assert group == [
+        Row("url", FROM, 1, "size:[1]"),  # a page's lines always come back
+        Row("board", FROM, 2, same),  # the excess, where it first stood
+        Row("url", TO, 11, "size:[1]"),
+    ]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
 def test_the_temporary_database_spills_to_a_0600_file_that_leaves_nothing() -> None:
     rows = ((f"http://h/{n:06d}", Row("url", n % 2, n, f"size:[{n}]")) for n in range(60_000))

@@ -31,7 +31,7 @@ from pipelines.parsers.board import NoEntries, parse_board
 from pipelines.parsers.jsondoc import NotJSON
 from pipelines.parsers.page import ParserPage
 from pipelines.parsers.plugins import one_line
-from pipelines.records import RESERVED_KINDS, error_line, is_kind, record_line
+from pipelines.records import RESERVED_KINDS, error_line, is_kind, record_lines
 
 MAX_REASON = 500  # characters of an exception's message kept in an error: line
 # Failures a parser expects: their message is the reason, without the exception's type.
@@ -149,7 +149,7 @@ class Registry:
                 output = parser.parse(view)
                 for field, count in output.dropped.items():
                     dropped[name, field] = dropped.get((name, field), 0) + count
-                found = [record_line(name, page.url, record) for record in output.records]
+                found = record_lines(name, page.url, output.records)
                 if not found and not output.links:
                     raise NoEntries()
             except Exception as error:  # noqa: BLE001 - a parser's failure costs its records
