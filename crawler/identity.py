@@ -8,7 +8,7 @@ a value:
 - `--header 'Name: value'` (repeatable; `header = [...]` in --config): sent to
   the origins of the listed URLs, and only there (`crawler.fetching.credentials`).
   The name must be an HTTP token; the value may not hold a line break or another
-  control character (a tab is fine).
+  control character (a tab is fine), and must be Latin-1 text.
 - `[sites."ORIGIN"]` tables of --config (an origin, or `*.example.com`: its https
   subdomains), each with `headers` and `cookies` tables of strings, for those
   sites only. An exact origin wins over a wildcard, both over `--header`.
@@ -77,6 +77,10 @@ def check_value(value: str, where: str) -> str:
     value = value.strip(" \t")
     if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
         raise IdentityError(f"{where}: the value holds a line break or control character")
+    try:
+        value.encode("latin-1")  # what http.client sends a header value as
+    except UnicodeEncodeError:
+        raise IdentityError(f"{where}: the value is not Latin-1 text (percent-encode it)") from None
     return value
 
 

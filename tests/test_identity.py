@@ -31,6 +31,7 @@ def config(tmp_path: Path, text: str) -> Path:
         (["--header", "A: b", "--header", f"Bad Name: {SECRET}"], "", "--header 2: the name"),
         (["--header", f"X-Key: {SECRET}\r\nInjected: 1"], "", "--header X-Key: the value holds"),
         (["--header", "X-Key: ${CRAWL_TEST_UNSET}"], "", "environment variable CRAWL_TEST_UNSET"),
+        (["--header", f"X-Key: 密{SECRET}"], "", "--header X-Key: the value is not Latin-1"),
         ([], '[sites."https://a.test"]\nheader = {X = "1"}\n', "unknown key 'header'"),
         ([], '[sites."a.test"]\nheaders = {X = "1"}\n', '[sites."a.test"]'),
         ([], '[sites."http://*.a.test"]\nheaders = {X = "1"}\n', "https subdomains only"),
@@ -119,3 +120,13 @@ def test_identity_error_names_no_value() -> None:
     with pytest.raises(IdentityError) as raised:
         build_identity([f"X: a\n{SECRET}"], None, None, {})
     assert SECRET not in str(raised.value)
+
+
+def test_a_password_is_refused_where_it_would_travel_in_clear() -> None:
+    identity = Identity(refuse_userinfo="not sent to a tcp:// scheduler")
+    jobs = [Job(3, "http://bob:pw@127.0.0.1:8000/a", ()), Job(4, "http://127.0.0.1:8000/b", ())]
+    assert list(identity.listed(jobs)) == [
+        BadLine(3, "http://127.0.0.1:8000/a", "not sent to a tcp:// scheduler"),
+        jobs[1],
+    ]
+    assert identity.for_fetch("http://127.0.0.1:8000/a") is None

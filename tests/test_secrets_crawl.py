@@ -185,3 +185,18 @@ def test_no_secret_goes_where_it_was_not_given_nor_is_written_anywhere(
                 assert form.encode() not in blob, f"{value!r} as {form!r} in {where}"
     for cache_file in out.glob("http-cache.sqlite*"):
         assert stat.S_IMODE(os.stat(cache_file).st_mode) == 0o600, cache_file
+
+
+def test_a_user_agent_header_wins_for_its_site_and_robots_still_reads_the_crawls_token(
+    sites, tmp_path: Path
+) -> None:
+    site = sites()
+    site.robots = "User-agent: crawl\nDisallow: /page/private\n\nUser-agent: *\nDisallow: /\n"
+    urls = write_urls(tmp_path / "urls.txt", site.url("/page/open"), site.url("/page/private"))
+    db = tmp_path / "db.txt"
+    result = crawl(str(urls), "--output", str(db), "--header", "User-Agent: Mozilla/5.0 (X11)")
+    assert result.returncode == 1, result.stderr
+    assert records(db, "url") == [f"url:<{site.url('/page/open')}> size:[17]"]
+    assert records(db, "error") == [f"error:<{site.url('/page/private')}> disallowed by robots.txt"]
+    seen = site.everything_seen()
+    assert "User-Agent: Mozilla/5.0 (X11)" in seen and "User-Agent: crawl/" not in seen
