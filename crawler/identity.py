@@ -242,6 +242,8 @@ class Identity:
         if not len(self.jar):
             return ()
         site = registrable_domain(urlsplit(origin).hostname or "")
+        if "." not in site:  # `localhost`: http.cookiejar knows it as localhost.local
+            site += ".local"
         with self._lock:
             known = self._snapshots.get(site)
             if known is not None and known[0] == self._version:

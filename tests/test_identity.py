@@ -103,6 +103,11 @@ def test_cookies_a_site_sets_are_kept_for_the_next_fetch_to_that_site() -> None:
     credentials = identity.for_fetch("http://127.0.0.1:8001/x")  # ports are not a cookie's scope
     assert credentials is not None and [c.name for c in credentials.cookies] == ["sid"]
     assert identity.for_fetch("http://127.0.0.2:8000/") is None
+    local = Page("http://localhost:8000/", 200, "", "", 0, 0, 1,
+                 cookies=(("http://localhost:8000/", "l=1"),))  # fmt: skip
+    identity.absorb(local)
+    credentials = identity.for_fetch("http://localhost:8001/")
+    assert credentials is not None and [c.name for c in credentials.cookies] == ["l"]
 
 
 def test_a_bad_cookie_line_is_said_and_the_run_goes_on(server: TestServer, tmp_path: Path) -> None:
