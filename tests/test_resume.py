@@ -392,7 +392,12 @@ def test_a_resume_of_another_url_file_or_without_state_says_so(site: Site, tmp_p
     assert result.returncode == 2 and "the URL file was" in result.stderr, result.stderr
 
     journal = tmp_path / "db.txt.state" / "journal"
-    journal.write_bytes(journal.read_bytes()[:10])  # torn
+    header = journal.read_bytes().split(b"\n", 1)[0] + b"\n"
+    journal.write_bytes(header)  # as if a power cut had lost what followed
+    result = run_crawl(*crawl_args(urls, db, "--resume", "--depth", "inf"))
+    assert result.returncode == 2 and "behind" in result.stderr, result.stderr
+
+    journal.write_bytes(header[:10])  # torn
     result = run_crawl(*crawl_args(urls, db, "--resume", "--depth", "inf"))
     assert result.returncode == 2 and "torn" in result.stderr, result.stderr
 
@@ -420,3 +425,183 @@ def test_a_password_in_a_listed_url_is_never_in_the_state(site: Site, tmp_path: 
     result = run_crawl(*crawl_args(urls, db, "--resume", "--per-host", "1", "--depth", "1"))
     assert result.returncode == 0, result.stderr
     assert len(keys_done(db)) == len(finished_lines(db)) == 20
+
+
+def test_killed_at_many_moments_with_links_pagination_and_sitemaps(
+    site: Site, tmp_path: Path
+) -> None:
+    """The held-out check's shape: --depth inf, a pagination rule and a sitemap, the
+    main process killed five times as the lines grow (wherever it is then: reading,
+    fetching, writing), resumed each time."""
+    graph = graph_page(100)
+
+    def page(path: str) -> str:
+        if path.startswith("/list/"):
+            n = int(path.rsplit("/", 1)[1])
+            nxt = f'<a class="next" href="/list/{n + 1}">next</a>' if n < 30 else ""
+            return f"<html><body>list {n} {nxt}<a href='/p/{n}'>p</a></body></html>"
+        if path.startswith("/m/"):
+            return f"<html><body>mapped {path}</body></html>"
+        text = graph(path)
+        return (
+            text.replace("</ul>", "<li><a href='/list/1'>list</a></li></ul>")
+            if path == "/p/0"
+            else text
+        )
+
+    gate = Gate()
+    for prefix in ("/p/", "/list/", "/m/"):
+        gated(site, gate, prefix, page)
+    sitemap = "".join(f"<url><loc>{site.url(f'/m/{n}')}</loc></url>" for n in range(40))
+    site.page(
+        "/sitemap.xml",
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"{sitemap}<url><loc>{site.url('/p/7')}</loc></url></urlset>",
+        "application/xml",
+    )
+    robots = f"User-agent: *\nDisallow: /p/13\nSitemap: {site.url('/sitemap.xml')}\n"
+    site.page("/robots.txt", robots, "text/plain")
+    config = tmp_path / "crawl.toml"
+    config.write_text(
+        "[[follow.rule]]\nlinks = 'a.next'\npagination = true\n\n[[follow.rule]]\n",
+        encoding="utf-8",
+    )
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    options = ("--depth", "inf", "--sitemaps", "--config", str(config), "--delay", "0.01")
+    whole = uninterrupted(site, tmp_path, urls, *options)
+    # The pages but /p/13 (robots.txt), the list, the mapped pages, the sitemap.
+    assert len(finished_lines(whole)) == 99 + 30 + 40 + 1
+
+    db = tmp_path / "db.txt"
+    runs = Resumes(site, urls, db, *options)
+    for lines in (3, 30, 60, 100, 140):
+        crawl = runs.start()
+        kill_when(crawl, lambda lines=lines: len(finished_lines(db)) >= lines, f"{lines} lines")
+        runs.killed()
+    result = runs.resume()
+    assert result.returncode == 0, result.stderr
+    assert runs.asked_again() == []
+    assert records(db) == records(whole)
+    for field in ("ok", "failed", "found", "dropped"):
+        assert end_fields(db)[field] == end_fields(whole)[field], field
+
+
+def test_the_config_file_can_ask_for_resume(site: Site, tmp_path: Path) -> None:
+    gate = Gate(5)
+    gated(site, gate, "/p/", graph_page(30))
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    config = tmp_path / "crawl.toml"
+    config.write_text("resume = true\ndepth = 'inf'\n", encoding="utf-8")
+    db = tmp_path / "db.txt"
+    runs = Resumes(site, urls, db, "--config", str(config))
+    runs.args.remove("--resume")
+    crawl = runs.start()
+    kill_when(crawl, gate.holding(5), "held a page")
+    runs.killed()
+    gate.open()
+    result = runs.resume()
+    assert result.returncode == 0, result.stderr
+    assert runs.asked_again() == []
+    events = [line.split()[1] for line in db_lines(db) if line.startswith("run:")]
+    assert events == ["start", "resume", "end"]
+    assert len(keys_done(db)) == len(finished_lines(db)) == 30
+
+
+def test_who_the_crawl_is_on_each_site_holds_after_a_resume(tmp_path: Path) -> None:
+    """--header goes to the listed URLs' sites, a listed URL's password to its site;
+    neither is in the state, and a resume, which reads the URL file on from where
+    it was, still sends both where they belong."""
+    first, second = Site().start(), Site().start()
+    try:
+        gate = Gate(6)
+        for site in (first, second):
+            gated(site, gate, "/p/", lambda path: "<html><body>p</body></html>")
+        token, password = os.urandom(8).hex(), os.urandom(8).hex()
+        listed = [first.url(f"/p/{n}") for n in range(15)]
+        listed += [second.url("/p/0").replace("://", f"://user:{password}@")]
+        listed += [second.url(f"/p/{n}") for n in range(1, 15)]
+        urls = write_urls(tmp_path / "urls.txt", *listed)
+        db = tmp_path / "db.txt"
+        args = crawl_args(urls, db, "--resume", "--header", f"X-Token: {token}")
+        crawl = start_crawl(*args)
+        kill_when(crawl, gate.holding(6, 2), "held pages")
+        for path in (tmp_path / "db.txt.state").rglob("*"):
+            data = path.read_bytes()
+            assert token.encode() not in data and password.encode() not in data, path
+        asked = (len(first.targets), len(second.targets))
+        gate.open()
+        result = run_crawl(*args)
+        assert result.returncode == 0, result.stderr
+        assert len(keys_done(db)) == len(finished_lines(db)) == 30
+        for site in (first, second):
+            pages = [
+                h for t, h in zip(site.targets, site.headers, strict=True) if t.startswith("/p/")
+            ]
+            assert pages and all(h.get("X-Token") == token for h in pages)
+        since = asked[1]
+        later = [h for t, h in zip(second.targets[since:], second.headers[since:], strict=True)
+                 if t.startswith("/p/")]  # fmt: skip
+        assert later and all(h.get("Authorization", "").startswith("Basic ") for h in later)
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_an_api_paged_by_a_parameter_goes_on_from_the_page_it_had_reached(
+    site: Site, tmp_path: Path
+) -> None:
+    """A `next = { param = "page" }` chain of 40 pages, killed twice mid-chain: the
+    resumed run asks for the page after the last one written, and the chain ends
+    at the first empty page as an uninterrupted run's does."""
+    gate = Gate()
+    items = [{"id": n} for n in range(1, 196)]
+
+    def api(path: str, query: str):
+        gate.through()
+        page = int(query.partition("page=")[2] or 1)
+        body = {"data": {"items": items[(page - 1) * 5 : page * 5]}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    site.route("/api", api)
+    config = tmp_path / "crawl.toml"
+    config.write_text(
+        '[parsers.item]\nitem = { jmespath = "data.items[*]" }\n'
+        '[parsers.item.fields]\nid = { jmespath = "id", required = true }\n\n'
+        '[[follow.rule]]\nnext = { param = "page" }\nparse = ["item"]\n',
+        encoding="utf-8",
+    )
+    urls = write_urls(tmp_path / "urls.txt", site.url("/api") + "  item")
+    options = ("--config", str(config))
+    whole = uninterrupted(site, tmp_path, urls, *options)
+    db = tmp_path / "db.txt"
+    runs = Resumes(site, urls, db, *options)
+    for allowed in (12, 9):
+        gate.close(allowed)
+        crawl = runs.start()
+        kill_when(crawl, gate.holding(allowed), "held a page")
+        runs.killed()
+        gate.open()
+    result = runs.resume()
+    assert result.returncode == 0, result.stderr
+    assert runs.asked_again() == []
+    assert records(db) == records(whole)
+    assert sum(1 for line in db_lines(db) if line.startswith("item:")) == 195
+    assert end_fields(db)["dropped"] == end_fields(whole)["dropped"] == "last-page:1"
+
+
+def test_a_run_without_resume_starts_afresh_and_removes_the_killed_runs_state(
+    site: Site, tmp_path: Path
+) -> None:
+    gate = Gate(3)
+    gated(site, gate, "/p/", graph_page(20))
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    db = tmp_path / "db.txt"
+    crawl = start_crawl(*crawl_args(urls, db, "--resume", "--depth", "inf"))
+    kill_when(crawl, gate.holding(3), "held a page")
+    assert (tmp_path / "db.txt.state").exists()
+    gate.open()
+    result = run_crawl(*crawl_args(urls, db, "--depth", "inf"))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "db.txt.state").exists()
+    events = [line.split()[1] for line in db_lines(db) if line.startswith("run:")]
+    assert events == ["start", "start", "end"]

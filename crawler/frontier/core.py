@@ -40,6 +40,7 @@ its lock around every call. Pure and clock-driven: no I/O but the spill.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
@@ -85,7 +86,7 @@ class Entry(NamedTuple):
 
     def to_line(self) -> str:
         """One line of text (for the spill); URLs hold no tab or line break."""
-        spec = self.scope.spec() if self.scope is not None else ""
+        spec = _spec(self.scope) if self.scope is not None else ""
         fields = (self.kind, self.line, self.depth, self.chain, self.level, self.rule, self.url)
         return "\t".join(map(str, fields)) + "\t" + ",".join(self.parsers) + "\t" + spec
 
@@ -350,22 +351,26 @@ class Frontier:
         return []
 
     # -- a resumed run (crawler.frontier.journal.replay) ------------------------------
-    def readmit(self, pair: tuple[int, int], entry: Entry, pending: bool, now: float) -> None:
-        """An entry the killed run admitted, in the order it did: seen and counted
-        again, and queued when `pending` (it has no line in db.txt)."""
+    def readmit(
+        self, pair: tuple[int, int], host: str, kind: str, line: str, pending: bool, now: float
+    ) -> None:
+        """An entry the killed run admitted (`line`: its `Entry.to_line()`), in the
+        order it did: seen and counted again, and queued when `pending` (it has no
+        line in db.txt). Parsed only where it must be: most go to disk as they are."""
         self.seen.add_digest(pair)
         self.taken += 1
-        self.found += entry.kind in (FOUND, MAPPED)
-        listed = entry.kind == LISTED
-        if not (pending or (listed and self.sitemaps)):
+        self.found += kind in (FOUND, MAPPED)
+        listed = kind == LISTED
+        if listed and self.sitemaps and host not in self._sitemap_scope:
+            self._sitemap_scope[host] = Entry.from_line(line).scope
+        if not pending:
             return
-        host = host_key(entry.url)
-        if listed and self.sitemaps:
-            self._sitemap_scope.setdefault(host, entry.scope)
-        if pending:
+        entry = None
+        if host not in self._robots_asked and (self.robots_agent is not None or listed):
+            entry = Entry.from_line(line)
             self._gate(host, entry, now)
-            if not self._place(host, entry, now):
-                self.hosts.add(host, entry, now)  # the disk said no: memory it is
+        if not self._place(host, entry, now, line):
+            self.hosts.add(host, entry or Entry.from_line(line), now)  # memory it is
 
     def mark_seen(self, pair: tuple[int, int]) -> None:
         self.seen.add_digest(pair)
@@ -410,7 +415,7 @@ class Frontier:
         self.taken += 1
         self.found += entry.kind in (FOUND, MAPPED)
         if self.journal is not None:
-            self.journal.admitted(pair, entry)
+            self.journal.admitted(pair, host, entry)
         return None
 
     def _gate(self, host: str, entry: Entry, now: float) -> None:
@@ -434,21 +439,22 @@ class Frontier:
         fetch = Fetch(ROBOTS, robots_url(host), host, None, ROBOTS_MAX_BYTES, policy)
         self._robots_wanted.append(fetch)
 
-    def _place(self, host: str, entry: Entry, now: float) -> bool:
+    def _place(self, host: str, entry: Entry | None, now: float, line: str = "") -> bool:
         """In memory if the host and the whole have room and nothing of the host
-        waits on disk (so its order holds), else on disk; False if neither."""
+        waits on disk (so its order holds), else on disk; False if neither. `line`:
+        the entry's `to_line()`, when it is known already (`entry` may then be None)."""
         hosts = self.hosts
         fits = hosts.queued_for(host) < self.share and hosts.queued < self.lookahead
         if fits and not self.spill.count_for(host):
-            hosts.add(host, entry, now)
+            hosts.add(host, entry or Entry.from_line(line), now)
             return True
-        if self.spill.add(host, entry.to_line()):
+        if self.spill.add(host, line or entry.to_line()):  # type: ignore[union-attr]
             if host not in self._in_backlog:
                 self._in_backlog.add(host)
                 self._backlog.append(host)
             return True
         if fits:  # the disk said no: memory it is, out of order
-            hosts.add(host, entry, now)
+            hosts.add(host, entry or Entry.from_line(line), now)
             return True
         return False
 
@@ -519,6 +525,12 @@ class Frontier:
 
 
 _WAIT = "wait"
+
+
+@functools.lru_cache(maxsize=256)
+def _spec(scope: Scope) -> str:
+    """`scope.spec()`, written once for the many entries of one listed URL."""
+    return scope.spec()
 
 
 def page_key(url: str) -> str:

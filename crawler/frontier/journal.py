@@ -6,17 +6,23 @@ the journal is the log of URLs admitted and of what the frontier decided about
 links. A URL admitted but without a line in `db.txt` is pending: the resumed run
 fetches it. Records are text lines, fields split by tabs:
 
-    + DIGEST FLAG ENTRY   an admitted URL: its seen-set digest (so the key need not be
-                          computed again), and the frontier's `Entry.to_line()`, its
-                          URL without `user:password@` (FLAG: empty; `u` + the byte
-                          offset of its URL file line when the password was removed
-                          from a listed URL, which the resume reads back from the file)
+    + SEEN KEY HOST FLAG ENTRY
+                          an admitted URL: the digests of its seen-set key and of its
+                          db.txt key and its host (so a resume need not work them out
+                          again), and the frontier's `Entry.to_line()`, its URL
+                          without `user:password@` (FLAG: empty; `u` + the byte offset
+                          of its URL file line when the password was removed from a
+                          listed URL, which the resume reads back from the file)
     = DIGEST              a key marked seen (a redirect's URLs)
     p KEY                 the links of the page KEY (its db.txt key) were taken: the
                           lines after it, to the group's end, are its admitted links
     s HOST                the sitemaps of HOST's robots.txt were taken
     d REASON N            N links not followed, for REASON
     @ OFFSET NUMBER       the URL file was handled up to byte OFFSET, line NUMBER
+    k OFFSET NUMBER       the URL file line at byte OFFSET (line NUMBER) is the first
+                          of its origin, or the first with `user:password@` there: a
+                          resume reads it again, for who the crawl is there
+                          (`crawler.identity`), since the journal holds no secret
     b JSON                the run's counters that db.txt cannot tell (bytes, retries...)
     .                     commit: every record since the previous `.` holds
 
@@ -96,8 +102,8 @@ class Journal:
         self.closed = False
 
     # -- what the frontier tells ---------------------------------------------------
-    def admitted(self, digest: tuple[int, int], entry) -> None:
-        """An entry was taken into the run (`crawler.frontier.core.Entry`)."""
+    def admitted(self, seen: tuple[int, int], host: str, entry: Entry) -> None:
+        """An entry was taken into the run; `seen`: the digest of its seen-set key."""
         url = redact_url(entry.url)
         flag = ""
         if url != entry.url:
@@ -105,7 +111,8 @@ class Journal:
             listed = self.line_start is not None and entry.kind == LISTED
             start = self.line_start(entry.line) if listed else None
             flag = f"u{start}" if start is not None else "-"
-        self._add(f"+\t{digest_hex(digest)}\t{flag}\t{entry.to_line()}")
+        key = digest_hex(digest(record_key(url)))
+        self._add(f"+\t{digest_hex(seen)}\t{key}\t{host}\t{flag}\t{entry.to_line()}")
 
     def seen(self, digest: tuple[int, int]) -> None:
         self._add(f"=\t{digest_hex(digest)}")
@@ -121,6 +128,9 @@ class Journal:
     def position(self, offset: int, number: int) -> None:
         """The URL file is handled up to `offset` (after line `number`)."""
         self._add(f"@\t{offset}\t{number}")
+
+    def identity_line(self, offset: int, number: int) -> None:
+        self._add(f"k\t{offset}\t{number}")
 
     def begin(self, mark: str, value: str) -> bool:
         """Open the group of a page's links (`mark` p, its db.txt key) or of a host's
@@ -208,6 +218,7 @@ class Replayed(NamedTuple):
     number: int  # ...and this line
     counters: dict[str, object]  # the last `b` record
     links_taken: set[str]  # pages whose links are in, whose line is not
+    identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
     admitted_done: int  # admitted URLs that have their line in db.txt
     end: int  # the byte offset just past the last commit
 
@@ -226,20 +237,24 @@ def replay(
     journal does not hold), None if it cannot be read."""
     offset = number = admitted_done = end = 0
     counters: dict[str, object] = {}
+    if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
+        frontier.seen = SeenUrls(path.stat().st_size // 120)
     links_taken: set[str] = set()
+    identity_lines: list[tuple[int, int]] = []
     for committed, records in committed_groups(path):
         end = committed
         for record in records:
             mark, _, rest = record.partition("\t")
             if mark == "+":
-                hexed, flag, line = rest.split("\t", 2)
-                entry = Entry.from_line(line)
-                finished = done.has_digest(digest(record_key(entry.url)))
+                seen, key, host, flag, line = rest.split("\t", 4)
+                finished = done.has_digest(digest_pair(key))
                 admitted_done += finished
                 if flag.startswith("u") and not finished:
                     url = reread(int(flag[1:]))
-                    entry = entry._replace(url=url) if url is not None else entry
-                frontier.readmit(digest_pair(hexed), entry, not finished, now)
+                    if url is not None:
+                        line = Entry.from_line(line)._replace(url=url).to_line()
+                kind = line[: line.index("\t")]
+                frontier.readmit(digest_pair(seen), host, kind, line, not finished, now)
             elif mark == "=":
                 frontier.mark_seen(digest_pair(rest))
             elif mark == "p" and not done.has_digest(digest(rest)):
@@ -254,5 +269,8 @@ def replay(
                 offset, number = int(at), int(line_number)
             elif mark == "b":
                 counters = json.loads(rest)
+            elif mark == "k":
+                at, line_number = rest.split("\t")
+                identity_lines.append((int(at), int(line_number)))
     frontier.ask_sitemaps()
-    return Replayed(offset, number, counters, links_taken, admitted_done, end)
+    return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)

@@ -3,7 +3,8 @@ still getting exactly one `url:` or `error:` line, however often it is killed.
 
 The runner asks `plan_run` once the frontier is built, before any worker starts.
 The order of decisions:
-1. Without `--resume`: a new run, and no state is kept (`Plan`, which does nothing).
+1. Without `--resume`: a new run, and no state is kept (`Plan`, which does nothing);
+   a state left by a killed run goes, as that run is no longer the last one.
 2. With it, the last run of the output (`crawler.resume.finished.last_run`): if it
    finished (an end line that does not say `interrupted`), or there is none, a new
    run, which keeps a state from its start (`<output>.state/`, see
@@ -43,7 +44,7 @@ from crawler.model import BadLine, Job
 from crawler.report import Stats
 from crawler.resume import state
 from crawler.resume.finished import Done, find_start, last_run, read_done
-from crawler.resume.urlfile import TrackedLines, reread_url
+from crawler.resume.urlfile import KnownOrigins, TrackedLines, reread_job, reread_url
 from crawler.urlfile import read_jobs, read_lines
 from pipelines.writer import OutputError, Writer
 
@@ -93,6 +94,8 @@ class KeptPlan(Plan):
         started_at: float,
         done: Done | None = None,
         counters: dict[str, Any] | None = None,
+        identity_lines: list[tuple[int, int]] | None = None,
+        url_file: Path | None = None,
     ) -> None:
         super().__init__(run_id)
         self.event = START if done is None else RESUME
@@ -103,6 +106,8 @@ class KeptPlan(Plan):
         self.done = done
         self.bad_lines = done.bad_lines if done is not None else set()  # answered already
         self.counters = counters or {}
+        self.identity_lines = identity_lines or []
+        self.url_file = url_file
 
     def writer(self, writer: Writer) -> Writer:
         return JournaledWriter(writer, self.journal)  # type: ignore[return-value]
@@ -113,11 +118,30 @@ class KeptPlan(Plan):
         """The URL file's jobs from where the killed run had handled it; after each
         one is taken, the journal learns how far the file is handled."""
         answered, journal, lines = self.bad_lines, self.journal, self.lines
+        known_origins = KnownOrigins()
+        yield from self._identity_jobs(known_origins, parsers, known)
         for item in read_jobs(lines.read(urls), parsers, known):
+            if isinstance(item, Job) and known_origins.first(item.url):
+                journal.identity_line(lines.start, lines.number)
             if not (isinstance(item, BadLine) and item.line in answered):
                 yield item  # the loop comes back for the next one once this is taken
             journal.position(lines.end, lines.number)
         journal.position(lines.end, lines.number)
+
+    def _identity_jobs(
+        self, known_origins: KnownOrigins, parsers: tuple[str, ...], known: Collection[str]
+    ) -> Iterator[Job]:
+        """The URL file lines before where it was handled that are the first of their
+        origin (or the first there with a password), read again and given once more:
+        who the crawl is on a site is learnt from them (`crawler.identity`), and the
+        frontier has them already, so they add nothing to fetch."""
+        for offset, number in self.identity_lines:
+            if number > self.lines.number or number in self.bad_lines:
+                continue  # read in turn anyway / answered already
+            job = reread_job(self.url_file, offset, number, parsers, known)
+            if isinstance(job, Job):
+                known_origins.first(job.url)
+                yield job
 
     def restore(self, stats: Stats) -> None:
         """The run's counters so far into `stats` (the frontier's are in already)."""
@@ -178,10 +202,13 @@ def _counters(stats: Stats) -> dict[str, Any]:
 def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> Plan:
     """How this run starts (see the module docstring); the frontier is rebuilt when
     the run is continued. Raises ResumeError."""
-    if not getattr(settings, "resume", False):
-        return Plan()
     output: Path = settings.output
     directory = state.state_dir(output)
+    if not getattr(settings, "resume", False):
+        # A new run: the run a state was kept for is not the last one any more.
+        if directory.exists():
+            state.remove(directory)
+        return Plan()
     fingerprint = {
         "urls": state.url_file_identity(source, urls),
         "options": state.options_fingerprint(frontier, settings),
@@ -263,4 +290,5 @@ def _continue(
     lines = TrackedLines(replayed.offset, replayed.number)
     journal = Journal(fd, replayed.links_taken, lines.start_of)
     frontier.journal = journal
-    return KeptPlan(run, directory, journal, lines, header.started_at, done, replayed.counters)
+    return KeptPlan(run, directory, journal, lines, header.started_at, done, replayed.counters,
+                    replayed.identity_lines, url_file)  # fmt: skip

@@ -106,7 +106,8 @@ def find_start(path: Path, run: str, offset: int) -> int | None:
 
 def read_done(path: Path, run: str, offset: int) -> Done:
     """What the run `run`, whose start line is at `offset`, has done."""
-    done = Done()
+    size = os.stat(path).st_size - offset
+    done = Done(SeenUrls(min(max(size, 0) // 64, 1 << 24)))  # about a line a URL
     key: bytes | None = None
     error: bytes | None = None
     fetched = False

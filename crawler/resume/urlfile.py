@@ -3,11 +3,13 @@ the killed one had handled it, and finds a listed URL's line again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from crawler.urlfile import MAX_LINE, read_lines
+from crawler.model import BadLine, Job
+from crawler.urlfile import MAX_LINE, parse_line, read_lines
+from crawler.urls import host_key, redact_url
 
 
 class _Counting:
@@ -70,3 +72,41 @@ def reread_url(path: Path, offset: int) -> str | None:
         return None
     fields = raw.decode("utf-8", "replace").split()
     return fields[0] if fields else None
+
+
+def reread_job(
+    path: Path | None, offset: int, number: int, parsers: tuple[str, ...], known: Collection[str]
+) -> Job | BadLine | None:
+    """The URL file line at byte `offset` (line `number`) read again, as a job."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as urls:
+            urls.seek(offset)
+            raw = urls.readline(MAX_LINE + 1)
+    except OSError:
+        return None
+    return parse_line(number, raw, parsers, known)
+
+
+class KnownOrigins:
+    """The origins the listed URLs so far were on, and those given a password."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._with_userinfo: set[str] = set()
+
+    def first(self, url: str) -> bool:
+        """Whether `url` is the first listed URL of its origin, or the first there with
+        `user:password@` (what `crawler.identity` learns from the URL file)."""
+        clean = redact_url(url)
+        try:
+            origin = host_key(clean)
+        except ValueError:
+            return False
+        new = origin not in self._seen
+        self._seen.add(origin)
+        if clean != url and origin not in self._with_userinfo:
+            self._with_userinfo.add(origin)
+            new = True
+        return new
