@@ -57,6 +57,18 @@ def test_a_line_that_is_not_a_cookie_is_named_by_its_number_without_its_value(
     assert "s3cret" not in "".join(problems)
 
 
+def test_a_cookie_for_localhost_goes_to_localhost(tmp_path: Path) -> None:
+    path = cookie_file(
+        tmp_path,
+        "localhost\tFALSE\t/\tFALSE\t0\ta\t1",
+        "#HttpOnly_.localhost\tTRUE\t/\tFALSE\t0\tb\t2",
+    )
+    jar = new_jar(load_cookie_file(path, NOW)[0])
+    absorb(jar, "http://localhost:9/", ["c=3"])
+    assert sorted(cookie_header(jar, "http://localhost:8000/").split("; ")) == ["a=1", "b=2", "c=3"]
+    assert cookie_header(jar, "http://127.0.0.1:8000/") is None
+
+
 def test_a_cookie_set_without_domain_goes_back_to_its_host_only() -> None:
     jar = new_jar()
     absorb(jar, "http://www.example.com/login", ["sid=1; Path=/", "wide=2; Domain=example.com"])

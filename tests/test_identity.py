@@ -103,6 +103,11 @@ def test_cookies_a_site_sets_are_kept_for_the_next_fetch_to_that_site() -> None:
     credentials = identity.for_fetch("http://127.0.0.1:8001/x")  # ports are not a cookie's scope
     assert credentials is not None and [c.name for c in credentials.cookies] == ["sid"]
     assert identity.for_fetch("http://127.0.0.2:8000/") is None
+    local = Page("http://localhost:8000/", 200, "", "", 0, 0, 1,
+                 cookies=(("http://localhost:8000/", "l=1"),))  # fmt: skip
+    identity.absorb(local)
+    credentials = identity.for_fetch("http://localhost:8001/")
+    assert credentials is not None and [c.name for c in credentials.cookies] == ["l"]
 
 
 def test_a_bad_cookie_line_is_said_and_the_run_goes_on(server: TestServer, tmp_path: Path) -> None:
@@ -130,3 +135,19 @@ def test_a_password_is_refused_where_it_would_travel_in_clear() -> None:
         jobs[1],
     ]
     assert identity.for_fetch("http://127.0.0.1:8000/a") is None
+
+
+def test_a_resumed_run_learns_every_listed_origin_from_the_url_file() -> None:
+    """Its queue comes back from the resume state (no passwords there), and the URL
+    file is read on from where the killed run was: the bindings come from a pass."""
+    import io
+
+    identity = build_identity(["X-Key: k1"], None, None, {})
+    urls = io.BytesIO(b"# comment\nhttp://a.test/1  board\nhttp://bob:pw@b.test/x\nnot a url\n")
+    identity.learn(urls)
+    assert identity.for_fetch("http://a.test/other") is not None
+    b = identity.for_fetch("http://b.test/later")
+    assert b is not None and [name for rule in b.rules for name, _ in rule.headers] == [
+        "X-Key", "Authorization",
+    ]  # fmt: skip
+    assert identity.for_fetch("http://c.test/") is None

@@ -129,6 +129,8 @@ def _cookie(fields: list[str], rest: dict[str, str]) -> Cookie | str:
         domain = "." + domain
     if host_only:
         domain = domain.lstrip(".")
+    if "." not in domain.strip("."):  # `localhost`: http.cookiejar knows it as localhost.local
+        domain += ".local"
     return Cookie(
         version=0, name=name, value=value, port=None, port_specified=False,
         domain=domain, domain_specified=not host_only, domain_initial_dot=not host_only,
