@@ -12,7 +12,7 @@ import pytest
 
 from crawler.frontier import Frontier
 from crawler.frontier.core import FOUND, Entry, Fetch
-from crawler.frontier.journal import Journal, committed_groups, replay
+from crawler.frontier.journal import FLUSH_AT, Journal, committed_groups, replay
 from crawler.frontier.links import PageLinks
 from crawler.frontier.policy import make_policy
 from crawler.frontier.scope import make_scope
@@ -253,3 +253,15 @@ def test_a_pipe_is_read_past_instead_of_seeked() -> None:
     stream = Pipe(b"0123456789" * 20000)
     skip_to(stream, 150001)
     assert stream.read(3) == b"123"
+
+
+def test_a_url_file_read_far_ahead_of_the_pages_is_not_held_in_memory(tmp_path: Path) -> None:
+    """Thousands of listed URLs taken while no page is done yet (a host held by its
+    robots.txt): the journal writes them as they come, a commit at a time."""
+    path = tmp_path / "journal"
+    frontier = Frontier(robots_agent=None)
+    frontier.journal = journal_at(path)
+    for n in range(3 * FLUSH_AT):
+        frontier.add_listed(Job(n + 1, f"{SITE}/{n}", ()), 0.0)
+    groups = [records for _, records in committed_groups(path)]
+    assert sum(len(records) for records in groups) >= 2 * FLUSH_AT

@@ -47,6 +47,7 @@ synced page by page; `close()` syncs (see the README's cron section for power cu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -63,6 +64,7 @@ from pipelines.records import record_key
 
 FORMAT = "crawl-journal 1"
 SNAPSHOT_EVERY = 0.5  # seconds between two `b` records
+FLUSH_AT = 4096  # records kept before a flush that no page asked for
 COMMIT = b".\n"
 
 
@@ -99,6 +101,8 @@ class Journal:
         self.line_start = position
         self.snapshot: Callable[[], dict[str, object]] | None = None
         self._next_snapshot = 0.0
+        self._position: tuple[int, int] | None = None
+        self.broken: OSError | None = None
         self.closed = False
 
     # -- what the frontier tells ---------------------------------------------------
@@ -118,8 +122,9 @@ class Journal:
         self._add(f"=\t{digest_hex(digest)}")
 
     def position(self, offset: int, number: int) -> None:
-        """The URL file is handled up to `offset` (after line `number`)."""
-        self._add(f"@\t{offset}\t{number}")
+        """The URL file is handled up to `offset` (after line `number`); the next
+        flush says so, once."""
+        self._position = (offset, number)
 
     def identity_line(self, offset: int, number: int) -> None:
         self._add(f"k\t{offset}\t{number}")
@@ -153,26 +158,42 @@ class Journal:
 
     def _add(self, record: str) -> None:
         with self._lock:
-            (self._group if self._group is not None else self._buffer).append(record)
+            if self._group is not None:
+                self._group.append(record)
+                return
+            self._buffer.append(record)
+            if len(self._buffer) >= FLUSH_AT:  # a URL file read far ahead of the pages
+                with contextlib.suppress(OSError):  # kept in `broken`: the next page stops
+                    self.flush()
 
     # -- what the writer asks --------------------------------------------------------
     def flush(self) -> None:
         """Write what was recorded, with a commit mark, in one write. Before every
-        append to db.txt. Raises OSError when the disk says no."""
+        append to db.txt. Raises OSError when the disk says no, then and ever after
+        (what could not be written cannot be left out of a later commit)."""
         with self._lock:
+            if self.broken is not None:
+                raise self.broken
             if self.closed:
                 return
             now = time.monotonic()
             if self.snapshot is not None and now >= self._next_snapshot:
                 self._next_snapshot = now + SNAPSHOT_EVERY
                 self._buffer.append("b\t" + json.dumps(self.snapshot(), separators=(",", ":")))
+            if self._position is not None:
+                self._buffer.append("@\t{}\t{}".format(*self._position))
+                self._position = None
             if not self._buffer:
                 return
             data = ("\n".join(self._buffer) + "\n").encode("utf-8", "surrogatepass") + COMMIT
             self._buffer.clear()
             view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError as error:
+                self.broken = error
+                raise
 
     def close(self, sync: bool = True) -> None:
         with self._lock:
