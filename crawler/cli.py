@@ -199,12 +199,6 @@ def identity_of(settings: RunSettings, urls_file: str, reporter: Any) -> Identit
             reporter.say(f"crawl: {refusal}")
             return None
         identity.refuse_userinfo = "user:password@ not sent to a tcp:// scheduler (use tls://)"
-    if settings.resume and urls_file != "-":  # the queue comes back from the resume state
-        try:
-            with open(urls_file, "rb") as urls:
-                identity.learn(urls)
-        except OSError:
-            pass  # said when the run opens it
     return identity
 
 

@@ -73,7 +73,7 @@ def record_key(url: str) -> str:
     """`url` as the key of a line: credentials removed, then `<`, `>`, whitespace and
     control or format characters percent-encoded (as UTF-8)."""
     url = redact_url(url)
-    if url.isprintable() and not any(char in _KEY_BREAKERS for char in url):
+    if url.isprintable() and _KEY_BREAKERS.isdisjoint(url):
         return url  # the usual case, without a look at each character
     return "".join(_percent(char) if _unsafe_in_key(char) else char for char in url)
 

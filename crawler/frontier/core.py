@@ -224,7 +224,7 @@ class Frontier:
         if entry.kind == LISTED and page.redirects:  # the seed's own redirects widen its scope
             scope = scope.with_redirects(page.redirects)
         journal = self.journal
-        if journal is not None and not journal.begin("p", page_key(entry.url)):
+        if journal is not None and not journal.begin("p", page_key(entry.url), self.dropped):
             return rejected  # taken before the run was killed, with their counts
         try:
             if self.follow.pages_next:
@@ -235,7 +235,7 @@ class Frontier:
             self._take_links(entry, scope, found, now, rejected)
         finally:
             if journal is not None:
-                journal.end()
+                journal.end(self.dropped)
         return rejected
 
     def _take_links(
@@ -284,13 +284,13 @@ class Frontier:
         if entry is None:
             return rejected
         journal = self.journal
-        if journal is not None and not journal.begin("p", page_key(entry.url)):
+        if journal is not None and not journal.begin("p", page_key(entry.url), self.dropped):
             return rejected
         try:
             self._take_sitemap(entry, sitemap, now, rejected)
         finally:
             if journal is not None:
-                journal.end()
+                journal.end(self.dropped)
         return rejected
 
     def _take_sitemap(self, entry: Entry, sitemap: Sitemap, now: float, rejected: Rejected) -> None:
@@ -393,11 +393,10 @@ class Frontier:
                 rejected.append((url, reason))
 
     def _drop(self, reason: str, count: int = 1) -> None:
-        """Count links not followed (a robots.txt refusal at dispatch is not counted
-        here: a resumed run asks robots.txt again, and counts it then)."""
+        """Count links not followed. The journal's group takes what these add up to
+        (a robots.txt refusal at dispatch is not in a group: a resumed run asks
+        robots.txt again, and counts it then)."""
         self.dropped[reason] += count
-        if self.journal is not None:
-            self.journal.dropped(reason, count)
 
     def _take(self, entry: Entry, now: float, host: str = "") -> str | None:
         """Queue an entry (`host`: its host_key, if known): None if taken, else why
@@ -503,13 +502,13 @@ class Frontier:
         rules = robots.rules if robots is not None else None
         scope = self._sitemap_scope.get(host)
         if self.journal is not None:
-            self.journal.begin("s", host)
+            self.journal.begin("s", host, self.dropped)
         try:
             for url in list(rules.sitemaps) if rules is not None else []:
                 self._note(url, self._add_sitemap_file(url, 1, scope, now), rejected)
         finally:
             if self.journal is not None:
-                self.journal.end()
+                self.journal.end(self.dropped)
         return rejected
 
     def _add_sitemap_file(

@@ -52,7 +52,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -117,14 +117,6 @@ class Journal:
     def seen(self, digest: tuple[int, int]) -> None:
         self._add(f"=\t{digest_hex(digest)}")
 
-    def dropped(self, reason: str, count: int = 1) -> None:
-        """Links not followed, counted in the open group (else on their own)."""
-        with self._lock:
-            if self._group is not None:
-                self._dropped[reason] += count
-            else:
-                self._buffer.append(f"d\t{reason}\t{count}")
-
     def position(self, offset: int, number: int) -> None:
         """The URL file is handled up to `offset` (after line `number`)."""
         self._add(f"@\t{offset}\t{number}")
@@ -132,10 +124,11 @@ class Journal:
     def identity_line(self, offset: int, number: int) -> None:
         self._add(f"k\t{offset}\t{number}")
 
-    def begin(self, mark: str, value: str) -> bool:
+    def begin(self, mark: str, value: str, dropped: Mapping[str, int]) -> bool:
         """Open the group of a page's links (`mark` p, its db.txt key) or of a host's
-        sitemaps (`s`, the host). False: the journal holds this page's links from
-        before a kill already; take none (nothing is opened)."""
+        sitemaps (`s`, the host); `dropped`: the frontier's counts of links not
+        followed, which `end` compares. False: the journal holds this page's links
+        from before a kill already; take none (nothing is opened)."""
         with self._lock:
             if mark == "p" and value in self.links_taken:
                 self.links_taken.discard(value)
@@ -143,15 +136,18 @@ class Journal:
             self._depth += 1
             if self._group is None:
                 self._group = [f"{mark}\t{value}"]
+                self._dropped = Counter(dropped)
             return True
 
-    def end(self) -> None:
+    def end(self, dropped: Mapping[str, int]) -> None:
+        """Close the group: its records, and the links not followed since `begin`."""
         with self._lock:
             self._depth -= 1
             if self._depth == 0 and self._group is not None:
                 group = self._group
-                group += [f"d\t{reason}\t{n}" for reason, n in self._dropped.items()]
-                self._dropped.clear()
+                before = self._dropped
+                group += [f"d\t{reason}\t{n - before[reason]}"
+                          for reason, n in dropped.items() if n != before[reason]]  # fmt: skip
                 self._group = None
                 self._buffer.extend(group)
 
