@@ -34,14 +34,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.fetching.cookies import absorb, load_cookie_file, new_jar
 from crawler.fetching.credentials import Credentials, SiteRule, site_pattern, split_userinfo
 from crawler.frontier.scope import registrable_domain
 from crawler.model import BadLine, Job, Result
-from crawler.urls import check_url, host_key
+from crawler.urls import host_key
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VARIABLE = re.compile(r"\$(\$?)\{([^}]*)\}")
@@ -209,24 +209,6 @@ class Identity:
                 if clean != job.url:
                     job = job._replace(url=clean)
             yield job
-
-    def learn(self, urls: BinaryIO) -> None:
-        """Bind what the URL file's lines give (`listed`) without taking them as jobs:
-        a resumed run reads on from where the killed one was, yet its queue (from
-        the resume state, which holds no password) still needs every listed
-        origin's headers and passwords. One pass; memory: one entry per origin."""
-        from crawler.urlfile import read_lines
-
-        def first_fields() -> Iterator[Job]:
-            for number, raw in read_lines(urls):
-                fields = raw.split(None, 1)
-                if fields:
-                    url = fields[0].decode("utf-8", "replace")
-                    if check_url(url) is None:
-                        yield Job(number, url, ())
-
-        for _ in self.listed(first_fields()):
-            pass
 
     def for_fetch(self, url: str) -> Credentials | None:
         """What a fetch of `url` may carry, for all its hops; None when nothing."""

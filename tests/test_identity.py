@@ -135,19 +135,3 @@ def test_a_password_is_refused_where_it_would_travel_in_clear() -> None:
         jobs[1],
     ]
     assert identity.for_fetch("http://127.0.0.1:8000/a") is None
-
-
-def test_a_resumed_run_learns_every_listed_origin_from_the_url_file() -> None:
-    """Its queue comes back from the resume state (no passwords there), and the URL
-    file is read on from where the killed run was: the bindings come from a pass."""
-    import io
-
-    identity = build_identity(["X-Key: k1"], None, None, {})
-    urls = io.BytesIO(b"# comment\nhttp://a.test/1  board\nhttp://bob:pw@b.test/x\nnot a url\n")
-    identity.learn(urls)
-    assert identity.for_fetch("http://a.test/other") is not None
-    b = identity.for_fetch("http://b.test/later")
-    assert b is not None and [name for rule in b.rules for name, _ in rule.headers] == [
-        "X-Key", "Authorization",
-    ]  # fmt: skip
-    assert identity.for_fetch("http://c.test/") is None
