@@ -8,7 +8,9 @@ Every contender is given one URL, `/site/0`, and finds the rest by following lin
 a fragment and a mail address that none of them follows):
 
 - `crawl`: the real command, `python -m crawler URLS --depth inf --workers N
-  --per-host 2N+2` (robots.txt obeyed, HTTP cache on; `crawl-nocache` without it);
+  --per-host 2N+2` (robots.txt obeyed, HTTP cache on; `crawl-nocache` without it;
+  `crawl-resume` with `--resume`, which keeps the journal a killed run is resumed
+  from: not in the default list, ask for it with `--contenders crawl,crawl-resume`);
 - `crawlspider`: Scrapy's CrawlSpider with one `Rule(LinkExtractor(), follow=True)`,
   `allowed_domains`, robots.txt obeyed, `CONCURRENT_REQUESTS = N`, writing the same
   `url:` line per page (benchmarks/follow_contenders.py);
@@ -43,7 +45,7 @@ WGET_URL = re.compile(r"URL: ?(\S+) ")
 
 
 def command_for(name: str, start: str, concurrency: int, out: Path) -> list[str]:
-    if name in ("crawl", "crawl-nocache"):
+    if name in ("crawl", "crawl-nocache", "crawl-resume"):
         url_file = out.parent / "urls.txt"
         url_file.write_text(start + "\n", encoding="utf-8")
         return [
@@ -51,6 +53,7 @@ def command_for(name: str, start: str, concurrency: int, out: Path) -> list[str]
             "--workers", str(concurrency), "--per-host", str(2 * concurrency + 2),
             "--output", str(out), "--no-progress", "-q",
             *(["--no-cache"] if name == "crawl-nocache" else []),
+            *(["--resume"] if name == "crawl-resume" else []),
         ]  # fmt: skip
     if name == "wget":
         return ["wget", "-r", "-l", "inf", "-np", "-nd", "--delete-after", "-nv",

@@ -17,12 +17,17 @@ from typing import Any
 from crawler import __version__
 from crawler.config import parse_with_config
 from crawler.exit_codes import EXIT_UNUSABLE
+from crawler.identity import Identity
 from crawler.options import HelpFormatter, add_to
 from crawler.settings import DEFAULT_CACHE_NAME, FetchSettings, RunSettings
 from pipelines.parsers import Registry, install
 
 # `crawl NAME ...`: the module whose main(argv) runs the command.
-SUBCOMMANDS = {"export": "crawler.commands.export", "parse": "crawler.commands.parse"}
+SUBCOMMANDS = {
+    "export": "crawler.commands.export",
+    "diff": "crawler.commands.diff",
+    "parse": "crawler.commands.parse",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,15 +158,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(settings, reporter)
     if args.urls_file is None:
         parser.error("URLS_FILE is required (or --demo)")
+    identity = identity_of(settings, args.urls_file, reporter)
+    if identity is None:
+        return EXIT_UNUSABLE
     if args.urls_file == "-":
-        return run_crawl(settings, sys.stdin.buffer, "-", reporter)
+        return run_crawl(settings, sys.stdin.buffer, "-", reporter, identity)
     try:
         urls = open(args.urls_file, "rb")  # noqa: SIM115 - closed below, after the run
     except OSError as error:
         reporter.say(f"crawl: cannot read {args.urls_file}: {error.strerror}")
         return EXIT_UNUSABLE
     with urls:
-        return run_crawl(settings, urls, args.urls_file, reporter)
+        return run_crawl(settings, urls, args.urls_file, reporter, identity)
+
+
+def identity_of(settings: RunSettings, urls_file: str, reporter: Any) -> Identity | None:
+    """The run's headers, sites and cookies (`crawler.identity`), checked before
+    anything is fetched; None (after one line on stderr) when they cannot be used,
+    or when they would go in clear to a Dask scheduler off this machine
+    (`crawler.pools.cluster_security`). Without secrets such a run goes on, but a
+    listed URL's `user:password@` is then refused, not sent."""
+    from crawler.identity import IdentityError, build_identity
+    from crawler.pools.cluster_security import secrets_refusal
+
+    try:
+        identity = build_identity(
+            settings.header,
+            settings.config_tables.get("sites"),
+            settings.cookies,
+            os.environ,
+            reporter.say,
+        )
+    except IdentityError as error:
+        reporter.say(f"crawl: {error}")
+        return None
+    joined = settings.backend == "dask" and settings.scheduler
+    refusal = secrets_refusal(settings.scheduler) if joined else None
+    if refusal:
+        if identity.secrets or urls_hold_credentials(urls_file):
+            reporter.say(f"crawl: {refusal}")
+            return None
+        identity.refuse_userinfo = "user:password@ not sent to a tcp:// scheduler (use tls://)"
+    return identity
+
+
+def urls_hold_credentials(urls_file: str) -> bool:
+    """Whether a line of the URL file (a file; stdin cannot be read twice) starts
+    with a URL holding `user:password@`."""
+    from crawler.urls import redact_url
+
+    if urls_file == "-":
+        return False
+    try:
+        with open(urls_file, "rb") as lines:
+            for raw in lines:
+                first = raw.split(None, 1)[0].decode("utf-8", "replace") if raw.strip() else ""
+                if "@" in first and redact_url(first) != first:
+                    return True
+    except OSError:
+        return False  # said when the run opens it
+    return False
 
 
 def entry_point() -> None:

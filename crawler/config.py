@@ -11,7 +11,8 @@
 
 - Any option of `crawler.options.OPTIONS` can be set, except the few declared
   `in_config=False` (`--config` itself, `--demo`); `urls_file` (or `urls`) names
-  the URL file. `[parsers.NAME]` and `[follow]` tables are handed on as they are.
+  the URL file. `[parsers.NAME]`, `[follow]` and `[sites."ORIGIN"]` tables are handed on
+  as they are (`[sites]` to `crawler.identity`).
 - The command line wins: file values become the parser's defaults.
 - Relative paths in the file (`urls_file`, `output`, `cache`) are taken from the
   file's folder, not from wherever cron starts the command.
@@ -50,7 +51,8 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def split_tables(content: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The file's options, and its tables (`[parsers.NAME]`, `[follow]`) for their owners."""
+    """The file's options, and its tables (`[parsers.NAME]`, `[follow]`, `[sites]`) for their
+    owners."""
     options = {key: value for key, value in content.items() if key not in CONFIG_TABLES}
     tables = {key: value for key, value in content.items() if key in CONFIG_TABLES}
     return options, tables

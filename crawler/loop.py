@@ -6,9 +6,9 @@ the frontier, collects results, and writes records.
   and sitemap entries to take. The loop reads the URL file lazily, only while the
   frontier has room, and keeps at most `max_in_flight` tasks submitted and
   unfinished, so memory does not grow with the URL list or with what is found.
-- Results arrive in the pool's callback thread: the page's records are written,
-  then (with `--depth`) its links are extracted (`crawler.frontier.links`) and handed to
-  the frontier, and a sitemap's entries (`crawler.frontier.sitemaps`). A callback never
+- Results arrive in the pool's callback thread: (with `--depth`) the page's links
+  are extracted (`crawler.frontier.links`) and handed to the frontier, and a
+  sitemap's entries (`crawler.frontier.sitemaps`); then its records are written. A callback never
   raises: an exception there would kill the thread that delivers every later
   result.
 - Whoever removes a task from `_in_flight` writes its one line: the callback, or
@@ -32,16 +32,22 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple, TextIO
 
+from crawler.fetching.credentials import Credentials
 from crawler.fetching.worker import fetch_url, run_task
 from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
+from crawler.frontier.json_links import json_links
 from crawler.frontier.links import NO_LINKS, extract_links
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.sitemaps import read_sitemap
+from crawler.identity import Identity
 from crawler.model import BadLine, Failure, Job, Link, Page, Result
 from crawler.pools.base import TaskLost, TaskPool
+from crawler.progress_log import Progress
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
 from pipelines import parse_page, records_for
+from pipelines.parsers import ParserPage
+from pipelines.parsers.jsondoc import NotJSON
 from pipelines.records import error_line, record_key
 from pipelines.writer import OutputError, Writer
 
@@ -79,13 +85,15 @@ class DispatchLoop:
         frontier: Frontier | None = None,
         agent: str = "crawl",
         rejected_log: TextIO | None = None,
+        identity: Identity | None = None,
     ) -> None:
         """`frontier` decides what is fetched (by default one built from `hosts`,
         the per-host bounds, `robots_agent`, the User-Agent matched against
         robots.txt or None to ignore it, and `lookahead`); `workers` (default
         `max_in_flight`) tells when some of them sit idle; `agent` is our token in
         `<meta name=...>` and X-Robots-Tag; `rejected_log` gets a line per link
-        not followed."""
+        not followed; `identity` gives each task the headers and cookies bound
+        to its site and keeps the cookies sites set (`crawler.identity`)."""
         self.pool = pool
         self.writer = writer
         self.reporter = reporter
@@ -99,6 +107,7 @@ class DispatchLoop:
         )
         self.agent = agent
         self.rejected_log = rejected_log
+        self.identity = identity
         self.stats = Stats(following=self.frontier.following, dropped=self.frontier.dropped)
         self.written_off = 0
         self._in_flight: dict[int, _Task] = {}
@@ -202,6 +211,13 @@ class DispatchLoop:
                 self.stats.held_seconds += self.clock() - start
         self._watch()
 
+    def progress(self) -> Progress:
+        """Where the run stands, for the progress lines (`crawler.progress_log`)."""
+        with self._changed:
+            frontier, stats = self.frontier, self.stats
+            in_flight, waiting, found = len(self._in_flight), frontier.waiting, frontier.found
+        return Progress(stats.ok + stats.failed, stats.failed, in_flight, waiting, found)
+
     def stop(self, signum: int) -> None:
         """Ask the run to stop (from a signal handler: sets a flag, nothing more)."""
         self._stop_signal = signum
@@ -228,11 +244,12 @@ class DispatchLoop:
 
     def _submit(self, fetch: Fetch) -> None:
         task_id = next(self._ids)
+        credentials = self.identity.for_fetch(fetch.url) if self.identity is not None else None
         with self._changed:
             self._in_flight[task_id] = _Task(fetch, time.monotonic())
         self.pool.apply_async(
             run_task,
-            (self.task, fetch.url, task_id, *_task_extras(fetch)),
+            (self.task, fetch.url, task_id, *_task_extras(fetch, credentials)),
             callback=partial(self._on_result, task_id),
             error_callback=partial(self._on_error, task_id),
         )
@@ -292,9 +309,11 @@ class DispatchLoop:
                 self._changed.notify_all()
 
     def _finished(self, fetch: Fetch, result: Result) -> None:
-        """A task's result: tell the frontier, write the records, follow the links."""
+        """A task's result: tell the frontier, follow the links, write the records."""
         if not isinstance(result, (Page, Failure)):  # a pool or task bug: said as run_task says
             result = Failure(fetch.url, f"worker error: bad result {type(result).__name__}", 1)
+        if self.identity is not None:  # before the host is free: its next fetch sends them
+            self.identity.absorb(result)
         with self._changed:
             rejected = self.frontier.done(fetch, result, self.clock())
         self._log_rejected(rejected, fetch.url)
@@ -304,11 +323,17 @@ class DispatchLoop:
         url, parsers = entry.url, entry.parsers
         sitemap = None
         found_by_parsers: list[str] = []
+        view: ParserPage | None = None
+        made: dict[str, int] | None = None
         try:
             result = result._replace(url=url)
             if isinstance(result, Page):
-                parsed = parse_page(result, parsers)
+                # One view of the page for its parsers and its JSON links: parsed once.
+                view = ParserPage(result) if result.text is not None else None
+                quiet = self.frontier.ends_quietly(entry)
+                parsed = parse_page(result, parsers, view=view, quiet=quiet)
                 lines, reason, found_by_parsers = parsed.lines, parsed.failure, parsed.links
+                made = parsed.records if parsers else None
                 if parsed.dropped:
                     with self._counting:
                         self.stats.items_dropped += sum(parsed.dropped.values())
@@ -322,29 +347,55 @@ class DispatchLoop:
         except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
             reason = f"pipeline error: {type(error).__name__}"
             lines = [error_line(url, reason)]
-        self._record(url, lines, reason, result)
+        # The links first, then the lines: a page whose lines are written has had its
+        # links taken (what --resume relies on, crawler.frontier.journal).
         if sitemap is not None:
             with self._changed:
                 rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
             self._log_rejected(rejected, url)
         elif isinstance(result, Page) and self.frontier.follow.follows:
-            self._follow(fetch, result, found_by_parsers)
+            self._follow(fetch, result, found_by_parsers, view, made)
+        self._record(url, lines, reason, result)
 
-    def _follow(self, fetch: Fetch, page: Page, found_by_parsers: list[str]) -> None:
+    def _follow(
+        self,
+        fetch: Fetch,
+        page: Page,
+        found_by_parsers: list[str],
+        view: ParserPage | None = None,
+        made: dict[str, int] | None = None,
+    ) -> None:
         """The page's links, then those its parsers returned (taken like `a[href]`
-        ones: a follow rule with its own selector does not see them)."""
+        ones: a follow rule with its own selector does not see them), then those
+        the JMESPath rules select in a JSON page. The frontier adds the next pages
+        of the `next` rules, knowing the records each parser made (`made`)."""
         selectors = self.frontier.follow.selectors
         try:
             found = extract_links(page, selectors, self.agent)
         except Exception:  # noqa: BLE001 - a page lxml cannot read has no links we can take
             found = NO_LINKS
+        extra: list[Link] = []
         if found_by_parsers:
             bits = sum(1 << n for n, selector in enumerate(selectors) if selector is None)
             extra = [Link(link, False, bits) for link in found_by_parsers]
+        extra += self._json_links(page, view)
+        if extra:
             found = found._replace(links=[*found.links, *extra])
         with self._changed:
-            rejected = self.frontier.add_links(fetch, page, found, self.clock())
+            rejected = self.frontier.add_links(fetch, page, found, self.clock(), made)
         self._log_rejected(rejected, fetch.url)
+
+    def _json_links(self, page: Page, view: ParserPage | None) -> list[Link]:
+        """What the `links = { jmespath }` rules select in a JSON page, read from the
+        JSON its parsers read (parsed once, in this process, where they run)."""
+        rules = self.frontier.follow.rules
+        if view is None or not any(rule.jmespath for rule in rules) or not view.is_json:
+            return []
+        try:
+            document = view.json
+        except NotJSON:
+            return []
+        return json_links(rules, document, page.final_url or page.url)
 
     def _log_rejected(self, rejected: list[tuple[str, str]], parent: str) -> None:
         """One line per link not followed: reason, URL, and the page it was on."""
@@ -385,9 +436,11 @@ class DispatchLoop:
             self.reporter.page(url, reason)
 
 
-def _task_extras(fetch: Fetch) -> tuple:
+def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
     """The task's arguments after (url, task_id), as short as they can be: a listed
     URL's fetch is called as it always was."""
+    if credentials is not None:
+        return (fetch.max_bytes, fetch.policy, fetch.raw, credentials)
     if fetch.raw:
         return (fetch.max_bytes, fetch.policy, True)
     if fetch.policy is not None:

@@ -38,7 +38,10 @@ class Page(NamedTuple):
     `throttled`: the host answered 429 or 503 on the way (a retry then succeeded).
     `final_url`: where the redirects led ("" when none did); `redirects`: each URL
     the fetch was sent to after the first, in order; `headers`: the final
-    response's headers as (name, value) pairs, names lower-cased, sorted by name."""
+    response's headers as (name, value) pairs, names lower-cased, sorted by name,
+    without `Set-Cookie`; `cookies`: each `Set-Cookie` value received during the
+    fetch (any hop) with the URL that sent it, for the run's cookie jar: a secret,
+    never written."""
 
     url: str
     status: int
@@ -52,6 +55,7 @@ class Page(NamedTuple):
     final_url: str = ""
     redirects: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    cookies: tuple[tuple[str, str], ...] = ()  # (URL, Set-Cookie value) received on the way
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""
@@ -61,12 +65,13 @@ class Page(NamedTuple):
 
 class Failure(NamedTuple):
     """A URL that was not fetched; `reason` is one line for the `error:` record.
-    `throttled`: the host answered 429 or 503 on the way."""
+    `throttled`: the host answered 429 or 503 on the way. `cookies`: as a Page's."""
 
     url: str
     reason: str
     attempts: int
     throttled: bool = False
+    cookies: tuple[tuple[str, str], ...] = ()
 
 
 Result = Page | Failure

@@ -25,7 +25,7 @@ from crawler.settings import LOCAL_DASHBOARD, FetchSettings, RunSettings
 FROM_SETTINGS: Any = object()  # the default is the settings field's
 RESOLVED: Any = argparse.SUPPRESS  # decided after parsing (see crawler.cli.resolve_backend)
 # Tables of the --config file that are not options; their owners check them.
-CONFIG_TABLES = frozenset({"parsers", "follow"})
+CONFIG_TABLES = frozenset({"parsers", "follow", "sites"})
 
 
 def positive_int(text: str) -> int:
@@ -161,7 +161,15 @@ OPTIONS: tuple[Option, ...] = (
            type=non_negative_int, metavar="N"),
     Option("--max-bytes", "largest body kept, after decompression; larger pages fail",
            type=positive_int, metavar="N"),
-    Option("--user-agent", "User-Agent header sent with every request", metavar="TEXT"),
+    Option("--user-agent", "User-Agent header sent with every request; robots.txt is read "
+           "for its first word", metavar="TEXT"),
+    Option("--header", "add this header to every request to the sites (scheme://host:port) "
+           "of the listed URLs, and nowhere else (repeatable; ${NAME} is read from the "
+           "environment; [sites.\"ORIGIN\"] tables of --config bind headers and cookies "
+           "to other sites)", kind="append", default=None, metavar="'NAME: VALUE'"),
+    Option("--cookies", "send the cookies of this Netscape cookies.txt (curl's, wget's, a "
+           "browser extension's) where their domain, path and secure flag say",
+           type=Path, metavar="FILE", path=True),
     Option("--ca-bundle", "also trust the CA certificates in this PEM file (an internal "
            "site's), besides the usual ones", type=ca_file, metavar="PATH", path=True),
     Option("--per-host", "requests in flight to one host (scheme://host:port), whatever "
@@ -200,6 +208,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--cache-max-size", "at the end of each run, drop the least recently used cached "
            "pages past this size, in bytes or with K, M, G as in 500M (default: no bound)",
            type=byte_size, metavar="SIZE"),
+    Option("--resume", "continue the last run of the output if it did not finish (killed, "
+           "interrupted), fetching only what it had not; else start a new run that can be "
+           "continued so", kind="flag"),
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS"),
     Option("--stats", "at the end of every run, replace this file with the run's report, "
@@ -215,7 +226,11 @@ OPTIONS: tuple[Option, ...] = (
            kind="toggle"),
     Option("--start-method", "how worker processes start (default: the platform's)",
            choices=("fork", "spawn", "forkserver")),
-    Option("--quiet", "no progress bar and no line per failure; only the summary",
+    Option("--log-every", "without a progress bar (stderr not a terminal), a progress line "
+           "on stderr every SECONDS: pages done, rate, failed, in flight, waiting, found; "
+           "0: none", type=non_negative_float, metavar="SECONDS"),
+    Option("--quiet", "no progress bar, no progress lines and no line per failure; only "
+           "the summary",
            kind="flag", short="-q"),
     Option("--verbose", "a line per page fetched", kind="flag", short="-v"),
 )  # fmt: skip

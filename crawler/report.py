@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -114,6 +115,9 @@ class Reporter:
         stream: TextIO | None = None,
     ) -> None:
         self.stream = stream or sys.stderr
+        # The main thread, the pool's callback thread and the progress lines' thread
+        # all write: one line at a time, never two interleaved.
+        self._writing = threading.RLock()
         self.quiet = quiet
         self.verbose = verbose
         show_bar = self.stream.isatty() if progress is None else progress
@@ -124,9 +128,14 @@ class Reporter:
             with self._terminal():
                 self._bar = tqdm(file=self.stream, unit="page", dynamic_ncols=True, leave=False)
 
+    @property
+    def shows_bar(self) -> bool:
+        """Whether a progress bar is on stderr (then no progress lines are)."""
+        return self._bar is not None
+
     def say(self, message: str) -> None:
         """A message every run shows (errors that stop it, the summary)."""
-        with self._terminal():
+        with self._writing, self._terminal():
             if self._bar is not None:
                 self._bar.write(message, file=self.stream)
             else:
@@ -135,7 +144,7 @@ class Reporter:
     def page(self, url: str, reason: str | None) -> None:
         """One URL finished: `reason` is None on success."""
         if self._bar is not None:
-            with self._terminal():
+            with self._writing, self._terminal():
                 self._bar.update(1)
         if reason is not None and not self.quiet:
             self.say(f"crawl: failed {escape(redact_url(url))}: {escape(reason)}")

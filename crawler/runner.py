@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -22,13 +20,15 @@ from crawler.frontier import Frontier
 from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
+from crawler.identity import Identity
 from crawler.loop import DispatchLoop, Outcome
 from crawler.model import BadLine, Job
 from crawler.pools import BackendError, make_pool
+from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats
+from crawler.resume import ResumeError, new_run_id, plan_run
 from crawler.run_report import RunReport
 from crawler.settings import RunSettings
-from crawler.urlfile import read_jobs, read_lines
 from pipelines.parsers import Registry, active
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
@@ -36,10 +36,6 @@ from pipelines.writer import OutputError, Writer
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SHUTDOWN_TIMEOUT = 10.0
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 def exit_status(outcome: Outcome) -> int:
@@ -113,8 +109,16 @@ def until_unusable(
         yield item
 
 
-def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
-    """Crawl the URLs of `urls` into `settings.output`; returns the exit status."""
+def run_crawl(
+    settings: RunSettings,
+    urls: BinaryIO,
+    source: str,
+    reporter: Reporter,
+    identity: Identity | None = None,
+) -> int:
+    """Crawl the URLs of `urls` into `settings.output`, saying who the crawl is as
+    `identity` says (`crawler.identity`; None: nothing but what sites set);
+    returns the exit status."""
     lock = RunLock(settings.output)
     try:
         lock.acquire(settings.wait_lock)
@@ -129,12 +133,14 @@ def run_crawl(settings: RunSettings, urls: BinaryIO, source: str, reporter: Repo
         reporter.say("crawl: interrupted by SIGINT while waiting for the lock; nothing fetched")
         return 128 + signal.SIGINT
     try:
-        return _locked_run(settings, urls, source, reporter)
+        return _locked_run(settings, urls, source, reporter, identity or Identity())
     finally:
         lock.release()
 
 
-def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter) -> int:
+def _locked_run(
+    settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter, identity: Identity
+) -> int:
     run_id = new_run_id()
     try:  # before any worker starts: an unusable output costs nothing
         writer = Writer(settings.output)
@@ -149,6 +155,23 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
             f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
         )
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    frontier = Frontier(
+        # A site's first answer may set the cookie the others need: one at a time until then.
+        HostQueues(settings.per_host, settings.delay, first_alone=True),
+        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
+        lookahead=settings.lookahead,
+        follow=policy_for(settings, active().check),  # the command line checked it
+        sitemaps=settings.sitemaps,
+        keep_rejected=rejected_log is not None,
+    )
+    try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
+        plan = plan_run(settings, urls, source, frontier)
+    except ResumeError as error:
+        writer.close()
+        close_quietly(rejected_log)
+        reporter.say(f"crawl: {error}")
+        return EXIT_UNUSABLE
+    run_id = plan.run_id
     if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
         cache_upkeep.prepare(settings.fetch.cache_path, reporter.say)
     try:
@@ -174,7 +197,7 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
             [
                 run_line(
                     run_id,
-                    "start",
+                    plan.event,
                     {
                         "version": __version__,
                         "pid": os.getpid(),
@@ -189,17 +212,9 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         close_quietly(rejected_log)
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
-    frontier = Frontier(
-        HostQueues(settings.per_host, settings.delay),
-        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
-        lookahead=settings.lookahead,
-        follow=policy_for(settings, active().check),  # the command line checked it
-        sitemaps=settings.sitemaps,
-        keep_rejected=rejected_log is not None,
-    )
     scheduler = DispatchLoop(
         pool,
-        writer,
+        plan.writer(writer),
         reporter,
         max_in_flight=settings.max_in_flight,
         watchdog_limit=None if pool.reports_lost_tasks else settings.watchdog_limit(),
@@ -207,12 +222,23 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
         frontier=frontier,
         agent=agent_token(settings.fetch.user_agent),
         rejected_log=rejected_log,
+        identity=identity,
     )
+    plan.restore(scheduler.stats)
     try:
-        with on_stop_signals(lambda signum, frame: scheduler.stop(signum)):
+        with (
+            on_stop_signals(lambda signum, frame: scheduler.stop(signum)),
+            progress_lines(
+                settings.log_every,
+                settings.quiet,
+                reporter.shows_bar,
+                scheduler.progress,
+                reporter.say,
+            ),
+        ):
             registry = active()
             unusable: list[str] = []
-            jobs = read_jobs(read_lines(urls), settings.parse, registry)
+            jobs = identity.listed(plan.jobs(urls, settings.parse, registry))
             outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
         shut_down(pool, scheduler.clean, reporter)
@@ -233,13 +259,16 @@ def _locked_run(settings: RunSettings, urls: BinaryIO, source: str, reporter: Re
     elif unusable:
         status = "stopped"
         reporter.say(f"crawl: {unusable[0]}; stopped reading the URL file there")
+    ended = False
     try:
         writer.append([run_line(run_id, "end", {"status": status, **outcome.stats.fields()})])
+        ended = True
         writer.close()
     except OutputError as error:
         if outcome.output_error is None:
             reporter.say(f"crawl: {error}")
             outcome.output_error = error
+    plan.finish(status, ended)
     if status == "finished" and outcome.output_error is not None:
         status = "output-error"  # the end line itself could not be written
     reporter.say(outcome.stats.summary())

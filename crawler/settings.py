@@ -74,6 +74,9 @@ class RunSettings:
     parse: tuple[str, ...] = ()
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     quiet: bool = False
+    # Without a progress bar, a progress line on stderr this often (crawler.progress_log);
+    # 0: none. A minute, as Scrapy's LogStats: a long cron run shows it is alive.
+    log_every: float = 60.0
     verbose: bool = False
     start_method: str | None = None  # None: the platform's default
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -81,6 +84,9 @@ class RunSettings:
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
     ignore_robots: bool = False  # neither fetch nor obey robots.txt
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
+    # Continue the last run if it did not finish (crawler.resume); a run started with
+    # it keeps a state next to the output, so that it can be continued in turn.
+    resume: bool = False
     # URLs read ahead of the ones being fetched and queued in memory, so that a host
     # at its bound does not block the others behind it; one host holds a tenth of it
     # at most, the rest waits on disk (crawler.frontier.spill). A queued job is a few hundred
@@ -111,7 +117,12 @@ class RunSettings:
     stats: Path | None = None  # one JSON object
     metrics: Path | None = None  # the Prometheus text format (node_exporter's textfile)
 
-    # The --config file's tables that are not options (`parsers`, `follow`), as parsed.
+    # Who the crawl says it is (crawler.identity): headers for the listed URLs' sites,
+    # a Netscape cookies.txt; `[sites]` tables come in `config_tables`.
+    header: tuple[str, ...] = ()
+    cookies: Path | None = None
+
+    # The --config file's tables that are not options (`parsers`, `follow`, `sites`), as parsed.
     config_tables: dict = field(default_factory=dict)
 
     @property

@@ -10,15 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crawler.model import Failure, Page, Result
-from pipelines.parsers import Parsed, Registry, active
+from pipelines.parsers import Parsed, ParserPage, Registry, active
 from pipelines.records import error_line
 from pipelines.size import size_summary
 
 
-def parse_page(page: Page, parsers: Sequence[str], registry: Registry | None = None) -> Parsed:
+def parse_page(
+    page: Page,
+    parsers: Sequence[str],
+    registry: Registry | None = None,
+    view: ParserPage | None = None,
+    quiet: bool = False,
+) -> Parsed:
     """The `url:` line of a fetched page, then what each asked parser makes of it
-    (see `Registry.records`), with the links and the dropped items. Never raises."""
-    parsed = (registry or active()).records(page, parsers)
+    (see `Registry.records`, and its `view` and `quiet`), with the links and the
+    dropped items. Never raises."""
+    parsed = (registry or active()).records(page, parsers, view, quiet)
     return parsed._replace(lines=[size_summary(page), *parsed.lines])
 
 

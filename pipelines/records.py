@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from crawler.urls import redact_url
@@ -38,6 +38,8 @@ _KEY_BREAKERS = frozenset("<> ")
 _KIND = re.compile("[a-z_][a-z0-9_]*")
 # The kinds the crawl itself writes: no parser may be named like them.
 RESERVED_KINDS = frozenset({"url", "error", "run"})
+# A lone surrogate (JSON's `"\ud800"` reads as one) cannot be written as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 
 
@@ -71,7 +73,7 @@ def record_key(url: str) -> str:
     """`url` as the key of a line: credentials removed, then `<`, `>`, whitespace and
     control or format characters percent-encoded (as UTF-8)."""
     url = redact_url(url)
-    if url.isprintable() and not any(char in _KEY_BREAKERS for char in url):
+    if url.isprintable() and _KEY_BREAKERS.isdisjoint(url):
         return url  # the usual case, without a look at each character
     return "".join(_percent(char) if _unsafe_in_key(char) else char for char in url)
 
@@ -89,9 +91,24 @@ def record_line(kind: str, url: str, record: Mapping[str, object]) -> str:
     record's keys in their order and non-ASCII kept as is.
 
     `json.dumps` escapes C0 controls; the C1 controls and line separators it leaves
-    are escaped here, still as valid JSON. A value JSON cannot hold raises
-    TypeError (or ValueError), before anything is written."""
-    return f"{_head(kind, url)} {escape(json.dumps(record, ensure_ascii=False))}"
+    are escaped here, still as valid JSON; a lone surrogate (from a JSON page's
+    `"\\ud800"`) becomes U+FFFD, as a decoder makes of bytes it cannot read. A
+    value JSON cannot hold raises TypeError (or ValueError), before anything is
+    written."""
+    return record_lines(kind, url, (record,))[0]
+
+
+def record_lines(kind: str, url: str, records: Iterable[Mapping[str, object]]) -> list[str]:
+    """`record_line` for each of a page's records, its key made once (a 5,000-item
+    API page would otherwise check its URL 5,000 times)."""
+    head = _head(kind, url)
+    lines = []
+    for record in records:
+        text = json.dumps(record, ensure_ascii=False)
+        if _LONE_SURROGATE.search(text):
+            text = _LONE_SURROGATE.sub("\ufffd", text)
+        lines.append(f"{head} {escape(text)}")
+    return lines
 
 
 def board_line(url: str, entry: Mapping[str, str]) -> str:

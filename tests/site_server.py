@@ -32,6 +32,7 @@ class Site:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.hits: Counter[str] = Counter()  # path (without the query) -> requests
         self.targets: list[str] = []  # every request target, in order
+        self.headers: list[dict[str, str]] = []  # the request headers of each, in order
         self._routes: dict[str, Route] = {}
         self._prefixes: list[tuple[str, Route]] = []
         self._lock = threading.Lock()
@@ -94,11 +95,12 @@ class Site:
         with self._lock:
             return sum(self.hits.values())
 
-    def answer(self, target: str) -> Answer:
+    def answer(self, target: str, headers: dict[str, str] | None = None) -> Answer:
         parts = urlsplit(target)
         with self._lock:
             self.hits[parts.path] += 1
             self.targets.append(target)
+            self.headers.append(headers or {})
         route = self._routes.get(parts.path)
         if route is None:
             route = next((r for prefix, r in self._prefixes if parts.path.startswith(prefix)), None)
@@ -116,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        status, headers, body = self.site.answer(self.path)
+        status, headers, body = self.site.answer(self.path, dict(self.headers.items()))
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.send_response(status)
             for name, value in headers.items():

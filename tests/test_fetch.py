@@ -285,19 +285,21 @@ def test_a_refused_connection_says_so(server: TestServer) -> None:
 @pytest.mark.parametrize(
     ("location", "kept"),
     [
-        (f"{URL}/next", True),  # the same host: the login goes along, as requests does
+        (f"{URL}/next", True),  # the same origin: the login goes along
         ("http://other.example/next", False),  # another host: it does not
-        ("https://site.example/next", True),  # http to https on the default ports: it does
+        ("https://site.example/next", False),  # another scheme is another origin
+        ("http://site.example:8080/next", False),  # and so is another port
     ],
 )
-def test_a_login_follows_redirects_only_on_its_host(
+def test_a_login_follows_redirects_only_on_its_origin(
     mock: responses.RequestsMock, location: str, kept: bool
 ) -> None:
     listed = "http://user:secret@site.example/page"
-    mock.get(listed, status=302, headers={"Location": location})
+    mock.get("http://site.example/page", status=302, headers={"Location": location})
     mock.get(location, body=b"arrived")
     assert isinstance(get(listed), Page)
     first, second = (call.request for call in mock.calls)
+    assert "secret" not in first.url  # the password goes in the header, not the URL
     assert first.headers["Authorization"].startswith("Basic ")
     assert ("Authorization" in second.headers) is kept
 

@@ -273,7 +273,7 @@ def test_several_declared_parsers_share_one_parse_of_the_page(monkeypatch) -> No
         ('[parsers.quote]\nitem = "div"\n',
          "parser 'quote': no fields (a [parsers.quote.fields] table of selectors)"),
         ('[parsers.quote]\nitme = "div"\n[parsers.quote.fields]\na = "p"\n',
-         "parser 'quote': unknown key 'itme' (known: item, fields)"),
+         "parser 'quote': unknown key 'itme' (known: item, fields, type)"),
         ('[parsers.quote]\nitem = "div["\n[parsers.quote.fields]\na = "p"\n',
          "parser 'quote', item: bad CSS selector 'div[': Expected"),
         ('[parsers.quote]\nitem = "div::text"\n[parsers.quote.fields]\na = "p"\n',
@@ -299,7 +299,7 @@ def test_several_declared_parsers_share_one_parse_of_the_page(monkeypatch) -> No
          "parser 'quote', field 'author': a field is a selector or a table"),
         ('[parsers.quote.fields]\nauthor = { css = "a", requird = true }\n',
          "parser 'quote', field 'author': unknown key 'requird' "
-         "(known: css, xpath, required, all, url, re, join)"),
+         "(known: css, xpath, jmespath, required, all, url, re, join)"),
         ("[parsers.quote.fields]\nauthor = { required = true }\n",
          "parser 'quote', field 'author': give exactly one of css or xpath"),
         ('[parsers.quote.fields]\nauthor = { css = "a", xpath = "//a" }\n',

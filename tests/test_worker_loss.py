@@ -238,8 +238,11 @@ def test_workers_killed_one_after_another(server: TestServer, crawls, method: st
     """`a` loses its worker twice: `worker lost`. `b` loses it once: fetched again.
     Every other URL gets its page; the run ends on its own."""
     first, second = server.url("/count/a?seconds=1"), server.url("/count/b?seconds=1")
+    # A site's first page goes alone (its answer may set a session cookie): a quick
+    # one, so that a and b are then in flight together.
     pages = {server.url(f"/page/s{n}"): f"s{n}" for n in range(6)}
-    crawl = crawls([first, second, *pages], "--workers", "3", "--start-method", method)
+    warm = server.url("/page/warm")
+    crawl = crawls([warm, first, second, *pages], "--workers", "3", "--start-method", method)
     server.wait_for("/count/a")
     crawl.serving(server, "/count/a").kill()
     server.wait_for("/count/b")
@@ -251,7 +254,7 @@ def test_workers_killed_one_after_another(server: TestServer, crawls, method: st
     assert crawl.lines(second) == [page_line(second, "counted b")]
     assert_pages(crawl, pages)
     assert (server.count("/count/a"), server.count("/count/b")) == (2, 2)
-    assert " end status=finished ok=7 failed=1 " in records(crawl.db, "run")[-1]
+    assert " end status=finished ok=8 failed=1 " in records(crawl.db, "run")[-1]
 
 
 # -- stopping right after a kill ---------------------------------------------------------------
@@ -282,7 +285,8 @@ def test_kill_9_of_the_main_process_leaves_no_worker_within_a_second(
     server: TestServer, crawls, method: str
 ) -> None:
     hanging = [server.url(f"/hang?n={n}") for n in range(4)]
-    crawl = crawls(hanging, "--workers", "2", "--threads", "2", "--start-method", method)
+    warm = server.url("/page/warm")  # a site's first page goes alone: then four hang at once
+    crawl = crawls([warm, *hanging], "--workers", "2", "--threads", "2", "--start-method", method)
     server.wait_for("/hang", 4)
     crawl.process.kill()
     crawl.process.communicate(timeout=BOUND)
@@ -304,8 +308,9 @@ def test_a_fetch_past_its_hard_limit_ends_its_worker(
     limit): that fetch is run again on the new worker, and gets its page."""
     trickle = server.url("/slow-headers?every=0.1")
     first, beside = server.url("/slow?seconds=1.5"), server.url("/slow-headers?until=b")
+    warm = server.url("/page/warm")  # a site's first page goes alone; the rest together
     crawl = crawls(
-        [trickle, first, beside],
+        [warm, trickle, first, beside],
         *("--workers", "1", "--threads", "2", "--start-method", method),
         *("--timeout", "2", "--retries", "0", "--ignore-robots"),
     )

@@ -21,7 +21,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -73,18 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
 class Notes:
     """The skipped lines, said on stderr: the first few, then how many in all."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, tell: Callable[[str], None] | None = None) -> None:
+        """`tell` says a note (default: `crawl export: ...` on stderr)."""
         self.db = db
         self.count = 0
+        self.tell = tell or say
 
     def __call__(self, number: int, why: str) -> None:
         self.count += 1
         if self.count <= NOTES_SHOWN:
-            say(f"{self.db} line {number}: {why}; skipped")
+            self.tell(f"{self.db} line {number}: {why}; skipped")
 
     def close(self) -> None:
         if self.count > NOTES_SHOWN:
-            say(f"{self.db}: {self.count} lines skipped in all")
+            self.tell(f"{self.db}: {self.count} lines skipped in all")
 
 
 def say(message: str) -> None:

@@ -3,12 +3,17 @@
     crawl parse quote saved/page-1.html --config crawl.toml
     crawl parse quote https://quotes.example/page/1 --config crawl.toml
     crawl parse board saved.html --content-type "text/html; charset=gbk" --url https://...
+    crawl parse film saved/board.json --config crawl.toml      # read as application/json
 
 - PAGE is a URL (http or https: fetched once, with the crawl's own fetch and the
-  config's fetch options, without the HTTP cache or robots.txt), or a saved file.
+  config's fetch options, headers, `[sites]` tables and cookie file, so a page
+  behind a login can be tried; without the HTTP cache or robots.txt), or a
+  saved file.
 - A saved file is decoded exactly as a fetched page is (`crawler.fetching.decode`): as if
-  the server had sent `--content-type` (default: no Content-Type, which a browser,
-  and the crawl, take as HTML and decode by BOM, `<meta>`, then detection).
+  the server had sent `--content-type`. Without it, a file named `.json` is taken as
+  `application/json` and one named `.jsonld` as `application/ld+json`; any other has
+  no Content-Type, which a browser, and the crawl, take as HTML (or as JSON when its
+  text parses as JSON) and decode by BOM, `<meta>`, then detection.
 - The records go to stdout one a line, exactly as `db.txt` would get them (the
   size line is not a parser's, so it is not printed). Their key is PAGE's URL, or
   `--url` for a saved file (default: its `file://` URL), against which `url = true`
@@ -55,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="TYPE",
         help="for a saved file, the Content-Type a server would have sent "
-        "(default: none, read as HTML)",
+        "(default: application/json for a .json file, else none: HTML, or JSON if it parses)",
     )
     parser.add_argument(
         "--url",
@@ -83,12 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         parser.error(problem)
     if check_url(args.page) is None:
+        from crawler.identity import IdentityError
+
         try:
-            result = fetch_page(args.page, options, args.config)
+            result = fetch_page(args.page, options, tables, args.config)
         except ConfigError as error:
             parser.error(str(error))
+        except IdentityError as error:
+            print(f"crawl parse: {error}", file=sys.stderr)
+            return EXIT_UNUSABLE
     else:
-        result = read_page(Path(args.page), args.url, args.content_type, parser)
+        path = Path(args.page)
+        content_type = args.content_type or guess_content_type(path)
+        result = read_page(path, args.url, content_type, parser)
     if isinstance(result, Failure):
         print(error_line(result.url, result.reason))
         return EXIT_NOTHING
@@ -101,6 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"crawl parse: {name} raised:", file=sys.stderr)
         traceback.print_exception(error, file=sys.stderr)
     return EXIT_NOTHING if parsed.failure else EXIT_OK
+
+
+GUESSED_TYPES = {".json": "application/json", ".jsonld": "application/ld+json"}
+
+
+def guess_content_type(path: Path) -> str:
+    """The Content-Type a saved file is read with when none is given: JSON by its
+    name's extension (any case), else none (the page decides, as a server's would)."""
+    return GUESSED_TYPES.get(path.suffix.lower(), "")
 
 
 def read_page(
@@ -124,18 +145,34 @@ def read_page(
     )  # fmt: skip
 
 
-def fetch_page(url: str, options: dict[str, Any], config: Path | None) -> Result:
-    """`url` fetched as the crawl fetches it, with the config's fetch options."""
+def fetch_page(
+    url: str, options: dict[str, Any], tables: dict[str, Any], config: Path | None
+) -> Result:
+    """`url` fetched as the crawl fetches it, with the config's fetch options and
+    what it says to send (`header`, `cookies`, `[sites]`: `crawler.identity`,
+    whose IdentityError this raises)."""
+    import os
+
     from crawler.cli import build_parser as crawl_parser
     from crawler.config import defaults_from
     from crawler.fetching.fetch import fetch, make_session
+    from crawler.identity import build_identity
+    from crawler.model import Job
     from crawler.settings import FetchSettings
 
     defaults = defaults_from(crawl_parser(), options, config.parent if config else Path.cwd())
     names = {field.name for field in dataclasses.fields(FetchSettings)} - {"cache_path"}
     settings = FetchSettings(**{key: value for key, value in defaults.items() if key in names})
+    identity = build_identity(
+        defaults.get("header") or (),
+        tables.get("sites"),
+        defaults.get("cookies"),
+        os.environ,
+        lambda line: print(line.replace("crawl:", "crawl parse:", 1), file=sys.stderr),
+    )
+    (job,) = identity.listed([Job(0, url, ())])
     session = make_session(settings, pool_size=1)
     try:
-        return fetch(session, url, settings)
+        return fetch(session, job.url, settings, credentials=identity.for_fetch(job.url))
     finally:
         session.close()

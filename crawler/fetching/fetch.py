@@ -14,6 +14,15 @@ scope to HOST`), and with `guard_private` each hop outside `exempt_origin` goes
 over guarded connections (`crawler.fetching.address_guard`), which refuse an address that
 is not global before connecting. Without a policy (a listed URL) redirects go
 anywhere and no address is checked.
+
+What each hop carries is decided for that hop's URL alone
+(`crawler.fetching.credentials`): the headers and cookies bound to its origin, the
+`user:password@` of the URL given (sent as `Authorization`, never in the URL, and
+only to that origin), and the cookies of the fetch's jar that RFC 6265 gives it
+(`crawler.fetching.cookies`). A hop to another scheme, host or port gets nothing
+bound to the first. A `user:password@` in a `Location` is dropped, not used.
+The `Set-Cookie` values received on the way come back with the result
+(`cookies`), for the run's jar; they are not left in `headers`.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from http.cookiejar import CookieJar
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -33,15 +44,16 @@ import urllib3.exceptions
 from requests.utils import requote_uri
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from crawler.fetching import reasons
+from crawler.fetching import cookies, reasons
 from crawler.fetching.address_guard import AddressGuard
+from crawler.fetching.credentials import Credentials, request_headers, split_userinfo, with_rule
 from crawler.fetching.decode import decode_body, is_text
 from crawler.fetching.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.fetching.tls import Trust, extra_trust
 from crawler.fetching.transport import Transport
 from crawler.model import Failure, FetchPolicy, Page, Result
 from crawler.settings import FetchSettings
-from crawler.urls import host_key
+from crawler.urls import host_key, redact_url
 
 CHUNK = 64 * 1024
 REDIRECT_BODY = 64 * 1024  # a redirect's body read to keep its connection; more: closed
@@ -106,6 +118,7 @@ def make_session(
     session.mount("https://", transport)
     session.max_redirects = settings.max_redirects
     session.headers["User-Agent"] = settings.user_agent
+    session.cookies = cookies.no_cookies()  # each fetch's own jar decides (see the docstring)
     return session
 
 
@@ -193,20 +206,39 @@ def drain(response: requests.Response, deadline: float) -> None:
         response.close()
 
 
+class Carried(NamedTuple):
+    """What one fetch carries from hop to hop, and across its attempts: the
+    credentials bound to origins, its cookie jar, and the `(URL, Set-Cookie)`
+    pairs received so far."""
+
+    credentials: Credentials | None
+    jar: CookieJar
+    received: list[tuple[str, str]]
+
+
 def open_final(
     session: requests.Session,
     url: str,
     settings: FetchSettings,
     policy: FetchPolicy | None,
     deadline: float,
+    carried: Carried | None = None,
 ) -> tuple[requests.Response, tuple[str, ...]] | Failure:
     """Send `url`, then each redirect hop, and return the first answer that is not
     a redirect with the URL of each hop after the first; or the Failure that ended
-    the chain (too many redirects, a hop off the policy's scope)."""
+    the chain (too many redirects, a hop off the policy's scope). Each hop's
+    headers are decided for that hop (see the module's docstring)."""
+    carried = carried or Carried(None, cookies.new_jar(), [])
     hops: list[str] = []  # as requests prepared them: the URL of each answer after the first
-    current, headers = url, {}
+    current = url
     for sent in itertools.count():
+        jar_cookies = cookies.cookie_header(carried.jar, current)
+        headers = request_headers(current, carried.credentials, jar_cookies)
         response = send(session, current, policy, headers, deadline)
+        set_cookies = cookies.received(response)
+        if set_cookies:
+            cookies.absorb(carried.jar, current, set_cookies)
+            carried.received.extend((current, value) for value in set_cookies)
         if sent:
             hops.append(response.url)
         target = next_hop(session, response)
@@ -215,26 +247,27 @@ def open_final(
         drain(response, deadline)
         if len(hops) >= settings.max_redirects:
             return Failure(url, f"too many redirects ({settings.max_redirects})", 1)
+        target = redact_url(target)  # a server's `user:password@` is not ours to send
         if policy is not None and policy.scope is not None and not policy.scope.allows(target):
             return Failure(url, f"redirected off scope to {host_key(target).split('://')[1]}", 1)
-        # As requests does: an Authorization header stays while the host stays.
-        authorization = response.request.headers.get("Authorization")
-        keep = authorization and not session.should_strip_auth(response.url, target)
-        headers = {"Authorization": authorization} if keep else {}
         current = target
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns
 
 
 def fetch_once(
-    session: requests.Session, url: str, settings: FetchSettings, policy: FetchPolicy | None = None
+    session: requests.Session,
+    url: str,
+    settings: FetchSettings,
+    policy: FetchPolicy | None = None,
+    carried: Carried | None = None,
 ) -> Result:
     """One attempt. Returns a Page or a final Failure; raises TransientError for a
-    failure worth another attempt."""
+    failure worth another attempt. `url` holds no `user:password@` (see `fetch`)."""
     deadline = time.monotonic() + settings.timeout
     response = body = None
     try:
         with attempt_deadline(settings.timeout):
-            opened = open_final(session, url, settings, policy, deadline)
+            opened = open_final(session, url, settings, policy, deadline, carried)
             if isinstance(opened, Failure):
                 return opened
             response, redirects = opened
@@ -297,18 +330,34 @@ def fetch_once(
         cached=from_cache(response),
         final_url=response.url if redirects else "",
         redirects=redirects,
-        headers=tuple(sorted((name.lower(), value) for name, value in response.headers.items())),
+        headers=tuple(
+            sorted(
+                (name.lower(), value)
+                for name, value in response.headers.items()
+                if name.lower() != "set-cookie"  # secrets: they come back in `cookies`
+            )
+        ),
     )
 
 
 def fetch(
-    session: requests.Session, url: str, settings: FetchSettings, policy: FetchPolicy | None = None
+    session: requests.Session,
+    url: str,
+    settings: FetchSettings,
+    policy: FetchPolicy | None = None,
+    credentials: Credentials | None = None,
 ) -> Result:
-    """Fetch `url` with retries, checked by `policy` (see the module's docstring).
-    Always returns: a Page, or a Failure whose reason says what went wrong
-    (`timed out after 3 attempts`, `HTTP 404`...). The result is marked
-    `throttled` if any attempt got 429 or 503, so the scheduler can slow down for
-    that host."""
+    """Fetch `url` with retries, checked by `policy`, carrying what `credentials`
+    bind to each hop's origin (see the module's docstring). Always returns: a
+    Page, or a Failure whose reason says what went wrong (`timed out after 3
+    attempts`, `HTTP 404`...). The result is marked `throttled` if any attempt got
+    429 or 503, so the scheduler can slow down for that host. A `user:password@`
+    in `url` is taken out of it and bound to its origin; the result's URL is the
+    URL without it."""
+    url, userinfo = split_userinfo(url)
+    credentials = with_rule(credentials, userinfo)
+    jar = cookies.new_jar(credentials.cookies if credentials is not None else ())
+    carried = Carried(credentials, jar, [])
     throttled = False
 
     def note_throttle(state: RetryCallState) -> None:
@@ -328,9 +377,10 @@ def fetch(
         for attempt in retrying:
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                result = fetch_once(session, url, settings, policy)
+                result = fetch_once(session, url, settings, policy, carried)
     except TransientError as error:
         unit = "attempt" if attempts == 1 else "attempts"
         throttled = throttled or error.reason in SLOW_DOWN
-        return Failure(url, f"{error.reason} after {attempts} {unit}", attempts, throttled)
-    return result._replace(attempts=attempts, throttled=throttled)
+        reason = f"{error.reason} after {attempts} {unit}"
+        return Failure(url, reason, attempts, throttled, tuple(carried.received))
+    return result._replace(attempts=attempts, throttled=throttled, cookies=tuple(carried.received))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import requests
 
+from crawler.fetching.credentials import Credentials
 from crawler.fetching.fetch import fetch, make_session
 from crawler.model import Failure, FetchPolicy, Page, Result
 from crawler.settings import FetchSettings
@@ -47,12 +48,14 @@ def fetch_url(
     max_bytes: int | None = None,
     policy: FetchPolicy | None = None,
     raw: bool = False,
+    credentials: Credentials | None = None,
 ) -> Result:
     """The pool's task: fetch `url` with this thread's session and the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
     URL the crawl found (see `crawler.fetching.fetch`; None for a listed URL); `raw`: the
     body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
-    type says.
+    type says; `credentials`: the headers and cookies the run binds to origins
+    (`crawler.fetching.credentials`; None: nothing but what sites set).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -62,11 +65,18 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
-    return fetch(session(), url, settings, policy)
+    return fetch(session(), url, settings, policy, credentials)
 
 
-_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple)
-_FAILURE_TYPES = (str, str, int, bool)
+_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str) + (tuple,) * 3
+_FAILURE_TYPES = (str, str, int, bool, tuple)
+
+
+def _pairs(values: tuple) -> bool:
+    return all(
+        type(pair) is tuple and len(pair) == 2 and all(type(part) is str for part in pair)
+        for pair in values
+    )
 
 
 def _plain(result: object) -> bool:
@@ -81,11 +91,12 @@ def _plain(result: object) -> bool:
     if not all(isinstance(value, kind) for value, kind in zip(result, types, strict=True)):
         return False
     if type(result) is Page:
-        return all(type(url) is str for url in result.redirects) and all(
-            type(pair) is tuple and len(pair) == 2 and all(type(part) is str for part in pair)
-            for pair in result.headers
+        return (
+            all(type(url) is str for url in result.redirects)
+            and _pairs(result.headers)
+            and _pairs(result.cookies)
         )
-    return True
+    return _pairs(result.cookies)
 
 
 def run_task(task: Callable[..., Result], url: str, task_id: int = 0, *extra: object) -> Result:

@@ -27,6 +27,11 @@ its lock around every call. Pure and clock-driven: no I/O but the spill.
   budgets (`--max-pages`, counting every URL taken, though listed URLs are never
   cut; 1,000 links taken from one page). Every link not taken is counted in
   `dropped` by reason, and listed in the return value when `keep_rejected`.
+- API pagination (`crawler.frontier.pagination`): with a `next` rule, a page's
+  next page (its Link header's, or its URL with a query parameter advanced) is a
+  link of the page, judged like the others; the rule that took an entry is kept
+  with it (`Entry.rule`) with its `chain` of pagination hops, so the last page of
+  a chain paged by a parameter can end it without an `error:` line (`ends_quietly`).
 - A sitemap (`--sitemaps`) is a URL of the run, fetched like a page; the sitemaps
   of an index are taken up to `MAX_LEVELS` deep (`depth` past it), the run's
   dedupe being the visited set; its entries pass the scope of the listed URL
@@ -35,22 +40,27 @@ its lock around every call. Pure and clock-driven: no I/O but the spill.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.frontier.canonical import canonical_key
+from crawler.frontier.links import PageLinks, resolve
+from crawler.frontier.pagination import next_links
 from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
 from crawler.frontier.scope import Scope, ignored_extension, make_scope
-from crawler.frontier.seen import SeenUrls
+from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
-from crawler.model import FetchPolicy, Job, Page, Result
-from crawler.urls import host_key
+from crawler.model import FetchPolicy, Job, Link, Page, Result
+from crawler.urls import host_key, redact_url
+from pipelines.records import record_key
 
 if TYPE_CHECKING:
-    from crawler.frontier.links import PageLinks
+    from crawler.frontier.journal import Journal
 
 LISTED = "listed"  # a line of the URL file
 FOUND = "found"  # a link found on a page
@@ -72,19 +82,21 @@ class Entry(NamedTuple):
     chain: int = 0  # pagination hops in a row
     level: int = 0  # a sitemap's nesting: 1 for one robots.txt names
     scope: Scope | None = None  # that of the listed URL it descends from
+    rule: int = -1  # the follow rule that took it (-1: none)
 
     def to_line(self) -> str:
         """One line of text (for the spill); URLs hold no tab or line break."""
-        spec = self.scope.spec() if self.scope is not None else ""
-        fields = (self.kind, self.line, self.depth, self.chain, self.level, self.url)
+        spec = _spec(self.scope) if self.scope is not None else ""
+        fields = (self.kind, self.line, self.depth, self.chain, self.level, self.rule, self.url)
         return "\t".join(map(str, fields)) + "\t" + ",".join(self.parsers) + "\t" + spec
 
     @staticmethod
     def from_line(text: str) -> Entry:
-        kind, line, depth, chain, level, url, parsers, spec = text.split("\t", 7)
+        kind, line, depth, chain, level, rule, url, parsers, spec = text.split("\t", 8)
         scope = Scope.from_spec(spec) if spec else None
         names = tuple(name for name in parsers.split(",") if name)
-        return Entry(url, names, kind, int(line), int(depth), int(chain), int(level), scope)
+        return Entry(url, names, kind, int(line), int(depth), int(chain), int(level), scope,
+                     int(rule))  # fmt: skip
 
 
 class Fetch(NamedTuple):
@@ -154,11 +166,19 @@ class Frontier:
         self._sitemap_scope: dict[str, Scope | None] = {}  # listed hosts, for --sitemaps
         self._sitemapped: set[str] = set()
         self._checked: dict[tuple[str, Scope], Checked] = {}
+        # With --resume, what is admitted and decided is written here as it happens
+        # (crawler.frontier.journal), and `readmit` rebuilds the frontier from it.
+        self.journal: Journal | None = None
 
     # -- what the loop asks ---------------------------------------------------------
     @property
     def queued(self) -> int:
         return self.hosts.queued
+
+    @property
+    def waiting(self) -> int:
+        """URLs taken and not yet handed out: queued in memory or spilled to disk."""
+        return self.hosts.queued + self.spill.count
 
     def wants_listed(self) -> bool:
         """Whether the loop should read the next line of the URL file now."""
@@ -185,8 +205,17 @@ class Frontier:
         entry = Entry(job.url, job.parsers, LISTED, job.line, scope=scope)
         return self._take(entry, now) != _WAIT
 
-    def add_links(self, fetch: Fetch, page: Page, found: PageLinks, now: float) -> Rejected:
-        """Take the links found on the page `fetch` got (see crawler.frontier.policy)."""
+    def add_links(
+        self,
+        fetch: Fetch,
+        page: Page,
+        found: PageLinks,
+        now: float,
+        records: Mapping[str, int] | None = None,
+    ) -> Rejected:
+        """Take the links found on the page `fetch` got (see crawler.frontier.policy),
+        and the next pages its `next` rules give (`crawler.frontier.pagination`;
+        `records`: how many records each parser that ran on the page made)."""
         entry = fetch.entry
         rejected: Rejected = []
         if entry is None or entry.scope is None or not self.follow.follows:
@@ -194,6 +223,24 @@ class Frontier:
         scope = entry.scope
         if entry.kind == LISTED and page.redirects:  # the seed's own redirects widen its scope
             scope = scope.with_redirects(page.redirects)
+        journal = self.journal
+        if journal is not None and not journal.begin("p", page_key(entry.url), self.dropped):
+            return rejected  # taken before the run was killed, with their counts
+        try:
+            if self.follow.pages_next:
+                paged, stops = self._next_pages(entry, page, records)
+                found = found._replace(links=[*found.links, *paged])
+                for url, reason in stops:
+                    self._note(url, reason, rejected)
+            self._take_links(entry, scope, found, now, rejected)
+        finally:
+            if journal is not None:
+                journal.end(self.dropped)
+        return rejected
+
+    def _take_links(
+        self, entry: Entry, scope: Scope, found: PageLinks, now: float, rejected: Rejected
+    ) -> None:
         follow, taken, nofollow = self.follow, 0, found.nofollow is not None
         checked = self._checked
         for link in found.links:
@@ -211,15 +258,24 @@ class Frontier:
                 reason = verdict.reason
                 if reason is None:
                     child = Entry(link.url, verdict.parsers, FOUND, 0, verdict.depth,
-                                  verdict.chain, 0, scope)  # fmt: skip
+                                  verdict.chain, 0, scope, verdict.rule)  # fmt: skip
                     reason = self._take(child, now, verdict.origin)
                     if reason is None:
                         taken += 1
                         continue
-            self.dropped[reason] += 1
-            if self.keep_rejected:
-                rejected.append((link.url, reason))
-        return rejected
+            self._note(link.url, reason, rejected)
+
+    def _next_pages(
+        self, entry: Entry, page: Page, records: Mapping[str, int] | None
+    ) -> tuple[list[Link], Rejected]:
+        values = [value for name, value in page.headers if name == "link"]
+        base = page.final_url or page.url
+        return next_links(self.follow.rules, redact_url(entry.url), base, values, records, resolve)
+
+    def ends_quietly(self, entry: Entry | None) -> bool:
+        """Whether the page of `entry` may have no record without an `error:` line:
+        the last page of an API a `next = { param }` rule pages through."""
+        return entry is not None and self.follow.ends_quietly(entry.rule)
 
     def add_sitemap(self, fetch: Fetch, sitemap: Sitemap, now: float) -> Rejected:
         """Take the entries and the sitemaps of a sitemap `fetch` got."""
@@ -227,6 +283,17 @@ class Frontier:
         rejected: Rejected = []
         if entry is None:
             return rejected
+        journal = self.journal
+        if journal is not None and not journal.begin("p", page_key(entry.url), self.dropped):
+            return rejected
+        try:
+            self._take_sitemap(entry, sitemap, now, rejected)
+        finally:
+            if journal is not None:
+                journal.end(self.dropped)
+        return rejected
+
+    def _take_sitemap(self, entry: Entry, sitemap: Sitemap, now: float, rejected: Rejected) -> None:
         for url in sitemap.sitemaps:
             reason = self._add_sitemap_file(url, entry.level + 1, entry.scope, now)
             self._note(url, reason, rejected)
@@ -238,8 +305,7 @@ class Frontier:
                 reason = self._take(Entry(url, (), MAPPED, scope=entry.scope), now, split.origin)
             self._note(url, reason, rejected)
         if sitemap.over:
-            self.dropped["budget"] += sitemap.over
-        return rejected
+            self._drop("budget", sitemap.over)
 
     # -- dispatch -----------------------------------------------------------------
     def next_ready(self, now: float) -> Fetch | Refused | None:
@@ -279,21 +345,64 @@ class Frontier:
         self.hosts.done(fetch.host, now, getattr(result, "throttled", False))
         if self.following and isinstance(result, Page):
             for url in result.redirects:
-                self.seen.add(self._key(url))
+                pair = digest(self._key(url))
+                if self.seen.add_digest(pair) and self.journal is not None:
+                    self.journal.seen(pair)
         return []
+
+    # -- a resumed run (crawler.frontier.journal.replay) ------------------------------
+    def readmit(
+        self, pair: tuple[int, int], host: str, kind: str, line: str, pending: bool, now: float
+    ) -> None:
+        """An entry the killed run admitted (`line`: its `Entry.to_line()`), in the
+        order it did: seen and counted again, and queued when `pending` (it has no
+        line in db.txt). Parsed only where it must be: most go to disk as they are."""
+        self.seen.add_digest(pair)
+        self.taken += 1
+        self.found += kind in (FOUND, MAPPED)
+        listed = kind == LISTED
+        if listed and self.sitemaps and host not in self._sitemap_scope:
+            self._sitemap_scope[host] = Entry.from_line(line).scope
+        if not pending:
+            return
+        entry = None
+        if host not in self._robots_asked and (self.robots_agent is not None or listed):
+            entry = Entry.from_line(line)
+            self._gate(host, entry, now)
+        if not self._place(host, entry, now, line):
+            self.hosts.add(host, entry or Entry.from_line(line), now)  # memory it is
+
+    def mark_seen(self, pair: tuple[int, int]) -> None:
+        self.seen.add_digest(pair)
+
+    def mark_sitemapped(self, host: str) -> None:
+        self._sitemapped.add(host)
+
+    def ask_sitemaps(self) -> None:
+        """After a replay: the robots.txt of each listed host whose sitemaps were not
+        taken yet, if no queued URL asked for it."""
+        for host, scope in self._sitemap_scope.items():
+            if host not in self._sitemapped and host not in self._robots_asked:
+                self._gate(host, Entry(host + "/", kind=LISTED, scope=scope), 0.0)
 
     # -- inside ---------------------------------------------------------------------
     def _note(self, url: str, reason: str | None, rejected: Rejected) -> None:
         if reason is not None:
-            self.dropped[reason] += 1
+            self._drop(reason)
             if self.keep_rejected:
                 rejected.append((url, reason))
+
+    def _drop(self, reason: str, count: int = 1) -> None:
+        """Count links not followed. The journal's group takes what these add up to
+        (a robots.txt refusal at dispatch is not in a group: a resumed run asks
+        robots.txt again, and counts it then)."""
+        self.dropped[reason] += count
 
     def _take(self, entry: Entry, now: float, host: str = "") -> str | None:
         """Queue an entry (`host`: its host_key, if known): None if taken, else why
         not (`_WAIT`: a listed one that must be offered again)."""
-        key = self._key(entry.url)
-        if key in self.seen:
+        pair = digest(self._key(entry.url))
+        if self.seen.has_digest(pair):
             return None if entry.kind == LISTED else "seen"  # a listed twice: one record
         if entry.kind != LISTED and self.taken >= self.follow.max_pages:
             return "budget"
@@ -301,9 +410,11 @@ class Frontier:
         self._gate(host, entry, now)
         if not self._place(host, entry, now):
             return _WAIT if entry.kind == LISTED else "budget"
-        self.seen.add(key)
+        self.seen.add_digest(pair)
         self.taken += 1
         self.found += entry.kind in (FOUND, MAPPED)
+        if self.journal is not None:
+            self.journal.admitted(pair, host, entry)
         return None
 
     def _gate(self, host: str, entry: Entry, now: float) -> None:
@@ -327,21 +438,22 @@ class Frontier:
         fetch = Fetch(ROBOTS, robots_url(host), host, None, ROBOTS_MAX_BYTES, policy)
         self._robots_wanted.append(fetch)
 
-    def _place(self, host: str, entry: Entry, now: float) -> bool:
+    def _place(self, host: str, entry: Entry | None, now: float, line: str = "") -> bool:
         """In memory if the host and the whole have room and nothing of the host
-        waits on disk (so its order holds), else on disk; False if neither."""
+        waits on disk (so its order holds), else on disk; False if neither. `line`:
+        the entry's `to_line()`, when it is known already (`entry` may then be None)."""
         hosts = self.hosts
         fits = hosts.queued_for(host) < self.share and hosts.queued < self.lookahead
         if fits and not self.spill.count_for(host):
-            hosts.add(host, entry, now)
+            hosts.add(host, entry or Entry.from_line(line), now)
             return True
-        if self.spill.add(host, entry.to_line()):
+        if self.spill.add(host, line or entry.to_line()):  # type: ignore[union-attr]
             if host not in self._in_backlog:
                 self._in_backlog.add(host)
                 self._backlog.append(host)
             return True
         if fits:  # the disk said no: memory it is, out of order
-            hosts.add(host, entry, now)
+            hosts.add(host, entry or Entry.from_line(line), now)
             return True
         return False
 
@@ -389,8 +501,14 @@ class Frontier:
         robots = self._robots.get(host)
         rules = robots.rules if robots is not None else None
         scope = self._sitemap_scope.get(host)
-        for url in list(rules.sitemaps) if rules is not None else []:
-            self._note(url, self._add_sitemap_file(url, 1, scope, now), rejected)
+        if self.journal is not None:
+            self.journal.begin("s", host, self.dropped)
+        try:
+            for url in list(rules.sitemaps) if rules is not None else []:
+                self._note(url, self._add_sitemap_file(url, 1, scope, now), rejected)
+        finally:
+            if self.journal is not None:
+                self.journal.end(self.dropped)
         return rejected
 
     def _add_sitemap_file(
@@ -406,3 +524,14 @@ class Frontier:
 
 
 _WAIT = "wait"
+
+
+@functools.lru_cache(maxsize=256)
+def _spec(scope: Scope) -> str:
+    """`scope.spec()`, written once for the many entries of one listed URL."""
+    return scope.spec()
+
+
+def page_key(url: str) -> str:
+    """A page's key in db.txt, which the journal names its links' group by."""
+    return record_key(url)

@@ -3,7 +3,8 @@
 Only HTML pages have links: Content-Type `text/html` or `application/xhtml+xml`,
 or no Content-Type at all and text that sniffs as HTML (the tags of the WHATWG
 MIME sniffing rules after leading white space). A page served as another type
-(`text/plain`, JSON, XML...) has none, whatever it holds.
+(`text/plain`, JSON, XML...) has none, whatever it holds; its `X-Robots-Tag`
+still says nofollow for the links follow rules take from it (JSON, a Link header).
 
 In this order:
 
@@ -103,10 +104,12 @@ def extract_links(
     page: Page, selectors: Sequence[str | None] = (), agent: str = "crawl"
 ) -> PageLinks:
     """The links of `page` (see the module docstring). `selectors`: one per follow
-    rule, its CSS/XPath text or None for a[href], area[href]; bit i of a link's
+    rule, its CSS/XPath text, None for a[href], area[href], or "" for none (a
+    rule that takes its links from JSON or a header); bit i of a link's
     `rules` says that rule i's selector picked it (no rules: 0)."""
-    if not is_html(page):
-        return NO_LINKS
+    if not is_html(page):  # no links of its own, but what its header says holds for
+        nofollow = _header_nofollow(page, agent)  # those its rules take (JSON, Link)
+        return NO_LINKS if nofollow is None else PageLinks(nofollow, [])
     local = _local
     doc = _parse(page.text or "", local.parser)
     if doc is None:
@@ -133,6 +136,12 @@ def extract_links(
             base = joined
     nofollow = nofollow or _header_nofollow(page, agent)
     return PageLinks(nofollow, _links(doc, anchors, _Resolver(base), selectors, local))
+
+
+def resolve(base: str, href: str) -> str:
+    """`href` resolved against `base` exactly as a link of an HTML page is (the one
+    resolution every found URL goes through: JSON links and Link headers too)."""
+    return _Resolver(base)(href)
 
 
 def _parse(text: str, parser):
@@ -213,8 +222,8 @@ def _links(
     for element, href in anchors:
         found[element] = [element, href, default_bits]
     for index, selector in enumerate(selectors):
-        if selector is None:
-            continue
+        if not selector:
+            continue  # a[href] and area[href] (None), or nothing from HTML ("")
         for item in local.selector(selector)(doc):
             if isinstance(item, etree._Element):
                 href = item.get("href")

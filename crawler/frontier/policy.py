@@ -20,7 +20,9 @@ reason it is not followed, and is counted under that name:
 8. `depth`: one hop past `--depth`, or a pagination chain past its cap.
 
 Then the frontier checks `seen` (the canonical key was taken already) and `budget`
-(`--max-pages`, 1,000 links taken from one page), and at dispatch `robots`.
+(`--max-pages`, 1,000 links taken from one page), and at dispatch `robots`. A chain
+of API pages (`next = { param }`) that ends on a page without items counts its
+would-be next page `last-page` (`crawler.frontier.pagination`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from crawler.frontier.scope import (
 from crawler.model import Link
 
 REASONS = ("offsite", "depth", "nofollow", "pattern", "extension", "scheme", "length",
-           "budget", "private-address", "robots", "seen")  # fmt: skip
+           "budget", "private-address", "robots", "seen", "last-page")  # fmt: skip
 DEFAULT_MAX_PAGES = 10_000
 MAX_URL_LENGTH = 2083
 MAX_LINKS_PER_PAGE = 1000
@@ -62,6 +64,7 @@ class Verdict(NamedTuple):
     chain: int = 0
     parsers: tuple[str, ...] = ()
     origin: str = ""  # the link's host_key, for the frontier
+    rule: int = -1  # the follow rule that took it (-1: none, no rules)
 
 
 class Checked(NamedTuple):
@@ -85,11 +88,27 @@ class FollowPolicy(NamedTuple):
 
     @property
     def follows(self) -> bool:
-        return self.depth > 0
+        """Whether links are followed: with a depth, or a pagination rule (whose hops
+        cost no depth, so that `--depth 0` follows them alone)."""
+        return self.depth > 0 or any(rule.pagination for rule in self.rules)
 
     @property
     def selectors(self) -> tuple[str | None, ...]:
-        return tuple(rule.links for rule in self.rules)
+        """What the HTML extraction takes for each rule (`FollowRule.selector`)."""
+        return tuple(rule.selector for rule in self.rules)
+
+    @property
+    def pages_next(self) -> bool:
+        """Whether a rule gives next pages (`next`): the frontier asks each page."""
+        return any(rule.next is not None for rule in self.rules)
+
+    def ends_quietly(self, rule: int) -> bool:
+        """Whether a page the rule `rule` reached may be empty: the last page of an
+        API paged by a query parameter is, and gets no `no entries found` line."""
+        if not 0 <= rule < len(self.rules):
+            return False
+        paged = self.rules[rule].next
+        return paged is not None and not paged.header
 
     def judge(
         self,
@@ -110,20 +129,22 @@ class FollowPolicy(NamedTuple):
             return Verdict(reason)
         parsers: tuple[str, ...] = ()
         pagination = False
+        index = -1
         if self.rules:
-            rule = self._rule(link)
-            if rule is None:
+            index = self._rule(link)
+            if index < 0:
                 return Verdict("pattern")
+            rule = self.rules[index]
             parsers, pagination = rule.parse, rule.pagination
         if extension:
             return Verdict("extension")
         if pagination:
             if chain + 1 > PAGINATION_CAP:
                 return Verdict("depth")
-            return Verdict(None, depth, chain + 1, parsers, split.origin)
+            return Verdict(None, depth, chain + 1, parsers, split.origin, index)
         if depth + 1 > self.depth:
             return Verdict("depth")
-        return Verdict(None, depth + 1, 0, parsers, split.origin)
+        return Verdict(None, depth + 1, 0, parsers, split.origin, index)
 
     def check_link(self, url: str, scope: Scope | None) -> Checked:
         """What depends on the URL and the scope alone (checks 2 to 6, and whether the
@@ -159,11 +180,12 @@ class FollowPolicy(NamedTuple):
                 return "pattern", split
         return None, split
 
-    def _rule(self, link: Link) -> FollowRule | None:
+    def _rule(self, link: Link) -> int:
+        """The index of the first rule that picked the link and passes it; -1: none."""
         for index, rule in enumerate(self.rules):
             if link.rules >> index & 1 and rule.matches(link.url):
-                return rule
-        return None
+                return index
+        return -1
 
 
 def make_policy(

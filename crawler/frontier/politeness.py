@@ -15,7 +15,10 @@ For each host:
 - a host that answers 429 or 503 (even when a retry then succeeded) gets a delay
   that doubles each time, from `THROTTLE_START` up to `THROTTLE_MAX`, for the
   rest of the run;
-- a host can be held (while its robots.txt is being fetched).
+- a host can be held (while its robots.txt is being fetched);
+- with `first_alone`, a host's first request goes alone: the others wait for its
+  answer, which may set the session cookie they need (a robots.txt's answer
+  does not count: a site may set it only with its pages).
 
 Hosts take turns: a host with 10,000 queued URLs gets no more than its bound,
 and the next ready host is served first in round-robin order. Queued URLs live
@@ -47,6 +50,7 @@ class _Host(Generic[T]):
     throttle: float = 0.0  # grown by 429/503 answers
     held: bool = False
     placed: bool = False  # in the ready turn or the sleeping heap
+    answered: bool = False  # a request to it (not its robots.txt) has come back
 
 
 class HostQueues(Generic[T]):
@@ -58,8 +62,10 @@ class HostQueues(Generic[T]):
         delay: float = 0.0,
         jitter: float = 0.5,
         rng: Callable[[], float] = random.random,
+        first_alone: bool = False,
     ) -> None:
         self.per_host = per_host
+        self.first_alone = first_alone
         self.delay = delay
         self.jitter = jitter
         self.rng = rng
@@ -106,6 +112,7 @@ class HostQueues(Generic[T]):
         """A request to `key` ended; `throttled` if the host answered 429 or 503."""
         host = self._hosts[key]
         host.in_flight -= 1
+        host.answered = True
         if throttled:
             host.throttle = min(max(THROTTLE_START, 2 * host.throttle), THROTTLE_MAX)
         delay = self.delay_of(key)
@@ -151,7 +158,8 @@ class HostQueues(Generic[T]):
 
     def _limit(self, host: _Host[T]) -> int:
         delayed = max(self.delay, host.min_delay, host.throttle) > 0
-        return 1 if delayed else self.per_host
+        first = self.first_alone and not host.answered
+        return 1 if delayed or first else self.per_host
 
     def _can_start(self, host: _Host[T], now: float) -> bool:
         return (

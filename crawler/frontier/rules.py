@@ -8,13 +8,21 @@
 
     [[follow.rule]]                # the first rule that matches a link wins
     links = "ul.list-pager a"      # CSS, or XPath (starting with / or ( ), selecting
-                                   #   link elements (default: a[href] and area[href])
+                                   #   link elements (default: a[href] and area[href]),
+                                   #   or { jmespath = "data.next" }: URL strings of a
+                                   #   JSON page (absolute, or relative to the page)
     pagination = true              # a "next page" hop: costs no depth, 100 a chain
     parse = ["board"]              # parsers for the pages this rule reaches
     allow = '/board/'              # and/or deny: regexes (re.search) on the URL
 
-A link matches a rule when the rule's selector picked its element and its URL
-passes the rule's allow and deny. Without rules every link is followed (within the
+    [[follow.rule]]                # instead of links, the next page of an API
+    next = "header"                # the Link: <...>; rel="next" header, or
+                                   # { param = "offset", step = 10, start = 0 }
+                                   #   (see crawler.frontier.pagination)
+
+A link matches a rule when the rule's selector (its JMESPath, its `next`) picked
+it and its URL passes the rule's allow and deny; a `next` rule is a pagination
+rule. Without rules every link is followed (within the
 scope, depth and budgets) and the pages it reaches get only their size line; with
 rules, a link that matches none is not followed (counted `pattern`). A listed
 URL's parsers are never inherited by the pages it links to.
@@ -27,7 +35,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from crawler.frontier.pagination import HEADER, NextPage, default_start
+
 PAGINATION_CAP = 100  # pages a pagination chain may run to
+RULE_KEYS = ("links", "next", "pagination", "parse", "allow", "deny")
 
 
 class RulesError(ValueError):
@@ -40,6 +51,14 @@ class FollowRule(NamedTuple):
     parse: tuple[str, ...] = ()
     allow: tuple[re.Pattern[str], ...] = ()
     deny: tuple[re.Pattern[str], ...] = ()
+    jmespath: str | None = None  # links = { jmespath = ... }: URLs of a JSON page
+    next: NextPage | None = None  # the next page of an API (no links then)
+
+    @property
+    def selector(self) -> str | None:
+        """What the HTML link extraction takes for this rule: its selector, None for
+        a[href] and area[href], or "" for nothing (a JMESPath or `next` rule)."""
+        return "" if self.jmespath is not None or self.next is not None else self.links
 
     def matches(self, url: str) -> bool:
         """Whether `url` passes this rule's patterns (its selector is checked apart)."""
@@ -112,27 +131,87 @@ def _rule(
     rule: dict[str, Any], number: int, check_parsers: Callable[[Sequence[str]], str | None]
 ) -> FollowRule:
     where = f"[[follow.rule]] {number}"
-    unknown = set(rule) - {"links", "pagination", "parse", "allow", "deny"}
+    unknown = set(rule) - set(RULE_KEYS)
     if unknown:
         raise RulesError(f"{where}: unknown key {sorted(unknown)[0]!r}")
-    links = rule.get("links")
-    if links is not None:
-        if not isinstance(links, str) or not links.strip():
-            raise RulesError(f"{where} links: expected a CSS or XPath selector")
-        try:
-            compile_selector(links)
-        except ValueError as error:
-            raise RulesError(f"{where} links: {error}") from None
-    pagination = rule.get("pagination", False)
+    links, jmespath = _links(rule.get("links"), f"{where} links")
+    next_page = _next(rule["next"], f"{where} next") if "next" in rule else None
+    if next_page is not None and "links" in rule:
+        raise RulesError(f"{where}: give links or next, not both")
+    pagination = rule.get("pagination", next_page is not None)
     if not isinstance(pagination, bool):
         raise RulesError(f"{where} pagination: expected true or false")
+    if next_page is not None and not pagination:
+        raise RulesError(f"{where} pagination: a next rule is a pagination rule")
     parse = tuple(_strings(rule.get("parse", ()), f"{where} parse"))
     problem = check_parsers(parse)
     if problem:
         raise RulesError(f"{where} parse: {problem}")
     allow = compile_patterns(_strings(rule.get("allow", ()), f"{where} allow"), f"{where} allow")
     deny = compile_patterns(_strings(rule.get("deny", ()), f"{where} deny"), f"{where} deny")
-    return FollowRule(links, pagination, parse, allow, deny)
+    return FollowRule(links, pagination, parse, allow, deny, jmespath, next_page)
+
+
+def _links(value: Any, where: str) -> tuple[str | None, str | None]:
+    """`links`: a CSS/XPath selector (a string, or { css = ... } / { xpath = ... }),
+    or { jmespath = ... }; (selector, jmespath), checked."""
+    if value is None:
+        return None, None
+    if isinstance(value, dict):
+        if len(value) != 1 or next(iter(value)) not in ("css", "xpath", "jmespath"):
+            raise RulesError(f'{where}: expected one of {{ css, xpath, jmespath = "..." }}')
+        kind, text = next(iter(value.items()))
+        if not isinstance(text, str) or not text.strip():
+            raise RulesError(f"{where}: {kind} is a non-empty string")
+        if kind == "jmespath":
+            try:
+                compile_jmespath(text)
+            except ValueError as error:
+                raise RulesError(f"{where}: {error}") from None
+            return None, text
+        value = text if kind == "css" or is_xpath(text) else f"({text})"
+    if not isinstance(value, str) or not value.strip():
+        raise RulesError(f"{where}: expected a CSS or XPath selector")
+    try:
+        compile_selector(value)
+    except ValueError as error:
+        raise RulesError(f"{where}: {error}") from None
+    return value, None
+
+
+def _next(value: Any, where: str) -> NextPage:
+    """`next`: "header", or { param = NAME, step = N, start = N }."""
+    if value == HEADER:
+        return NextPage()
+    if not isinstance(value, dict):
+        raise RulesError(f'{where}: expected "header" or {{ param = "...", step = N }}')
+    unknown = set(value) - {"param", "step", "start"}
+    if unknown:
+        raise RulesError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: param, step, start)")
+    param = value.get("param")
+    if not isinstance(param, str) or not param.strip():
+        raise RulesError(f"{where} param: expected the name of a query parameter")
+    numbers = {"step": 1, "start": default_start(param)}
+    for key in numbers:
+        number = value.get(key, numbers[key])
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise RulesError(f"{where} {key}: expected a whole number, not {number!r}")
+        numbers[key] = number
+    if numbers["step"] == 0:
+        raise RulesError(f"{where} step: 0 would never leave the page")
+    return NextPage(param, numbers["step"], numbers["start"])
+
+
+def compile_jmespath(text: str):
+    """A compiled JMESPath; ValueError names the expression."""
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return jmespath.compile(text)
+    except JMESPathError as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(f"bad JMESPath {text!r}: {reason}") from None
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

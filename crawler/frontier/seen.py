@@ -19,10 +19,15 @@ _LOAD_NUM, _LOAD_DEN = 3, 4  # grow past three-quarters full
 _INITIAL = 1 << 12
 
 
-def _digest(url: str) -> tuple[int, int]:
+def digest(url: str) -> tuple[int, int]:
     """(high 64 bits, low 32 bits) of the URL's digest; high is never 0, the empty mark."""
-    digest = hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=12).digest()
-    return int.from_bytes(digest[:8], "big") or 1, int.from_bytes(digest[8:], "big")
+    return digest_bytes(url.encode("utf-8", "surrogatepass"))
+
+
+def digest_bytes(data: bytes) -> tuple[int, int]:
+    """`digest` of a URL already encoded as UTF-8 (a key read from db.txt)."""
+    value = hashlib.blake2b(data, digest_size=12).digest()
+    return int.from_bytes(value[:8], "big") or 1, int.from_bytes(value[8:], "big")
 
 
 class SeenUrls:
@@ -39,7 +44,11 @@ class SeenUrls:
 
     def add(self, url: str) -> bool:
         """Remember `url`; True if it was new, False if the run has seen it."""
-        high, low = _digest(url)
+        return self.add_digest(digest(url))
+
+    def add_digest(self, pair: tuple[int, int]) -> bool:
+        """`add` for a URL whose `digest` is known (a journal holds digests)."""
+        high, low = pair
         slot = self._find(high, low)
         if self._high[slot] == high and self._low[slot] == low:
             return False
@@ -50,7 +59,10 @@ class SeenUrls:
         return True
 
     def __contains__(self, url: str) -> bool:
-        high, low = _digest(url)
+        return self.has_digest(digest(url))
+
+    def has_digest(self, pair: tuple[int, int]) -> bool:
+        high, low = pair
         slot = self._find(high, low)
         return self._high[slot] == high and self._low[slot] == low
 

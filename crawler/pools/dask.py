@@ -23,6 +23,10 @@ so the scheduler, the pipelines and the writer are the same for every backend.
 - There is no per-task hard limit: ending a Dask worker is not this pool's to do.
   The fetch deadlines bound a task, and the main process's watchdog writes off
   anything past `watchdog_limit` (`reports_lost_tasks` is false).
+- The local cluster speaks TLS with throwaway certificates (`_local_cluster`). A
+  joined cluster's link is Dask's own configuration: `tls://` with its certificate
+  files; a `tcp://` one off this machine is refused for a run with secrets before
+  anything starts (`crawler.pools.cluster_security`, called by the command line).
 - On a cluster joined with `--scheduler`, crawl uploads its own code (the
   `crawler` and `pipelines` packages, zipped) to the scheduler and the workers
   before anything runs, so they need only crawl's dependencies (requests,
@@ -275,11 +279,18 @@ def _start_method() -> str:
 
 
 def _local_cluster(settings: RunSettings) -> LocalCluster:
+    """Workers on 127.0.0.1 that speak TLS with throwaway certificates, made for
+    this cluster alone: another user of the machine can neither connect to it
+    (and run code as you) nor read the tasks' headers and cookies on the way."""
+    from distributed.security import Security
+
     return LocalCluster(
         n_workers=settings.workers,
         threads_per_worker=settings.threads,
         processes=True,
         host="127.0.0.1",
+        protocol="tls://",
+        security=Security.temporary(),
         dashboard_address=LOCAL_DASHBOARD if settings.dashboard else None,
         silence_logs=logging.ERROR,
     )

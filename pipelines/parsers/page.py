@@ -5,12 +5,16 @@
     page.status       the HTTP status (2xx: failures never reach a parser)
     page.headers      the final response's headers, a read-only mapping; any case
     page.text         the decoded text (decoded as a browser would)
-    page.selector     a parsel Selector over lxml's HTML tree: .css(), .xpath()
+    page.is_json      whether the page is JSON (its Content-Type, else its text parses)
+    page.json         the page's JSON value (raises NotJSON: `not JSON (line L column C)`)
+    page.selector     a parsel Selector: over lxml's HTML tree (.css(), .xpath()), or,
+                      for a JSON page, over its value (.jmespath())
     page.soup()       a BeautifulSoup tree over lxml, built on the first call
     page.urljoin(u)   `u` made absolute against the page (its <base href>, if any)
 
-The selector is built on first use and shared by every parser the page is given
-to, so a page asked for three declared parsers is parsed by lxml once. The soup
+The selector and the JSON value are built on first use and shared by every parser
+the page is given to, so a page asked for three declared parsers is parsed by lxml
+(or by `json`) once; so is each JSON text embedded in it (`embedded(text)`). The soup
 is a second, slower tree (BeautifulSoup builds Python objects for every node);
 it costs only the plugins that call `soup()`. parsel and bs4 are imported on
 first use, so a run that never needs them does not pay their import.
@@ -24,6 +28,7 @@ from urllib.parse import urljoin
 
 from crawler.model import Page
 from crawler.urls import redact_url
+from pipelines.parsers.jsondoc import NotJSON, is_json_type, load, media_type
 
 if TYPE_CHECKING:
     import parsel
@@ -88,17 +93,62 @@ class ParserPage:
         self.content_type = page.content_type
         self.headers = Headers(page.headers)
         self.text: str = page.text
+        self.media_type = media_type(page.content_type)
         self._selector: parsel.Selector | None = None
         self._soup: Any = None
         self._base: str | None = None
+        self._json: Any = None
+        self._json_error: NotJSON | None = None
+        self._json_read = False
+        self._embedded: dict[str, Any] = {}
+
+    @property
+    def is_json(self) -> bool:
+        """JSON by its Content-Type; with none, when its text parses as JSON."""
+        if self.media_type:
+            return is_json_type(self.media_type)
+        self._read_json()
+        return self._json_error is None
+
+    @property
+    def json(self) -> Any:
+        """The page's text as JSON, parsed once (`jsondoc.load`); raises NotJSON."""
+        self._read_json()
+        if self._json_error is not None:
+            raise self._json_error
+        return self._json
+
+    def _read_json(self) -> None:
+        if not self._json_read:
+            self._json_read = True
+            try:
+                self._json = load(self.text)
+            except NotJSON as error:
+                self._json_error = error
+
+    def embedded(self, text: str) -> Any:
+        """`text` (a script's, say) as JSON, parsed once a page; raises NotJSON."""
+        if text not in self._embedded:
+            try:
+                self._embedded[text] = load(text)
+            except NotJSON as error:
+                self._embedded[text] = error
+        value = self._embedded[text]
+        if isinstance(value, NotJSON):
+            raise value
+        return value
 
     @property
     def selector(self) -> parsel.Selector:
-        """parsel's Selector over the page's HTML tree (`html_root`), parsed once."""
+        """parsel's Selector over the page's HTML tree (`html_root`), parsed once; for
+        a JSON page, parsel's JSON Selector over its value (raises NotJSON)."""
         if self._selector is None:
             from parsel import Selector
 
-            self._selector = Selector(root=html_root(self.text), type="html")
+            if self.is_json:
+                self._selector = Selector(root=self.json, type="json")
+            else:
+                self._selector = Selector(root=html_root(self.text), type="html")
         return self._selector
 
     def soup(self) -> Any:
@@ -116,7 +166,8 @@ class ParserPage:
         absolute against where the page was served from (credentials removed)."""
         if self._base is None:
             served = redact_url(self.final_url)
-            base = self.selector.root.xpath("string(//head/base/@href)") if self.text else ""
+            html = self.text and not self.is_json
+            base = self.selector.root.xpath("string(//head/base/@href)") if html else ""
             self._base = urljoin(served, base.strip()) if base else served
         return self._base
 

@@ -28,11 +28,14 @@ from typing import NamedTuple
 from crawler.model import Page
 from pipelines.parsers.base import BUILT_IN, Output, ParseFailure, Parser
 from pipelines.parsers.board import NoEntries, parse_board
+from pipelines.parsers.jsondoc import NotJSON
 from pipelines.parsers.page import ParserPage
 from pipelines.parsers.plugins import one_line
-from pipelines.records import RESERVED_KINDS, error_line, is_kind, record_line
+from pipelines.records import RESERVED_KINDS, error_line, is_kind, record_lines
 
 MAX_REASON = 500  # characters of an exception's message kept in an error: line
+# Failures a parser expects: their message is the reason, without the exception's type.
+EXPECTED = (ParseFailure, NoEntries, NotJSON)
 
 
 class RegistryError(ValueError):
@@ -57,6 +60,7 @@ class Parsed(NamedTuple):
     links: list[str]
     dropped: dict[tuple[str, str], int]
     errors: list[tuple[str, BaseException]]
+    records: dict[str, int] = {}  # noqa: RUF012 - records made, by parser (0: failed)
 
 
 class Registry:
@@ -108,21 +112,32 @@ class Registry:
         """Items dropped for want of a required field, over every page so far."""
         return self._dropped
 
-    def records(self, page: Page, names: Iterable[str]) -> Parsed:
+    def records(
+        self,
+        page: Page,
+        names: Iterable[str],
+        view: ParserPage | None = None,
+        quiet: bool = False,
+    ) -> Parsed:
         """The lines of the parsers `names` on `page`, in that order. Never raises.
+        `view`: the page as parsers see it, if the caller made it (it holds what is
+        parsed once a page); `quiet`: a page without records is the normal end of a
+        chain of API pages, and its parsers' `no entries found` is no line.
 
         Each parser gives its records as `NAME:<URL> {json}` lines, or one
         `error:<URL> NAME: REASON` line: `no entries found` when it gives no record
-        (and no link), `not a text page`, or `ExceptionType: message` when it
+        (and no link), `not a text page`, `not JSON (line L column C)` when it reads
+        the page's JSON and there is none, or `ExceptionType: message` when it
         raised. A parser's records of a page are all written or none is.
         """
         lines: list[str] = []
         links: list[str] = []
         dropped: dict[tuple[str, str], int] = {}
         errors: list[tuple[str, BaseException]] = []
+        made: dict[str, int] = {}
         failure = None
-        view: ParserPage | None = None
         for name in dict.fromkeys(names):
+            made[name] = 0
             try:
                 parser = self._parsers.get(name)
                 if parser is None or parser.parse is None:
@@ -134,26 +149,29 @@ class Registry:
                 output = parser.parse(view)
                 for field, count in output.dropped.items():
                     dropped[name, field] = dropped.get((name, field), 0) + count
-                found = [record_line(name, page.url, record) for record in output.records]
+                found = record_lines(name, page.url, output.records)
                 if not found and not output.links:
                     raise NoEntries()
             except Exception as error:  # noqa: BLE001 - a parser's failure costs its records
+                if quiet and isinstance(error, NoEntries):
+                    continue
                 reason = f"{name}: {_reason(error)}"
                 failure = failure or reason
                 lines.append(error_line(page.url, reason))
-                if not isinstance(error, (ParseFailure, NoEntries)):
+                if not isinstance(error, EXPECTED):
                     errors.append((name, error))
                 continue
             lines.extend(found)
             links.extend(output.links)
+            made[name] = len(found)
         if dropped:
             with self._lock:
                 self._dropped += sum(dropped.values())
-        return Parsed(lines, failure, links, dropped, errors)
+        return Parsed(lines, failure, links, dropped, errors, made)
 
 
 def _reason(error: Exception) -> str:
-    text = str(error) if isinstance(error, (ParseFailure, NoEntries)) else one_line(error)
+    text = str(error) if isinstance(error, EXPECTED) else one_line(error)
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 

@@ -1,4 +1,5 @@
-"""Parsers declared as selectors in the `--config` TOML, run with parsel over lxml.
+"""Parsers declared as selectors in the `--config` TOML, run with parsel over lxml
+(JMESPath for JSON, the page's or embedded in it: see `json_fields`).
 
     [parsers.quote]
     item = "div.quote"                 # one record per match; none: the page is one record
@@ -34,7 +35,14 @@ own. So each part of the page is searched once per field, and a field that is an
 XPath from the root (`//h1`, `(//a)[1]`) is evaluated once per page: the time is
 linear in the page's size, whatever a crafted page nests (see `page.html_root` for
 the depth). An XPath field that walks out of its item (`ancestor::`, `following::`)
-is the one exception, searching up to the whole page per item. Every selector is translated and
+is the one exception, searching up to the whole page per item.
+
+A parser may say what it reads, `type = "html"` or `type = "json"`; without it, its
+item says (a JMESPath alone reads JSON pages, a CSS/XPath selector HTML ones), or
+its fields do. A field that cannot read that (CSS on JSON, a JMESPath without a
+CSS/XPath to pick its text on HTML) is an error when the config loads; a parser
+with no item and fields of both kinds reads either, each page with its own fields
+(see `DeclaredParser`). Every selector is translated and
 compiled once, when the config loads, and tried once on an empty page, so an
 XPath that names an unknown function or prefix fails then, not on the first page.
 """
@@ -50,10 +58,12 @@ from lxml import etree, html
 from parsel import css2xpath
 
 from pipelines.parsers.base import Output, Parser
+from pipelines.parsers.json_fields import Expression, JsonField, JsonQuery
 from pipelines.parsers.page import ParserPage
 
-FIELD_KEYS = ("css", "xpath", "required", "all", "url", "re", "join")
-PARSER_KEYS = ("item", "fields")
+FIELD_KEYS = ("css", "xpath", "jmespath", "required", "all", "url", "re", "join")
+PARSER_KEYS = ("item", "fields", "type")
+TYPES = ("html", "json")
 # parsel's own: `re:test(...)` and the EXSLT sets, in XPath as in Selector.xpath.
 NAMESPACES = {"re": "http://exslt.org/regular-expressions", "set": "http://exslt.org/sets"}
 _PROBE = html.fromstring("<html><head></head><body><p>probe</p></body></html>")
@@ -163,6 +173,7 @@ class Field:
     url: bool = False
     pattern: re.Pattern[str] | None = None
     join: str | None = None
+    reads = "html"  # what it is given: an element (a JsonField may be given JSON)
 
     @property
     def absolute(self) -> bool:
@@ -173,7 +184,7 @@ class Field:
         """Steps 1 to 5 of the module's docstring."""
         found = []
         pattern = self.pattern
-        for raw in _texts(self.query(node)):
+        for raw in texts(self.query(node)):
             value = raw.strip()
             if pattern is not None:
                 match = pattern.search(value)
@@ -196,7 +207,7 @@ class Field:
         return found[0] if found else ""
 
 
-def _texts(result: Any) -> list[str]:
+def texts(result: Any) -> list[str]:
     """An XPath result as strings: text and attributes as they are, an element as
     its string value (all the text inside it), a number or a truth value spelled out."""
     if isinstance(result, list):
@@ -208,7 +219,7 @@ def _texts(result: Any) -> list[str]:
     return [str(result)]
 
 
-def compile_field(parser: str, name: object, spec: object) -> Field:
+def compile_field(parser: str, name: object, spec: object) -> Field | JsonField:
     where = f"parser {parser!r}, field {name!r}"
     if not isinstance(name, str) or not name:
         raise DeclarationError(f"parser {parser!r}: a field name is a non-empty string")
@@ -223,10 +234,7 @@ def compile_field(parser: str, name: object, spec: object) -> Field:
         raise DeclarationError(
             f"{where}: unknown key {unknown[0]!r} (known: {', '.join(FIELD_KEYS)})"
         )
-    given = [key for key in ("css", "xpath") if key in spec]
-    if len(given) != 1:
-        raise DeclarationError(f"{where}: give exactly one of css or xpath")
-    query = compile_query(where, spec[given[0]], given[0])
+    query = compile_selection(where, spec)
     flags = {}
     for key in ("required", "all", "url"):
         value = spec.get(key, False)
@@ -245,9 +253,10 @@ def compile_field(parser: str, name: object, spec: object) -> Field:
         except re.error as error:
             raise DeclarationError(f"{where}: bad re {spec['re']!r}: {error}") from None
     join = spec.get("join")
-    return Field(
+    kind = JsonField if isinstance(query, JsonQuery) else Field
+    return kind(
         name,
-        query,
+        query,  # type: ignore[arg-type]
         required=flags["required"],
         all=flags["all"] or join is not None,
         url=flags["url"],
@@ -256,26 +265,80 @@ def compile_field(parser: str, name: object, spec: object) -> Field:
     )
 
 
+def compile_selection(where: str, spec: Mapping[str, Any]) -> Query | JsonQuery:
+    """A table's `css` or `xpath` (one of them), `jmespath`, or both chained."""
+    given = [key for key in ("css", "xpath") if key in spec]
+    if len(given) > 1 or not (given or "jmespath" in spec):
+        raise DeclarationError(
+            f"{where}: give exactly one of css or xpath, or jmespath, or both chained"
+        )
+    chain = compile_query(where, spec[given[0]], given[0]) if given else None
+    if "jmespath" not in spec:
+        assert chain is not None
+        return chain
+    return JsonQuery(Expression(where, spec["jmespath"]), chain)
+
+
+def reads(query: Query | JsonQuery) -> str:
+    """What a query is given: "html" (an element) or "json" (a JSON value)."""
+    return query.reads if isinstance(query, JsonQuery) else "html"
+
+
 @dataclass(frozen=True)
 class DeclaredParser:
-    """A compiled `[parsers.NAME]` table; `parse` is its one verb."""
+    """A compiled `[parsers.NAME]` table; `parse` is its one verb.
+
+    What it reads, decided when it loads: `json` when its item is a JMESPath alone,
+    or it has no item and says `type = "json"` or has only JMESPath fields; `html`
+    when its item is a CSS/XPath selector (chained into JMESPath or not), or it says
+    `type = "html"`, or has only CSS/XPath fields; `either` (no item, fields of
+    both): the page decides, and the fields of the other kind find nothing.
+    """
 
     name: str
-    item: Query | None
-    fields: tuple[Field, ...]
+    item: Query | JsonQuery | None
+    fields: tuple[Field | JsonField, ...]
+    source: str = "html"
 
     def parse(self, page: ParserPage) -> Output:
-        root = page.selector.root
-        nodes = [root] if self.item is None else outermost(self.item(root))
+        """On a JSON page, the JSON-reading fields (a page served as JSON that does not
+        parse raises NotJSON); on an HTML page, the HTML ones. A parser that reads
+        only JSON given a page without a Content-Type whose text is not JSON says
+        why (`not JSON (line L column C)`); given another page, it finds nothing."""
+        if page.is_json:
+            if self.source == "html":
+                return Output([])
+            root: Any = page.json
+            context = "json"
+        elif self.source == "json":
+            if not page.media_type:
+                page.json  # noqa: B018 - raises NotJSON: why the text is not JSON
+            return Output([])
+        else:
+            root = page.selector.root
+            context = "html"
+        item = self.item
+        if item is None:
+            nodes = [root]
+        elif isinstance(item, JsonQuery):
+            nodes = item.items(root, page)
+            context = "json"
+        else:
+            nodes = outermost(item(root))
+        return self._records(nodes, root, context, page)
+
+    def _records(self, nodes: list[Any], root: Any, context: str, page: ParserPage) -> Output:
         records = []
         dropped: dict[str, int] = {}
-        once: dict[str, list[str]] = {}  # the fields that look at the whole page, once
+        once: dict[str, list[Any]] = {}  # the fields that look at the whole page, once
         for node in nodes:
             record = {}
             missing = None
             anything = False
             for field in self.fields:
-                if field.absolute:
+                if field.reads != context:
+                    found: list[Any] = []  # a field of the other kind: nothing here
+                elif field.absolute:
                     if field.name not in once:
                         once[field.name] = field.values(root, page)
                     found = once[field.name]
@@ -311,8 +374,28 @@ def outermost(found: Any) -> list[Any]:
     return kept
 
 
+def compile_item(name: str, spec: object) -> Query | JsonQuery:
+    where = f"parser {name!r}, item"
+    if isinstance(spec, Mapping):
+        unknown = [key for key in spec if key not in ("css", "xpath", "jmespath")]
+        if unknown:
+            raise DeclarationError(
+                f"{where}: unknown key {unknown[0]!r} (known: css, xpath, jmespath)"
+            )
+        item = compile_selection(where, spec)
+        if isinstance(item, JsonQuery):
+            return item
+    else:
+        item = compile_query(where, spec)
+    text = not is_xpath(item.source) and re.search(r"::(text|attr)\b", item.source)
+    if text or not isinstance(item(_PROBE), list):
+        raise DeclarationError(f"{where}: {item.source!r} does not select elements")
+    return item
+
+
 def compile_parser(name: str, table: object) -> DeclaredParser:
-    """`[parsers.NAME]` as a parser, every selector compiled; raises DeclarationError."""
+    """`[parsers.NAME]` as a parser, every selector compiled; raises DeclarationError.
+    A field that cannot read what its parser reads is an error (see `DeclaredParser`)."""
     if not isinstance(table, Mapping):
         raise DeclarationError(f"parser {name!r}: expected a table [parsers.{name}]")
     unknown = [key for key in table if key not in PARSER_KEYS]
@@ -320,21 +403,64 @@ def compile_parser(name: str, table: object) -> DeclaredParser:
         raise DeclarationError(
             f"parser {name!r}: unknown key {unknown[0]!r} (known: {', '.join(PARSER_KEYS)})"
         )
-    item = None
-    if "item" in table:
-        item = compile_query(f"parser {name!r}, item", table["item"])
-        text = not is_xpath(item.source) and re.search(r"::(text|attr)\b", item.source)
-        if text or not isinstance(item(_PROBE), list):
-            raise DeclarationError(
-                f"parser {name!r}, item: {item.source!r} does not select elements"
-            )
+    declared_type = table.get("type")
+    if declared_type is not None and declared_type not in TYPES:
+        raise DeclarationError(f'parser {name!r}: type is "html" or "json", not {declared_type!r}')
+    item = compile_item(name, table["item"]) if "item" in table else None
     fields = table.get("fields")
     if not isinstance(fields, Mapping) or not fields:
         raise DeclarationError(
             f"parser {name!r}: no fields (a [parsers.{name}.fields] table of selectors)"
         )
     compiled = tuple(compile_field(name, key, spec) for key, spec in fields.items())
-    return DeclaredParser(name, item, compiled)
+    source = _source(name, declared_type, item, compiled)
+    return DeclaredParser(name, item, compiled, source)
+
+
+def _source(
+    name: str,
+    declared_type: str | None,
+    item: Query | JsonQuery | None,
+    fields: tuple[Field | JsonField, ...],
+) -> str:
+    """What the parser reads ("html", "json" or "either"), every query checked against it."""
+    if declared_type == "json":
+        if item is not None and reads(item) != "json":
+            raise DeclarationError(
+                f'parser {name!r}, item: type = "json" reads JSON: give jmespath alone, '
+                f"not {item.source!r}"
+            )
+    elif declared_type == "html" and item is not None and reads(item) == "json":
+        raise DeclarationError(
+            f'parser {name!r}, item: type = "html" reads HTML: a jmespath item needs '
+            "css or xpath to pick the JSON text"
+        )
+    source = declared_type or (reads(item) if item is not None else None)
+    # A JSON item (the page's or embedded) is given to its fields as JSON.
+    inside = "json" if isinstance(item, JsonQuery) else "html" if item is not None else source
+    for field in fields:
+        where = f"parser {name!r}, field {field.name!r}"
+        if inside == "json" and field.reads != "json":
+            what = "JSON items" if item is not None else 'JSON (type = "json")'
+            raise DeclarationError(
+                f"{where}: the parser reads {what}: give jmespath alone, not {_spelled(field)}"
+            )
+        if inside == "html" and field.reads == "json":
+            what = "HTML items" if item is not None else 'HTML (type = "html")'
+            raise DeclarationError(
+                f"{where}: the parser reads {what}: a jmespath field needs css or xpath "
+                "to pick the JSON text"
+            )
+    if source is not None:
+        return source
+    kinds = {field.reads for field in fields}
+    return kinds.pop() if len(kinds) == 1 else "either"
+
+
+def _spelled(field: Field | JsonField) -> str:
+    query = field.query
+    chain = query.chain if isinstance(query, JsonQuery) else query
+    return repr(chain.source) if chain is not None else "jmespath"
 
 
 def declared(name: str, table: object, origin: str) -> Parser:

@@ -1,0 +1,293 @@
+"""The frontier's journal: what a run admitted, written as it goes, so that a run
+killed at any instant can be continued (`--resume`, `crawler.resume`).
+
+`db.txt` is the log of URLs finished (each has its one `url:` or `error:` line);
+the journal is the log of URLs admitted and of what the frontier decided about
+links. A URL admitted but without a line in `db.txt` is pending: the resumed run
+fetches it. Records are text lines, fields split by tabs:
+
+    + SEEN KEY HOST FLAG ENTRY
+                          an admitted URL: the digests of its seen-set key and of its
+                          db.txt key and its host (so a resume need not work them out
+                          again), and the frontier's `Entry.to_line()`, its URL
+                          without `user:password@` (FLAG: empty; `u` + the byte offset
+                          of its URL file line when the password was removed from a
+                          listed URL, which the resume reads back from the file)
+    = DIGEST              a key marked seen (a redirect's URLs)
+    p KEY                 the links of the page KEY (its db.txt key) were taken: the
+                          lines after it, to the group's end, are its admitted links
+    s HOST                the sitemaps of HOST's robots.txt were taken
+    d REASON N            N links not followed, for REASON
+    @ OFFSET NUMBER       the URL file was handled up to byte OFFSET, line NUMBER
+    k OFFSET NUMBER       the URL file line at byte OFFSET (line NUMBER) is the first
+                          of its origin, or the first with `user:password@` there: a
+                          resume reads it again, for who the crawl is there
+                          (`crawler.identity`), since the journal holds no secret
+    b JSON                the run's counters that db.txt cannot tell (bytes, retries...)
+    .                     commit: every record since the previous `.` holds
+
+The order of writes makes a kill at any instant harmless:
+1. `flush()` comes before every append to `db.txt` (`JournaledWriter`): a page
+   whose lines are in db.txt has its links, and every URL with a line in db.txt
+   was admitted in the journal first.
+2. One `flush()` is one `write` ending in `.`; what follows the last `.` (a write a
+   kill cut short) is ignored, and cut off before the resumed run appends.
+3. A page's links are one group (`begin` ... `end`), kept apart until `end` and
+   then put in the buffer at once, so no flush from another thread splits it: a
+   group in the journal is all of a page's links. (The frontier is called under
+   the loop's lock, so one group is open at a time.)
+4. A page whose links are in the journal but whose line is not in db.txt (the
+   kill came between the two) is fetched again, and its links are not taken a
+   second time (`begin` says False): they, and their counts, are in already.
+
+The journal holds URLs without credentials and nothing of headers or cookies. It is
+flushed (to the kernel, which keeps it through a kill of the process), not
+synced page by page; `close()` syncs (see the README's cron section for power cuts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+from crawler.frontier.core import LISTED, Entry, Frontier
+from crawler.frontier.seen import SeenUrls, digest
+from crawler.urls import redact_url
+from pipelines.records import record_key
+
+FORMAT = "crawl-journal 1"
+SNAPSHOT_EVERY = 0.5  # seconds between two `b` records
+FLUSH_AT = 4096  # records kept before a flush that no page asked for
+COMMIT = b".\n"
+
+
+def digest_hex(pair: tuple[int, int]) -> str:
+    high, low = pair
+    return f"{high:016x}{low:08x}"
+
+
+def digest_pair(text: str) -> tuple[int, int]:
+    return int(text[:16], 16), int(text[16:], 16)
+
+
+class Journal:
+    """The writing side. Thread-safe: the frontier calls it under the loop's lock,
+    the writer's `flush` comes from whichever thread appends to db.txt."""
+
+    def __init__(
+        self,
+        fd: int,
+        links_taken: set[str] | None = None,
+        position: Callable[[int], int | None] | None = None,
+    ) -> None:
+        """`fd`: the journal file, open for appending; `links_taken`: the keys of
+        pages whose links the journal holds though their line is not in db.txt;
+        `position(line)`: the byte offset where the URL file's line `line` starts
+        (for a listed URL whose password is not written)."""
+        self._fd = fd
+        self._lock = threading.RLock()
+        self._buffer: list[str] = []
+        self._group: list[str] | None = None
+        self._depth = 0
+        self._dropped: Counter[str] = Counter()
+        self.links_taken = links_taken if links_taken is not None else set()
+        self.line_start = position
+        self.snapshot: Callable[[], dict[str, object]] | None = None
+        self._next_snapshot = 0.0
+        self._position: tuple[int, int] | None = None
+        self.broken: OSError | None = None
+        self.closed = False
+
+    # -- what the frontier tells ---------------------------------------------------
+    def admitted(self, seen: tuple[int, int], host: str, entry: Entry) -> None:
+        """An entry was taken into the run; `seen`: the digest of its seen-set key."""
+        url = redact_url(entry.url)
+        flag = ""
+        if url != entry.url:
+            entry = entry._replace(url=url)
+            listed = self.line_start is not None and entry.kind == LISTED
+            start = self.line_start(entry.line) if listed else None
+            flag = f"u{start}" if start is not None else "-"
+        key = digest_hex(digest(record_key(url)))
+        self._add(f"+\t{digest_hex(seen)}\t{key}\t{host}\t{flag}\t{entry.to_line()}")
+
+    def seen(self, digest: tuple[int, int]) -> None:
+        self._add(f"=\t{digest_hex(digest)}")
+
+    def position(self, offset: int, number: int) -> None:
+        """The URL file is handled up to `offset` (after line `number`); the next
+        flush says so, once."""
+        self._position = (offset, number)
+
+    def identity_line(self, offset: int, number: int) -> None:
+        self._add(f"k\t{offset}\t{number}")
+
+    def begin(self, mark: str, value: str, dropped: Mapping[str, int]) -> bool:
+        """Open the group of a page's links (`mark` p, its db.txt key) or of a host's
+        sitemaps (`s`, the host); `dropped`: the frontier's counts of links not
+        followed, which `end` compares. False: the journal holds this page's links
+        from before a kill already; take none (nothing is opened)."""
+        with self._lock:
+            if mark == "p" and value in self.links_taken:
+                self.links_taken.discard(value)
+                return False
+            self._depth += 1
+            if self._group is None:
+                self._group = [f"{mark}\t{value}"]
+                self._dropped = Counter(dropped)
+            return True
+
+    def end(self, dropped: Mapping[str, int]) -> None:
+        """Close the group: its records, and the links not followed since `begin`."""
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._group is not None:
+                group = self._group
+                before = self._dropped
+                group += [f"d\t{reason}\t{n - before[reason]}"
+                          for reason, n in dropped.items() if n != before[reason]]  # fmt: skip
+                self._group = None
+                self._buffer.extend(group)
+
+    def _add(self, record: str) -> None:
+        with self._lock:
+            if self._group is not None:
+                self._group.append(record)
+                return
+            self._buffer.append(record)
+            if len(self._buffer) >= FLUSH_AT:  # a URL file read far ahead of the pages
+                with contextlib.suppress(OSError):  # kept in `broken`: the next page stops
+                    self.flush()
+
+    # -- what the writer asks --------------------------------------------------------
+    def flush(self) -> None:
+        """Write what was recorded, with a commit mark, in one write. Before every
+        append to db.txt. Raises OSError when the disk says no, then and ever after
+        (what could not be written cannot be left out of a later commit)."""
+        with self._lock:
+            if self.broken is not None:
+                raise self.broken
+            if self.closed:
+                return
+            now = time.monotonic()
+            if self.snapshot is not None and now >= self._next_snapshot:
+                self._next_snapshot = now + SNAPSHOT_EVERY
+                self._buffer.append("b\t" + json.dumps(self.snapshot(), separators=(",", ":")))
+            if self._position is not None:
+                self._buffer.append("@\t{}\t{}".format(*self._position))
+                self._position = None
+            if not self._buffer:
+                return
+            data = ("\n".join(self._buffer) + "\n").encode("utf-8", "surrogatepass") + COMMIT
+            self._buffer.clear()
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError as error:
+                self.broken = error
+                raise
+
+    def close(self, sync: bool = True) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self._next_snapshot = 0.0
+            try:
+                self.flush()
+                if sync:
+                    os.fsync(self._fd)
+            finally:
+                self.closed = True
+                os.close(self._fd)
+
+
+# -- the reading side -----------------------------------------------------------------
+def committed_groups(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The records of the journal at `path` after its header line, one commit at a
+    time, with the byte offset just past each commit mark. What follows the last
+    mark (a write a kill cut short) is not given."""
+    with open(path, "rb") as journal:
+        journal.readline()  # the header
+        offset = journal.tell()
+        yield offset, []  # nothing committed yet: the journal ends after its header
+        pending: list[str] = []
+        for raw in journal:
+            offset += len(raw)
+            if raw == COMMIT:
+                yield offset, pending
+                pending = []
+            elif raw.endswith(b"\n"):
+                pending.append(raw[:-1].decode("utf-8", "surrogatepass"))
+
+
+class Replayed(NamedTuple):
+    """What a replay found beside the frontier's state."""
+
+    offset: int  # the URL file was handled up to this byte offset...
+    number: int  # ...and this line
+    counters: dict[str, object]  # the last `b` record
+    links_taken: set[str]  # pages whose links are in, whose line is not
+    identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
+    admitted_done: int  # admitted URLs that have their line in db.txt
+    end: int  # the byte offset just past the last commit
+
+
+def replay(
+    path: Path,
+    frontier: Frontier,
+    done: SeenUrls,
+    reread: Callable[[int], str | None],
+    now: float,
+) -> Replayed:
+    """Rebuild `frontier` from the journal at `path`: every admitted URL seen again,
+    those without a key in `done` (the db.txt keys of the run's lines) queued again
+    in the order they came, the links not followed counted again. `reread(offset)`:
+    the URL at that byte offset of the URL file (a listed URL whose password the
+    journal does not hold), None if it cannot be read."""
+    offset = number = admitted_done = end = 0
+    counters: dict[str, object] = {}
+    if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
+        frontier.seen = SeenUrls(path.stat().st_size // 120)
+    links_taken: set[str] = set()
+    identity_lines: list[tuple[int, int]] = []
+    for committed, records in committed_groups(path):
+        end = committed
+        for record in records:
+            mark, _, rest = record.partition("\t")
+            if mark == "+":
+                seen, key, host, flag, line = rest.split("\t", 4)
+                finished = done.has_digest(digest_pair(key))
+                admitted_done += finished
+                if flag.startswith("u") and not finished:
+                    url = reread(int(flag[1:]))
+                    if url is not None:
+                        line = Entry.from_line(line)._replace(url=url).to_line()
+                kind = line[: line.index("\t")]
+                frontier.readmit(digest_pair(seen), host, kind, line, not finished, now)
+            elif mark == "=":
+                frontier.mark_seen(digest_pair(rest))
+            elif mark == "p" and not done.has_digest(digest(rest)):
+                links_taken.add(rest)
+            elif mark == "s":
+                frontier.mark_sitemapped(rest)
+            elif mark == "d":
+                reason, count = rest.split("\t")
+                frontier.dropped[reason] += int(count)
+            elif mark == "@":
+                at, line_number = rest.split("\t")
+                offset, number = int(at), int(line_number)
+            elif mark == "b":
+                counters = json.loads(rest)
+            elif mark == "k":
+                at, line_number = rest.split("\t")
+                identity_lines.append((int(at), int(line_number)))
+    frontier.ask_sitemaps()
+    return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)

@@ -1,0 +1,294 @@
+"""`--resume`: a run that was killed goes on where it stopped, every URL of the run
+still getting exactly one `url:` or `error:` line, however often it is killed.
+
+The runner asks `plan_run` once the frontier is built, before any worker starts.
+The order of decisions:
+1. Without `--resume`: a new run, and no state is kept (`Plan`, which does nothing);
+   a state left by a killed run goes, as that run is no longer the last one.
+2. With it, the last run of the output (`crawler.resume.finished.last_run`): if it
+   finished (an end line that does not say `interrupted`), or there is none, a new
+   run, which keeps a state from its start (`<output>.state/`, see
+   `crawler.resume.state`), so that it can be continued if it is killed.
+3. If it did not finish, it is continued, or nothing happens (`ResumeError`, one
+   line, exit 2) when that cannot be done honestly: the state is missing, torn,
+   from another version or of another run; the URL file is standard input; the
+   URL file or the options that decide the run's URLs differ from the killed
+   run's (the line names what differs).
+4. Continuing: the run's keys and counts are read from db.txt
+   (`crawler.resume.finished`), the frontier is rebuilt from the journal
+   (`crawler.frontier.journal.replay`): the URLs admitted that have no line are
+   queued again, in their order; the URL file is read on from where it was
+   handled. A state the journal shows behind db.txt (a power cut lost its last
+   writes) is refused too.
+
+The runner then writes `run:<ID> start` or `run:<ID> resume` (`Plan.event`), lets
+the journal see every append to db.txt first (`Plan.writer`), reads the URL file
+through `Plan.jobs`, gives the run's counters to `Plan.restore`, and ends with
+`Plan.finish`: a run that ended (its end line written, not `interrupted`) leaves
+no state behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from crawler.frontier import Frontier
+from crawler.frontier.journal import Journal, replay
+from crawler.model import BadLine, Job
+from crawler.report import Stats
+from crawler.resume import state
+from crawler.resume.finished import Done, find_start, last_run, read_done
+from crawler.resume.urlfile import KnownOrigins, TrackedLines, reread_job, reread_url
+from crawler.urlfile import read_jobs, read_lines
+from pipelines.writer import OutputError, Writer
+
+START, RESUME = "start", "resume"
+
+
+class ResumeError(Exception):
+    """The run cannot be continued; the message is one line."""
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class Plan:
+    """A new run without a state: every method leaves things as they are."""
+
+    event = START
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id or new_run_id()
+
+    def writer(self, writer: Writer) -> Writer:
+        return writer
+
+    def jobs(
+        self, urls: BinaryIO, parsers: tuple[str, ...], known: Collection[str]
+    ) -> Iterator[Job | BadLine]:
+        return read_jobs(read_lines(urls), parsers, known)
+
+    def restore(self, stats: Stats) -> None:
+        pass
+
+    def finish(self, status: str, ended: bool) -> None:
+        pass
+
+
+class KeptPlan(Plan):
+    """A run that keeps its state: a new one, or one continued."""
+
+    def __init__(
+        self,
+        run_id: str,
+        directory: Path,
+        journal: Journal,
+        lines: TrackedLines,
+        started_at: float,
+        done: Done | None = None,
+        counters: dict[str, Any] | None = None,
+        identity_lines: list[tuple[int, int]] | None = None,
+        url_file: Path | None = None,
+    ) -> None:
+        super().__init__(run_id)
+        self.event = START if done is None else RESUME
+        self.directory = directory
+        self.journal = journal
+        self.lines = lines
+        self.started_at = started_at
+        self.done = done
+        self.bad_lines = done.bad_lines if done is not None else set()  # answered already
+        self.counters = counters or {}
+        self.identity_lines = identity_lines or []
+        self.url_file = url_file
+
+    def writer(self, writer: Writer) -> Writer:
+        return JournaledWriter(writer, self.journal)  # type: ignore[return-value]
+
+    def jobs(
+        self, urls: BinaryIO, parsers: tuple[str, ...], known: Collection[str]
+    ) -> Iterator[Job | BadLine]:
+        """The URL file's jobs from where the killed run had handled it; after each
+        one is taken, the journal learns how far the file is handled."""
+        answered, journal, lines = self.bad_lines, self.journal, self.lines
+        known_origins = KnownOrigins()
+        yield from self._identity_jobs(known_origins, parsers, known)
+        for item in read_jobs(lines.read(urls), parsers, known):
+            if isinstance(item, Job) and known_origins.first(item.url):
+                journal.identity_line(lines.start, lines.number)
+            if not (isinstance(item, BadLine) and item.line in answered):
+                yield item  # the loop comes back for the next one once this is taken
+            journal.position(lines.end, lines.number)
+        journal.position(lines.end, lines.number)
+
+    def _identity_jobs(
+        self, known_origins: KnownOrigins, parsers: tuple[str, ...], known: Collection[str]
+    ) -> Iterator[Job]:
+        """The URL file lines before where it was handled that are the first of their
+        origin (or the first there with a password), read again and given once more:
+        who the crawl is on a site is learnt from them (`crawler.identity`), and the
+        frontier has them already, so they add nothing to fetch."""
+        for offset, number in self.identity_lines:
+            if number > self.lines.number or number in self.bad_lines:
+                continue  # read in turn anyway / answered already
+            job = reread_job(self.url_file, offset, number, parsers, known)
+            if isinstance(job, Job):
+                known_origins.first(job.url)
+                yield job
+
+    def restore(self, stats: Stats) -> None:
+        """The run's counters so far into `stats` (the frontier's are in already)."""
+        stats.started_at = self.started_at
+        if self.done is not None:
+            counters = self.counters
+            stats.ok, stats.failed = self.done.ok, self.done.failed
+            stats.errors.update(self.done.errors)
+            for name in ("retried", "bytes", "unchanged", "saved", "items_dropped"):
+                setattr(stats, name, int(counters.get(name, 0)))
+            stats.held_seconds = float(counters.get("held_seconds", 0.0))
+            stats.started = time.monotonic() - float(counters.get("seconds", 0.0))
+            self.done = None  # its keys are no longer needed; let them go
+        self.journal.snapshot = lambda: _counters(stats)
+
+    def finish(self, status: str, ended: bool) -> None:
+        """A run that ended leaves nothing; one interrupted keeps its state, synced."""
+        # The records are in db.txt whatever happens here; a resume says if the
+        # state cannot be used.
+        with contextlib.suppress(OSError):
+            self.journal.close(sync=not ended or status == "interrupted")
+        if ended and status != "interrupted":
+            state.remove(self.directory)
+
+
+class JournaledWriter:
+    """The output writer, with the journal flushed before every append (see
+    `crawler.frontier.journal`, the order of writes)."""
+
+    def __init__(self, writer: Writer, journal: Journal) -> None:
+        self._writer = writer
+        self._journal = journal
+        self.path = writer.path
+
+    def append(self, lines: Sequence[str]) -> None:
+        try:
+            self._journal.flush()
+        except OSError as error:
+            raise OutputError(f"cannot write the resume state: {error.strerror}") from None
+        self._writer.append(lines)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _counters(stats: Stats) -> dict[str, Any]:
+    return {
+        "retried": stats.retried,
+        "bytes": stats.bytes,
+        "unchanged": stats.unchanged,
+        "saved": stats.saved,
+        "items_dropped": stats.items_dropped,
+        "held_seconds": round(stats.held_seconds, 3),
+        "seconds": round(stats.seconds, 3),
+    }
+
+
+def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> Plan:
+    """How this run starts (see the module docstring); the frontier is rebuilt when
+    the run is continued. Raises ResumeError."""
+    output: Path = settings.output
+    directory = state.state_dir(output)
+    if not getattr(settings, "resume", False):
+        # A new run: the run a state was kept for is not the last one any more.
+        if directory.exists():
+            state.remove(directory)
+        return Plan()
+    fingerprint = {
+        "urls": state.url_file_identity(source, urls),
+        "options": state.options_fingerprint(frontier, settings),
+    }
+    try:
+        last = last_run(output)
+    except OSError as error:
+        raise ResumeError(f"cannot read {output}: {error.strerror}") from None
+    if last is None or last.finished:
+        return _new_run(output, directory, fingerprint, frontier)
+    return _continue(last.id, output, directory, fingerprint, urls, source, frontier)
+
+
+def _new_run(
+    output: Path, directory: Path, fingerprint: dict[str, Any], frontier: Frontier
+) -> KeptPlan:
+    run_id = new_run_id()
+    try:
+        size = os.stat(output).st_size
+    except FileNotFoundError:
+        size = 0
+    header = state.Header(run_id, time.time(), size, fingerprint)
+    try:
+        fd = state.create(directory, header)
+    except OSError as error:
+        raise ResumeError(f"cannot write the resume state {directory}: {error.strerror}") from None
+    lines = TrackedLines()
+    frontier.journal = journal = Journal(fd, position=lines.start_of)
+    return KeptPlan(run_id, directory, journal, lines, header.started_at)
+
+
+def _continue(
+    run: str,
+    output: Path,
+    directory: Path,
+    fingerprint: dict[str, Any],
+    urls: BinaryIO,
+    source: str,
+    frontier: Frontier,
+) -> KeptPlan:
+    cannot = f"cannot resume run {run} of {output}"
+    advice = "run without --resume to start a new run"
+    try:
+        header = state.read_header(directory)
+    except state.StateError as error:
+        raise ResumeError(f"{cannot}: {error}; {advice}") from None
+    if header.run != run:
+        raise ResumeError(f"{cannot}: its state {directory} is of run {header.run}; {advice}")
+    if source == state.STDIN:
+        raise ResumeError(f"{cannot}: its URLs came from standard input, which cannot be "
+                          f"read again; {advice}")  # fmt: skip
+    differs = state.differences(header.fingerprint, fingerprint)
+    if differs:
+        raise ResumeError(
+            f"{cannot}: {differs}; resume with the same URL file and options, or {advice}"
+        )
+    try:
+        start = find_start(output, run, header.db_offset)
+        if start is None:
+            raise ResumeError(f"{cannot}: its start line is not in the file; {advice}")
+        done = read_done(output, run, start)
+        url_file = Path(header.fingerprint["urls"]["path"])
+        replayed = replay(
+            directory / state.JOURNAL,
+            frontier,
+            done.keys,
+            lambda offset: reread_url(url_file, offset),
+            time.monotonic(),
+        )
+    except OSError as error:
+        raise ResumeError(f"{cannot}: {error.filename or output}: {error.strerror}") from None
+    if replayed.admitted_done < done.admitted:
+        raise ResumeError(f"{cannot}: its state is behind the file (the machine stopped before "
+                          f"the state reached the disk?); {advice}")  # fmt: skip
+    try:
+        fd = state.reopen(directory, replayed.end)
+    except OSError as error:
+        raise ResumeError(f"{cannot}: cannot write its state: {error.strerror}") from None
+    lines = TrackedLines(replayed.offset, replayed.number)
+    journal = Journal(fd, replayed.links_taken, lines.start_of)
+    frontier.journal = journal
+    return KeptPlan(run, directory, journal, lines, header.started_at, done, replayed.counters,
+                    replayed.identity_lines, url_file)  # fmt: skip
