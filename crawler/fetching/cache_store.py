@@ -172,22 +172,24 @@ def _words(error: sqlite3.Error) -> str:
 
 def _set_up(connection: sqlite3.Connection) -> None:
     """Check the file's version; create the schema in an empty file (auto_vacuum
-    must be chosen before the first table, so freed pages can be given back)."""
-    application, version = (
-        connection.execute("PRAGMA application_id").fetchone()[0],
-        connection.execute("PRAGMA user_version").fetchone()[0],
-    )
-    if (application, version) == (APPLICATION_ID, SCHEMA_VERSION):
+    must be chosen before the first table, so freed pages can be given back).
+    Workers may be making it at the same moment: what the file is, is read in one
+    statement (one snapshot), and read again under the write lock before creating."""
+    state = _state(connection)
+    if state == "ours":
         _per_connection(connection)
         return
-    if application != 0 or version != 0 or _has_tables(connection):
+    if state == "foreign":
         raise Unusable("written by another program or version")
     connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
         raise sqlite3.OperationalError("database is locked")  # retried by connect
     connection.execute("BEGIN IMMEDIATE")
     try:
-        if connection.execute("PRAGMA user_version").fetchone()[0] == 0:
+        state = _state(connection)
+        if state == "foreign":
+            raise Unusable("written by another program or version")
+        if state == "empty":
             _create(connection)
         connection.execute("COMMIT")
     except BaseException:
@@ -204,8 +206,18 @@ def _create(connection: sqlite3.Connection) -> None:
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _has_tables(connection: sqlite3.Connection) -> bool:
-    return connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+_STATE = (
+    "SELECT (SELECT application_id FROM pragma_application_id), "
+    "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)"
+)
+
+
+def _state(connection: sqlite3.Connection) -> str:
+    """`ours` (this schema), `empty` (a new file), or `foreign`."""
+    application, version, tables = connection.execute(_STATE).fetchone()
+    if (application, version) == (APPLICATION_ID, SCHEMA_VERSION):
+        return "ours"
+    return "empty" if (application, version, tables) == (0, 0, 0) else "foreign"
 
 
 def _per_connection(connection: sqlite3.Connection) -> None:
