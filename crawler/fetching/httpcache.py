@@ -172,7 +172,7 @@ class HttpCache:
         """The stored answer, confirmed by `response` (a 304): its connection is
         handed back (the empty body read), and what the 304 changed is kept."""
         response.raw.read()  # the (empty) body read to its end hands the connection back
-        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.items())
+        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.lower_items())
         # An entry with validators is asked every time (fresh_until 0); only new
         # validators are worth a write, and otherwise the mark of its last use.
         etag = response.headers.get("ETag") or entry.etag
