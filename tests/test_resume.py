@@ -173,16 +173,21 @@ def test_kill_9_with_pages_in_flight_then_resume_gives_the_lines_of_a_whole_run(
     whole = uninterrupted(site, tmp_path, urls, "--depth", "inf")
 
     db = tmp_path / "db.txt"
-    runs = Resumes(site, urls, db, "--depth", "inf")
+    rejected = tmp_path / "rejected.tsv"
+    runs = Resumes(site, urls, db, "--depth", "inf", "--rejected-log", str(rejected))
+    logged: list[str] = []
     for allowed in (7, 20, 45):  # three kills, each with pages held in the server
         gate.close(allowed)
         crawl = runs.start()
         kill_when(crawl, lambda: gate.held >= 2 and len(finished_lines(db)) >= 3, "got busy")
         runs.killed()
+        logged = rejected.read_text(encoding="utf-8").splitlines()
         gate.open()
     result = runs.resume()
     assert result.returncode == 0, result.stderr
     assert runs.asked_again() == []
+    # The links not followed, logged by every part: a resumed run appends to the log.
+    assert logged and set(logged) <= set(rejected.read_text(encoding="utf-8").splitlines())
 
     assert records(db) == records(whole)  # every line once, the same lines
     assert all(count == 1 for count in Counter(keys_done(db)).values())
