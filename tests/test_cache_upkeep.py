@@ -22,7 +22,8 @@ def fill(path: Path, used: list[float], body_bytes: int = 2000) -> None:
     for n, when in enumerate(used):
         cache_store.save(
             connection, f"key-{n}".encode(), when, 0.0, f'"{n}"', None, "", None,
-            f"http://127.0.0.1/{n}", [("ETag", f'"{n}"')], os.urandom(body_bytes),
+            "http://127.0.0.1", f"http://127.0.0.1/{n}", [("ETag", f'"{n}"')],
+            os.urandom(body_bytes),
         )  # fmt: skip
     connection.close()
 
@@ -131,3 +132,14 @@ def test_a_folder_where_no_cache_can_be_made_is_one_line(tmp_path: Path) -> None
     said: list[str] = []
     prepare(blocked / "c.sqlite", said.append)
     assert len(said) == 1 and "fetching without it" in said[0]
+
+
+def test_an_origin_whose_pages_all_went_is_forgotten(tmp_path: Path) -> None:
+    """Requests to an origin the cache holds nothing of skip the lookup."""
+    cache = tmp_path / "c.sqlite"
+    fill(cache, [NOW - 60 * DAY] * 3)
+    with sqlite3.connect(cache) as connection:
+        connection.execute("INSERT INTO origins VALUES ('http://127.0.0.1')")
+    keep_bounded(cache, 30, None, print, clock=lambda: NOW)
+    with sqlite3.connect(cache) as connection:
+        assert connection.execute("SELECT count(*) FROM origins").fetchone()[0] == 0

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 APPLICATION_ID = 0x63726C63  # "crlc": this file is crawl's HTTP cache
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT = 2.0  # seconds a write waits for another process's transaction
 KEY_BYTES = 32
 JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -55,11 +55,15 @@ SCHEMA = (
     vary TEXT NOT NULL,            -- request headers the answer varies on, "" for none
     vary_hash BLOB,                -- MAC of this request's values of those headers
     compressed INTEGER NOT NULL,   -- 1: body is zlib-compressed
+    origin TEXT NOT NULL,          -- scheme://host:port of the URL
     url TEXT NOT NULL,             -- for a person reading the file, without user:password@
     headers TEXT NOT NULL,         -- the answer's, as JSON [[name, value], ...]
     body BLOB NOT NULL
 )""",
     "CREATE INDEX IF NOT EXISTS responses_used ON responses (used)",
+    "CREATE INDEX IF NOT EXISTS responses_origin ON responses (origin)",
+    # The origins that have rows: a request to any other is not looked up at all.
+    "CREATE TABLE IF NOT EXISTS origins (origin TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 
 
@@ -233,8 +237,18 @@ _LOOKUP = (
 )
 _SAVE = (
     "INSERT OR REPLACE INTO responses (key, used, fresh_until, etag, last_modified, vary, "
-    "vary_hash, compressed, url, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "vary_hash, compressed, origin, url, headers, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def origins(connection: sqlite3.Connection) -> set[str]:
+    """The origins the cache holds rows of (a few hundred at most, for a crawl)."""
+    return {row[0] for row in connection.execute("SELECT origin FROM origins")}
+
+
+def add_origin(connection: sqlite3.Connection, origin: str) -> None:
+    connection.execute("INSERT OR IGNORE INTO origins (origin) VALUES (?)", (origin,))
 
 
 def lookup(connection: sqlite3.Connection, key: bytes) -> Entry | None:
@@ -251,6 +265,7 @@ def save(
     last_modified: str | None,
     vary: str,
     vary_hash: bytes | None,
+    origin: str,
     url: str,
     headers: list[tuple[str, str]],
     body: bytes,
@@ -270,6 +285,7 @@ def save(
             vary,
             vary_hash,
             int(compressed),
+            origin,
             url,
             json.dumps(headers, ensure_ascii=False),
             packed if compressed else body,

@@ -172,6 +172,14 @@ def evict_past(connection: sqlite3.Connection, max_size: int, deadline: float) -
     return evicted
 
 
+def forget_origins(connection: sqlite3.Connection) -> None:
+    """Drop the origins whose rows all went: a request there is not looked up."""
+    connection.execute(
+        "DELETE FROM origins WHERE NOT EXISTS "
+        "(SELECT 1 FROM responses WHERE responses.origin = origins.origin)"
+    )
+
+
 def give_back(connection: sqlite3.Connection, deadline: float) -> None:
     """Return free pages to the file system, then empty the WAL into the file."""
     while time.monotonic() < deadline:
@@ -203,6 +211,8 @@ def keep_bounded(
         evicted += evict_old(connection, clock() - max_age_days * DAY, deadline)
         if max_size is not None:
             evicted += evict_past(connection, max_size, deadline)
+        if evicted:
+            forget_origins(connection)
         give_back(connection, deadline)
     except sqlite3.OperationalError:
         pass  # busy (a run sharing this cache): the next run prunes

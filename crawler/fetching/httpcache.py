@@ -3,6 +3,8 @@
 `HttpCache.send` stands in front of the transport's `send` for every request a
 worker makes (each redirect hop too), with the request exactly as it goes out,
 headers and cookies included. In order:
+0. A request to an origin the cache holds nothing of (a site that never sent a
+   validator) goes on as it is: no key computed, no lookup.
 1. The request's key: a keyed hash (BLAKE2b's MAC mode) of its method, URL and identity headers
    (`crawler.fetching.cache_policy`, `crawler.fetching.cache_store`). One indexed
    lookup finds the entry, if any, whose `Vary` values must also match.
@@ -45,8 +47,17 @@ class Pending:
 
     __slots__ = ("key", "url", "use")
 
-    def __init__(self, key: bytes, url: str, use: cache_policy.RequestUse) -> None:
+    def __init__(self, key: bytes | None, url: str, use: cache_policy.RequestUse) -> None:
         self.key, self.url, self.use = key, url, use
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of an absolute URL as requests prepares it, without
+    any `user:password@` (a string cut: it is asked on every request)."""
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    netloc = url[start:] if end < 0 else url[start:end]
+    return url[:start] + netloc.rpartition("@")[2]
 
 
 def without_userinfo(url: str) -> str:
@@ -65,6 +76,9 @@ class HttpCache:
         self.key = cache_store.read_key(path)
         self.connection: sqlite3.Connection | None = cache_store.connect(path)
         self.clock = clock
+        # Origins with stored rows when this thread started, and those it stored
+        # since: another worker's rows of this run are found by the next run.
+        self.origins = cache_store.origins(self.connection)
 
     def close(self) -> None:
         if self.connection is not None:
@@ -107,6 +121,11 @@ class HttpCache:
         use = cache_policy.request_directives(request.headers)
         if not use.read:
             return send_on(request)
+        url = request.url or ""
+        if origin_of(url) not in self.origins:  # nothing stored there: no lookup, no key
+            response = send_on(request)
+            response.cache_pending = Pending(None, url, use)  # type: ignore[attr-defined]
+            return response
         key = self.request_key(request)
         try:
             entry = cache_store.lookup(self.connection, key)
@@ -130,7 +149,7 @@ class HttpCache:
         response = send_on(request)
         if response.status_code == 304 and entry is not None:
             return self._revalidated(request, response, entry, now)
-        response.cache_pending = Pending(key, request.url or "", use)  # type: ignore[attr-defined]
+        response.cache_pending = Pending(key, url, use)  # type: ignore[attr-defined]
         return response
 
     def _revalidated(
@@ -192,20 +211,28 @@ class HttpCache:
         said = cache_policy.storage("GET", response.status_code, response.headers, pending.use)
         if not said.store:
             return
+        if response.request is None:
+            return
         now = self.clock()
         vary = cache_policy.vary_names(response.headers)
-        request_headers = response.request.headers if response.request is not None else {}
+        key = pending.key or self.request_key(response.request)
+        url = without_userinfo(pending.url)
+        origin = origin_of(url)
         try:
+            if origin not in self.origins:
+                cache_store.add_origin(self.connection, origin)
+                self.origins.add(origin)
             cache_store.save(
                 self.connection,
-                pending.key,
+                key,
                 now,
                 now + said.fresh_for if said.fresh_for else 0.0,
                 response.headers.get("ETag"),
                 response.headers.get("Last-Modified"),
                 vary,
-                self.vary_hash(vary, request_headers),
-                without_userinfo(pending.url),
+                self.vary_hash(vary, response.request.headers),
+                origin,
+                url,
                 cache_policy.kept_headers(response.headers.items()),
                 body,
             )
