@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.records import read_line
-from tests.conftest import run_crawl, start_crawl, write_urls
+from tests.conftest import ROOT, crawl_command, crawl_env, run_crawl, start_crawl, write_urls
 from tests.site_server import Site, links
 from tests.stress_util import db_lines, descendants, gone, wait_for
 
@@ -626,3 +626,22 @@ def test_a_state_with_a_record_no_crawl_writes_is_torn(site: Site, tmp_path: Pat
     result = run_crawl(*args)
     assert result.returncode == 2 and "is torn" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_that_read_standard_input_cannot_be_resumed(site: Site, tmp_path: Path) -> None:
+    gate = Gate(2)
+    gated(site, gate, "/p/", graph_page(20))
+    db = tmp_path / "db.txt"
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    args = ["-", "--output", str(db), "--workers", "2", "--no-progress", "-q", "--no-cache",
+            "--resume", "--depth", "inf"]  # fmt: skip
+    with urls.open("rb") as stdin:
+        crawl = subprocess.Popen(
+            crawl_command(*args), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=crawl_env(), cwd=ROOT,
+        )  # fmt: skip
+        kill_when(crawl, gate.holding(2), "held a page")
+    gate.open()
+    result = run_crawl(*args, stdin=site.url("/p/0") + "\n")
+    assert result.returncode == 2, result.stderr
+    assert "standard input, which cannot be read again" in result.stderr

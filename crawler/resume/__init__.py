@@ -257,9 +257,11 @@ def _continue(
         raise ResumeError(f"{cannot}: {error}; {advice}") from None
     if header.run != run:
         raise ResumeError(f"{cannot}: its state {directory} is of run {header.run}; {advice}")
-    if source == state.STDIN:
-        raise ResumeError(f"{cannot}: its URLs came from standard input, which cannot be "
-                          f"read again; {advice}")  # fmt: skip
+    then = header.fingerprint.get("urls", {})
+    if not state.rereadable(then):
+        where = "standard input" if then.get("path") == state.STDIN else then.get("path")
+        raise ResumeError(f"{cannot}: its URLs came from {where}, which cannot be read "
+                          f"again; {advice}")  # fmt: skip
     differs = state.differences(header.fingerprint, fingerprint)
     if differs:
         raise ResumeError(
