@@ -610,3 +610,19 @@ def test_a_run_without_resume_starts_afresh_and_removes_the_killed_runs_state(
     assert not (tmp_path / "db.txt.state").exists()
     events = [line.split()[1] for line in db_lines(db) if line.startswith("run:")]
     assert events == ["start", "start", "end"]
+
+
+def test_a_state_with_a_record_no_crawl_writes_is_torn(site: Site, tmp_path: Path) -> None:
+    gate = Gate(3)
+    gated(site, gate, "/p/", graph_page(20))
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    db = tmp_path / "db.txt"
+    args = crawl_args(urls, db, "--resume", "--depth", "inf")
+    crawl = start_crawl(*args)
+    kill_when(crawl, gate.holding(3), "held a page")
+    gate.open()
+    with (tmp_path / "db.txt.state" / "journal").open("ab") as journal:
+        journal.write(b"+\tnot hex\tx\n.\n")
+    result = run_crawl(*args)
+    assert result.returncode == 2 and "is torn" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -280,6 +280,8 @@ def _continue(
         )
     except OSError as error:
         raise ResumeError(f"{cannot}: {error.filename or output}: {error.strerror}") from None
+    except (ValueError, IndexError, KeyError, TypeError):  # a record no crawl writes
+        raise ResumeError(f"{cannot}: its state {directory} is torn; {advice}") from None
     if replayed.admitted_done < done.admitted:
         raise ResumeError(f"{cannot}: its state is behind the file (the machine stopped before "
                           f"the state reached the disk?); {advice}")  # fmt: skip
