@@ -25,7 +25,7 @@ from crawler.model import BadLine, Job
 from crawler.pools import BackendError, make_pool
 from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats
-from crawler.resume import ResumeError, new_run_id, plan_run
+from crawler.resume import RESUME, ResumeError, new_run_id, plan_run
 from crawler.run_report import RunReport
 from crawler.settings import RunSettings
 from pipelines.parsers import Registry, active
@@ -146,14 +146,6 @@ def _locked_run(
     except OutputError as error:
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
-    try:  # --rejected-log, like the output, before any worker starts
-        rejected_log = open_rejected_log(settings.rejected_log)
-    except OSError as error:
-        writer.close()
-        reporter.say(
-            f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
-        )
-        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     frontier = Frontier(
         # A site's first answer may set the cookie the others need: one at a time until then.
         HostQueues(settings.per_host, settings.delay, first_alone=True),
@@ -161,16 +153,23 @@ def _locked_run(
         lookahead=settings.lookahead,
         follow=policy_for(settings, active().check),  # the command line checked it
         sitemaps=settings.sitemaps,
-        keep_rejected=rejected_log is not None,
+        keep_rejected=settings.rejected_log is not None,
     )
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
         plan = plan_run(settings, urls, source, frontier)
     except ResumeError as error:
         writer.close()
-        close_quietly(rejected_log)
         reporter.say(f"crawl: {error}")
         return EXIT_UNUSABLE
     run_id = plan.run_id
+    try:  # --rejected-log, like the output, before any worker starts
+        rejected_log = open_rejected_log(settings.rejected_log, plan.event == RESUME)
+    except OSError as error:
+        writer.close()
+        reporter.say(
+            f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
+        )
+        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
         from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
 
@@ -279,13 +278,13 @@ def _locked_run(
     return end_run(settings, run_id, status, code, outcome.stats, reporter)
 
 
-def open_rejected_log(path: Path | None) -> TextIO | None:
-    """The `--rejected-log` file, emptied for this run (as wget's is), line-buffered
-    so that a killed run leaves whole lines."""
+def open_rejected_log(path: Path | None, resumed: bool = False) -> TextIO | None:
+    """The `--rejected-log` file, emptied for this run (as wget's is; appended to
+    when the run is resumed), line-buffered so that a killed run leaves whole lines."""
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8", buffering=1)
+    return open(path, "a" if resumed else "w", encoding="utf-8", buffering=1)
 
 
 def close_quietly(file: TextIO | None) -> None:

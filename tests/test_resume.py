@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.records import read_line
-from tests.conftest import run_crawl, start_crawl, write_urls
+from tests.conftest import ROOT, crawl_command, crawl_env, run_crawl, start_crawl, write_urls
 from tests.site_server import Site, links
 from tests.stress_util import db_lines, descendants, gone, wait_for
 
@@ -173,16 +173,21 @@ def test_kill_9_with_pages_in_flight_then_resume_gives_the_lines_of_a_whole_run(
     whole = uninterrupted(site, tmp_path, urls, "--depth", "inf")
 
     db = tmp_path / "db.txt"
-    runs = Resumes(site, urls, db, "--depth", "inf")
+    rejected = tmp_path / "rejected.tsv"
+    runs = Resumes(site, urls, db, "--depth", "inf", "--rejected-log", str(rejected))
+    logged: list[str] = []
     for allowed in (7, 20, 45):  # three kills, each with pages held in the server
         gate.close(allowed)
         crawl = runs.start()
         kill_when(crawl, lambda: gate.held >= 2 and len(finished_lines(db)) >= 3, "got busy")
         runs.killed()
+        logged = rejected.read_text(encoding="utf-8").splitlines()
         gate.open()
     result = runs.resume()
     assert result.returncode == 0, result.stderr
     assert runs.asked_again() == []
+    # The links not followed, logged by every part: a resumed run appends to the log.
+    assert logged and set(logged) <= set(rejected.read_text(encoding="utf-8").splitlines())
 
     assert records(db) == records(whole)  # every line once, the same lines
     assert all(count == 1 for count in Counter(keys_done(db)).values())
@@ -605,3 +610,38 @@ def test_a_run_without_resume_starts_afresh_and_removes_the_killed_runs_state(
     assert not (tmp_path / "db.txt.state").exists()
     events = [line.split()[1] for line in db_lines(db) if line.startswith("run:")]
     assert events == ["start", "start", "end"]
+
+
+def test_a_state_with_a_record_no_crawl_writes_is_torn(site: Site, tmp_path: Path) -> None:
+    gate = Gate(3)
+    gated(site, gate, "/p/", graph_page(20))
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    db = tmp_path / "db.txt"
+    args = crawl_args(urls, db, "--resume", "--depth", "inf")
+    crawl = start_crawl(*args)
+    kill_when(crawl, gate.holding(3), "held a page")
+    gate.open()
+    with (tmp_path / "db.txt.state" / "journal").open("ab") as journal:
+        journal.write(b"+\tnot hex\tx\n.\n")
+    result = run_crawl(*args)
+    assert result.returncode == 2 and "is torn" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_run_that_read_standard_input_cannot_be_resumed(site: Site, tmp_path: Path) -> None:
+    gate = Gate(2)
+    gated(site, gate, "/p/", graph_page(20))
+    db = tmp_path / "db.txt"
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    args = ["-", "--output", str(db), "--workers", "2", "--no-progress", "-q", "--no-cache",
+            "--resume", "--depth", "inf"]  # fmt: skip
+    with urls.open("rb") as stdin:
+        crawl = subprocess.Popen(
+            crawl_command(*args), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=crawl_env(), cwd=ROOT,
+        )  # fmt: skip
+        kill_when(crawl, gate.holding(2), "held a page")
+    gate.open()
+    result = run_crawl(*args, stdin=site.url("/p/0") + "\n")
+    assert result.returncode == 2, result.stderr
+    assert "standard input, which cannot be read again" in result.stderr

@@ -29,7 +29,8 @@ fetches it. Records are text lines, fields split by tabs:
 The order of writes makes a kill at any instant harmless:
 1. `flush()` comes before every append to `db.txt` (`JournaledWriter`): a page
    whose lines are in db.txt has its links, and every URL with a line in db.txt
-   was admitted in the journal first.
+   was admitted in the journal first. (Every `FLUSH_AT` records it also flushes
+   on its own: a commit may come early, never late.)
 2. One `flush()` is one `write` ending in `.`; what follows the last `.` (a write a
    kill cut short) is ignored, and cut off before the resumed run appends.
 3. A page's links are one group (`begin` ... `end`), kept apart until `end` and

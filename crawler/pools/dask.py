@@ -292,7 +292,10 @@ def _local_cluster(settings: RunSettings) -> LocalCluster:
         protocol="tls://",
         security=Security.temporary(),
         dashboard_address=LOCAL_DASHBOARD if settings.dashboard else None,
-        silence_logs=logging.ERROR,
+        # A worker whose scheduler went first (Ctrl-C reaches the whole process group)
+        # logs its failed heartbeat as an ERROR with a traceback; what a lost worker
+        # costs is said by the report, so the workers' own logs say nothing below this.
+        silence_logs=logging.CRITICAL,
     )
 
 

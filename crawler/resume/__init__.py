@@ -257,9 +257,11 @@ def _continue(
         raise ResumeError(f"{cannot}: {error}; {advice}") from None
     if header.run != run:
         raise ResumeError(f"{cannot}: its state {directory} is of run {header.run}; {advice}")
-    if source == state.STDIN:
-        raise ResumeError(f"{cannot}: its URLs came from standard input, which cannot be "
-                          f"read again; {advice}")  # fmt: skip
+    then = header.fingerprint.get("urls", {})
+    if not state.rereadable(then):
+        where = "standard input" if then.get("path") == state.STDIN else then.get("path")
+        raise ResumeError(f"{cannot}: its URLs came from {where}, which cannot be read "
+                          f"again; {advice}")  # fmt: skip
     differs = state.differences(header.fingerprint, fingerprint)
     if differs:
         raise ResumeError(
@@ -280,6 +282,8 @@ def _continue(
         )
     except OSError as error:
         raise ResumeError(f"{cannot}: {error.filename or output}: {error.strerror}") from None
+    except (ValueError, IndexError, KeyError, TypeError):  # a record no crawl writes
+        raise ResumeError(f"{cannot}: its state {directory} is torn; {advice}") from None
     if replayed.admitted_done < done.admitted:
         raise ResumeError(f"{cannot}: its state is behind the file (the machine stopped before "
                           f"the state reached the disk?); {advice}")  # fmt: skip

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,18 @@ class Header:
 
 def url_file_identity(source: str, stream: Any) -> dict[str, Any]:
     """What names the URL file: its absolute path, size, and a digest of its first
-    MiB (read through a second handle, so `stream` stays where it is)."""
+    MiB (read through a second handle, so `stream` stays where it is). Standard
+    input, a pipe or the --demo's list: only its name (it cannot be read again)."""
     if source == STDIN:
         return {"path": STDIN}
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError):  # not a file (the --demo's list): nothing to read again
+        return {"path": source}
+    if not stat.S_ISREG(status.st_mode):  # a pipe is read once
+        return {"path": source}
     path = Path(source).absolute()
-    size = os.fstat(stream.fileno()).st_size
+    size = status.st_size
     with open(path, "rb") as again:
         head = hashlib.blake2b(again.read(HEAD_BYTES), digest_size=16).hexdigest()
     return {"path": str(path), "size": size, "head": head}
@@ -93,6 +101,11 @@ def options_fingerprint(frontier: Any, settings: Any) -> dict[str, Any]:
         "[follow] table": table("follow"),
         "[parsers] table": table("parsers"),
     }
+
+
+def rereadable(identity: dict[str, Any]) -> bool:
+    """Whether the URL file of `url_file_identity` can be read again (a file)."""
+    return "size" in identity
 
 
 def differences(then: dict[str, Any], now: dict[str, Any]) -> str | None:
