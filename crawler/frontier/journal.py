@@ -17,6 +17,8 @@ fetches it. Records are text lines, fields split by tabs:
     p KEY                 the links of the page KEY (its db.txt key) were taken: the
                           lines after it, to the group's end, are its admitted links
     s HOST                the sitemaps of HOST's robots.txt were taken
+    r HOST JSON           HOST's robots.txt was read: what it gave (its text, or
+                          why it could not be read), so a resume does not ask again
     d REASON N            N links not followed, for REASON
     @ OFFSET NUMBER       the URL file was handled up to byte OFFSET, line NUMBER
     k OFFSET NUMBER       the URL file line at byte OFFSET (line NUMBER) is the first
@@ -59,6 +61,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from crawler.frontier.core import LISTED, Entry, Frontier
+from crawler.frontier.robots import interpret_again
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.urls import redact_url
 from pipelines.records import record_key
@@ -126,6 +129,9 @@ class Journal:
         """The URL file is handled up to `offset` (after line `number`); the next
         flush says so, once."""
         self._position = (offset, number)
+
+    def robots(self, host: str, read: Mapping[str, str | None]) -> None:
+        self._add(f"r\t{host}\t{json.dumps(read, ensure_ascii=False)}")
 
     def identity_line(self, offset: int, number: int) -> None:
         self._add(f"k\t{offset}\t{number}")
@@ -279,6 +285,9 @@ def replay(
                 links_taken.add(rest)
             elif mark == "s":
                 frontier.mark_sitemapped(rest)
+            elif mark == "r":
+                host, read = rest.split("\t", 1)
+                frontier.restore_robots(host, interpret_again(json.loads(read)), now)
             elif mark == "d":
                 reason, count = rest.split("\t")
                 frontier.dropped[reason] += int(count)
@@ -290,5 +299,4 @@ def replay(
             elif mark == "k":
                 at, line_number = rest.split("\t")
                 identity_lines.append((int(at), int(line_number)))
-    frontier.ask_sitemaps()
     return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)

@@ -294,5 +294,6 @@ def _continue(
     lines = TrackedLines(replayed.offset, replayed.number)
     journal = Journal(fd, replayed.links_taken, lines.start_of)
     frontier.journal = journal
+    frontier.ask_sitemaps(time.monotonic())  # journaled: what it takes in is admitted
     return KeptPlan(run, directory, journal, lines, header.started_at, done, replayed.counters,
                     replayed.identity_lines, url_file)  # fmt: skip
