@@ -15,7 +15,6 @@ from typing import Any, BinaryIO, TextIO
 
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
-from crawler.fetching import cache_upkeep
 from crawler.frontier import Frontier
 from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
@@ -172,6 +171,8 @@ def _locked_run(
         )
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
+        from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
+
         cache_upkeep.prepare(settings.fetch.cache_path, reporter.say)
     try:
         with on_stop_signals(_interrupt):
@@ -244,6 +245,8 @@ def _locked_run(
         close_quietly(rejected_log)
     reporter.close()
     if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second
+        from crawler.fetching import cache_upkeep
+
         outcome.stats.cache_bytes, outcome.stats.evicted = cache_upkeep.keep_bounded(
             settings.fetch.cache_path, settings.cache_max_age, settings.cache_max_size, reporter.say
         )

@@ -7,11 +7,13 @@ import multiprocessing
 import os
 import secrets
 import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
 from crawler.fetching.fetch import fetch, make_session
+from crawler.fetching.httpcache import HttpCache
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.server import TestServer
@@ -234,3 +236,21 @@ def test_a_fresh_page_is_served_without_a_request(server, tmp_path: Path) -> Non
     session.headers["Cache-Control"] = "no-cache"  # asked again, whatever it says
     assert not fetch(session, server.url("/cache/fresh/a"), config).cached
     assert server.count("/cache/fresh/a") == 2
+
+
+def test_a_cache_locked_mid_run_costs_one_wait_per_thread(server, tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    session = make_session(config)
+    assert not fetch(session, server.url("/etag/a"), config).cached  # stored: site known
+    session.cache = HttpCache(config.cache_path, busy_timeout=0.3)
+    session.get_adapter(server.base).cache = session.cache
+    holder = sqlite3.connect(config.cache_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock, and keeps it
+    try:
+        started = time.monotonic()
+        for n in range(5):
+            assert isinstance(fetch(session, server.url(f"/etag/locked-{n}"), config), Page)
+        assert time.monotonic() - started < 2.0  # one wait of 0.3 s, not five
+        assert fetch(session, server.url("/etag/a"), config).cached  # still read
+    finally:
+        holder.close()

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sqlite3
 import threading
 import time
@@ -125,7 +124,7 @@ def read_key(path: Path) -> bytes:
         temporary = place.with_name(f".{place.name}.{os.getpid()}.{threading.get_ident()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, secrets.token_bytes(KEY_BYTES))
+            os.write(fd, os.urandom(KEY_BYTES))
         finally:
             os.close(fd)
         try:

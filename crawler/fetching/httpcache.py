@@ -71,11 +71,17 @@ class HttpCache:
     """One thread's view of the cache file: its own SQLite connection and the
     cache's MAC key. `clock` gives seconds since the epoch (a test passes a fake)."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = cache_store.BUSY_TIMEOUT,
+    ) -> None:
         self.path = path
         self.key = cache_store.read_key(path)
-        self.connection: sqlite3.Connection | None = cache_store.connect(path)
+        self.connection: sqlite3.Connection | None = cache_store.connect(path, busy_timeout)
         self.clock = clock
+        self.writable = True
         # Origins with stored rows when this thread started, and those it stored
         # since: another worker's rows of this run are found by the next run.
         self.origins = cache_store.origins(self.connection)
@@ -86,9 +92,13 @@ class HttpCache:
             self.connection = None
 
     def _failed(self, error: sqlite3.Error) -> None:
-        """A damaged file is not asked again this session; a locked one is."""
+        """A damaged file is not asked again this session. One that another process
+        kept locked past the busy timeout is still read (WAL readers never wait),
+        but not written to again: one wait per thread, not one per page."""
         if not isinstance(error, sqlite3.OperationalError):
             self.close()
+        elif "locked" in str(error) or "busy" in str(error):
+            self.writable = False
 
     def _hash(self, *parts: str) -> bytes:
         text = "\n".join(parts).encode("utf-8", "surrogatepass")
@@ -162,13 +172,15 @@ class HttpCache:
         """The stored answer, confirmed by `response` (a 304): its connection is
         handed back (the empty body read), and what the 304 changed is kept."""
         response.raw.read()  # the (empty) body read to its end hands the connection back
-        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.items())
+        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.lower_items())
         # An entry with validators is asked every time (fresh_until 0); only new
         # validators are worth a write, and otherwise the mark of its last use.
         etag = response.headers.get("ETag") or entry.etag
         last_modified = response.headers.get("Last-Modified") or entry.last_modified
         try:
-            if (etag, last_modified) != (entry.etag, entry.last_modified):
+            if not self.writable:
+                pass
+            elif (etag, last_modified) != (entry.etag, entry.last_modified):
                 cache_store.refresh(self.connection, entry, now, 0.0, etag, last_modified, headers)
             else:
                 cache_store.touch(self.connection, entry, now)
@@ -186,7 +198,7 @@ class HttpCache:
     ) -> requests.Response:
         """A 200 carrying the stored body. `wire`: the 304 that confirmed it, whose
         connection and cookies requests still handles; None when nothing was sent."""
-        if wire is None:
+        if wire is None and self.writable:
             try:
                 cache_store.touch(self.connection, entry, now)
             except sqlite3.Error as error:
@@ -206,7 +218,7 @@ class HttpCache:
     def store(self, response: requests.Response, body: bytes) -> None:
         """Save `response` (read whole, as `body`) if the policy allows."""
         pending: Pending | None = getattr(response, "cache_pending", None)
-        if pending is None or self.connection is None:
+        if pending is None or self.connection is None or not self.writable:
             return
         said = cache_policy.storage("GET", response.status_code, response.headers, pending.use)
         if not said.store:
