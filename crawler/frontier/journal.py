@@ -25,7 +25,8 @@ fetches it. Records are text lines, fields split by tabs:
                           of its origin, or the first with `user:password@` there: a
                           resume reads it again, for who the crawl is there
                           (`crawler.identity`), since the journal holds no secret
-    b JSON                the run's counters that db.txt cannot tell (bytes, retries...)
+    b COUNTERS            the run's counters that db.txt cannot tell (bytes, retries...),
+                          as of this flush, in the form the caller's `snapshot` gives
     .                     commit: every record since the previous `.` holds
 
 The order of writes makes a kill at any instant harmless:
@@ -54,7 +55,6 @@ import contextlib
 import json
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -67,7 +67,6 @@ from crawler.urls import redact_url
 from pipelines.records import record_key
 
 FORMAT = "crawl-journal 1"
-SNAPSHOT_EVERY = 0.5  # seconds between two `b` records
 FLUSH_AT = 4096  # records kept before a flush that no page asked for
 COMMIT = b".\n"
 
@@ -103,8 +102,7 @@ class Journal:
         self._dropped: Counter[str] = Counter()
         self.links_taken = links_taken if links_taken is not None else set()
         self.line_start = position
-        self.snapshot: Callable[[], dict[str, object]] | None = None
-        self._next_snapshot = 0.0
+        self.snapshot: Callable[[], str] | None = None  # the `b` record of each flush
         self._position: tuple[int, int] | None = None
         self.broken: OSError | None = None
         self.closed = False
@@ -183,10 +181,8 @@ class Journal:
                 raise self.broken
             if self.closed:
                 return
-            now = time.monotonic()
-            if self.snapshot is not None and now >= self._next_snapshot:
-                self._next_snapshot = now + SNAPSHOT_EVERY
-                self._buffer.append("b\t" + json.dumps(self.snapshot(), separators=(",", ":")))
+            if self.snapshot is not None:
+                self._buffer.append("b\t" + self.snapshot())
             if self._position is not None:
                 self._buffer.append("@\t{}\t{}".format(*self._position))
                 self._position = None
@@ -206,7 +202,6 @@ class Journal:
         with self._lock:
             if self.closed:
                 return
-            self._next_snapshot = 0.0
             try:
                 self.flush()
                 if sync:
@@ -240,7 +235,7 @@ class Replayed(NamedTuple):
 
     offset: int  # the URL file was handled up to this byte offset...
     number: int  # ...and this line
-    counters: dict[str, object]  # the last `b` record
+    counters: str  # the last `b` record
     links_taken: set[str]  # pages whose links are in, whose line is not
     identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
     admitted_done: int  # admitted URLs that have their line in db.txt
@@ -260,7 +255,7 @@ def replay(
     the URL at that byte offset of the URL file (a listed URL whose password the
     journal does not hold), None if it cannot be read."""
     offset = number = admitted_done = end = 0
-    counters: dict[str, object] = {}
+    counters = ""
     if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
         frontier.seen = SeenUrls(path.stat().st_size // 120)
     links_taken: set[str] = set()
@@ -295,7 +290,7 @@ def replay(
                 at, line_number = rest.split("\t")
                 offset, number = int(at), int(line_number)
             elif mark == "b":
-                counters = json.loads(rest)
+                counters = rest
             elif mark == "k":
                 at, line_number = rest.split("\t")
                 identity_lines.append((int(at), int(line_number)))
