@@ -294,7 +294,9 @@ def test_duplicate_url_is_fetched_once(mixed: Mixed) -> None:
 def test_summary_on_stderr(mixed: Mixed) -> None:
     summary = mixed.result.stderr.strip().splitlines()[-1]
     assert re.fullmatch(
-        r"crawl: 10 ok, 7 failed, \d+ retried, \d+ bytes in [\d.]+ s \([\d.]+ pages/s\)", summary
+        r"crawl: 10 ok, 7 failed, \d+ retried, \d+ bytes in [\d.]+ s \([\d.]+ pages/s\)"
+        r"; cache \d+ bytes, 0 evicted",
+        summary,
     ), summary
 
 
