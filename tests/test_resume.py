@@ -489,6 +489,8 @@ def test_killed_at_many_moments_with_links_pagination_and_sitemaps(
     assert records(db) == records(whole)
     for field in ("ok", "failed", "found", "dropped"):
         assert end_fields(db)[field] == end_fields(whole)[field], field
+    # robots.txt is read once a run, resumed or not: once for the whole run, once here.
+    assert site.count("/robots.txt") == 2
 
 
 def test_the_config_file_can_ask_for_resume(site: Site, tmp_path: Path) -> None:

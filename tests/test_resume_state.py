@@ -265,3 +265,25 @@ def test_a_url_file_read_far_ahead_of_the_pages_is_not_held_in_memory(tmp_path: 
         frontier.add_listed(Job(n + 1, f"{SITE}/{n}", ()), 0.0)
     groups = [records for _, records in committed_groups(path)]
     assert sum(len(records) for records in groups) >= 2 * FLUSH_AT
+
+
+def test_a_robots_txt_read_before_the_kill_is_not_asked_for_again(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    frontier = Frontier(robots_agent="crawl")
+    frontier.journal = journal_at(path)
+    frontier.add_listed(Job(1, f"{SITE}/a", ()), 0.0)
+    frontier.add_listed(Job(2, f"{SITE}/private/b", ()), 0.0)
+    robots = frontier.next_ready(0.0)
+    assert robots.kind == "robots"
+    text = "User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n"
+    frontier.done(robots, Page(robots.url, 200, "text/plain", text, 0, 0, 1), 0.0)
+    frontier.journal.close()
+
+    again = Frontier(robots_agent="crawl")
+    replay(path, again, SeenUrls(), lambda offset: None, 0.0)
+    first = again.next_ready(100.0)
+    assert (first.kind, first.url) == ("listed", f"{SITE}/a")  # no robots.txt first
+    again.done(first, page(first.url), 100.0)
+    assert again.next_ready(100.5) is None  # its Crawl-delay holds
+    refused = again.next_ready(103.5)
+    assert refused.reason == "disallowed by robots.txt"

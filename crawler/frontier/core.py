@@ -50,7 +50,13 @@ from crawler.frontier.links import PageLinks, resolve
 from crawler.frontier.pagination import next_links
 from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import HostQueues
-from crawler.frontier.robots import ROBOTS_MAX_BYTES, Robots, interpret, robots_url
+from crawler.frontier.robots import (
+    ROBOTS_MAX_BYTES,
+    Robots,
+    interpret,
+    robots_url,
+    what_was_read,
+)
 from crawler.frontier.scope import Scope, ignored_extension, make_scope
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
@@ -334,11 +340,9 @@ class Frontier:
         """A fetch ended: the host is free again; a robots.txt is read (and, with
         --sitemaps, its sitemaps taken); a redirect's URLs are marked seen."""
         if fetch.kind == ROBOTS:
-            robots = interpret(result)
-            self._robots[fetch.host] = robots
-            obeyed = self.robots_agent is not None
-            delay = robots.crawl_delay(self.robots_agent or "") if obeyed else 0.0
-            self.hosts.release(fetch.host, now, delay)
+            if self.journal is not None:
+                self.journal.robots(fetch.host, what_was_read(result))
+            self._robots_read(fetch.host, interpret(result), now)
             if fetch.host in self._sitemap_scope:
                 return self._queue_sitemaps(fetch.host, now)
             return []
@@ -372,20 +376,38 @@ class Frontier:
         if not self._place(host, entry, now, line):
             self.hosts.add(host, entry or Entry.from_line(line), now)  # memory it is
 
+    def restore_robots(self, host: str, robots: Robots, now: float) -> None:
+        """A robots.txt the killed run had read: not asked for again."""
+        self._robots_asked.add(host)
+        if any(fetch.host == host for fetch in self._robots_wanted):
+            self._robots_wanted = deque(f for f in self._robots_wanted if f.host != host)
+        self._robots_read(host, robots, now)
+
     def mark_seen(self, pair: tuple[int, int]) -> None:
         self.seen.add_digest(pair)
 
     def mark_sitemapped(self, host: str) -> None:
         self._sitemapped.add(host)
 
-    def ask_sitemaps(self) -> None:
-        """After a replay: the robots.txt of each listed host whose sitemaps were not
-        taken yet, if no queued URL asked for it."""
-        for host, scope in self._sitemap_scope.items():
-            if host not in self._sitemapped and host not in self._robots_asked:
-                self._gate(host, Entry(host + "/", kind=LISTED, scope=scope), 0.0)
+    def ask_sitemaps(self, now: float) -> None:
+        """After a replay, the journal attached: the sitemaps of each listed host
+        not taken yet, from its robots.txt if it was read, else by asking for it."""
+        for host, scope in list(self._sitemap_scope.items()):
+            if host in self._sitemapped:
+                continue
+            if host in self._robots:
+                self._queue_sitemaps(host, now)
+            elif host not in self._robots_asked:
+                self._gate(host, Entry(host + "/", kind=LISTED, scope=scope), now)
 
     # -- inside ---------------------------------------------------------------------
+    def _robots_read(self, host: str, robots: Robots, now: float) -> None:
+        """Keep a host's robots.txt verdict, and let the host go (with its Crawl-delay)."""
+        self._robots[host] = robots
+        obeyed = self.robots_agent is not None
+        delay = robots.crawl_delay(self.robots_agent or "") if obeyed else 0.0
+        self.hosts.release(host, now, delay)
+
     def _note(self, url: str, reason: str | None, rejected: Rejected) -> None:
         if reason is not None:
             self._drop(reason)

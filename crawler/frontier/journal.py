@@ -17,13 +17,16 @@ fetches it. Records are text lines, fields split by tabs:
     p KEY                 the links of the page KEY (its db.txt key) were taken: the
                           lines after it, to the group's end, are its admitted links
     s HOST                the sitemaps of HOST's robots.txt were taken
+    r HOST JSON           HOST's robots.txt was read: what it gave (its text, or
+                          why it could not be read), so a resume does not ask again
     d REASON N            N links not followed, for REASON
     @ OFFSET NUMBER       the URL file was handled up to byte OFFSET, line NUMBER
     k OFFSET NUMBER       the URL file line at byte OFFSET (line NUMBER) is the first
                           of its origin, or the first with `user:password@` there: a
                           resume reads it again, for who the crawl is there
                           (`crawler.identity`), since the journal holds no secret
-    b JSON                the run's counters that db.txt cannot tell (bytes, retries...)
+    b COUNTERS            the run's counters that db.txt cannot tell (bytes, retries...),
+                          as of this flush, in the form the caller's `snapshot` gives
     .                     commit: every record since the previous `.` holds
 
 The order of writes makes a kill at any instant harmless:
@@ -52,19 +55,18 @@ import contextlib
 import json
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from crawler.frontier.core import LISTED, Entry, Frontier
+from crawler.frontier.robots import interpret_again
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.urls import redact_url
 from pipelines.records import record_key
 
 FORMAT = "crawl-journal 1"
-SNAPSHOT_EVERY = 0.5  # seconds between two `b` records
 FLUSH_AT = 4096  # records kept before a flush that no page asked for
 COMMIT = b".\n"
 
@@ -100,8 +102,7 @@ class Journal:
         self._dropped: Counter[str] = Counter()
         self.links_taken = links_taken if links_taken is not None else set()
         self.line_start = position
-        self.snapshot: Callable[[], dict[str, object]] | None = None
-        self._next_snapshot = 0.0
+        self.snapshot: Callable[[], str] | None = None  # the `b` record of each flush
         self._position: tuple[int, int] | None = None
         self.broken: OSError | None = None
         self.closed = False
@@ -126,6 +127,9 @@ class Journal:
         """The URL file is handled up to `offset` (after line `number`); the next
         flush says so, once."""
         self._position = (offset, number)
+
+    def robots(self, host: str, read: Mapping[str, str | None]) -> None:
+        self._add(f"r\t{host}\t{json.dumps(read, ensure_ascii=False)}")
 
     def identity_line(self, offset: int, number: int) -> None:
         self._add(f"k\t{offset}\t{number}")
@@ -177,10 +181,8 @@ class Journal:
                 raise self.broken
             if self.closed:
                 return
-            now = time.monotonic()
-            if self.snapshot is not None and now >= self._next_snapshot:
-                self._next_snapshot = now + SNAPSHOT_EVERY
-                self._buffer.append("b\t" + json.dumps(self.snapshot(), separators=(",", ":")))
+            if self.snapshot is not None:
+                self._buffer.append("b\t" + self.snapshot())
             if self._position is not None:
                 self._buffer.append("@\t{}\t{}".format(*self._position))
                 self._position = None
@@ -200,7 +202,6 @@ class Journal:
         with self._lock:
             if self.closed:
                 return
-            self._next_snapshot = 0.0
             try:
                 self.flush()
                 if sync:
@@ -234,7 +235,7 @@ class Replayed(NamedTuple):
 
     offset: int  # the URL file was handled up to this byte offset...
     number: int  # ...and this line
-    counters: dict[str, object]  # the last `b` record
+    counters: str  # the last `b` record
     links_taken: set[str]  # pages whose links are in, whose line is not
     identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
     admitted_done: int  # admitted URLs that have their line in db.txt
@@ -254,7 +255,7 @@ def replay(
     the URL at that byte offset of the URL file (a listed URL whose password the
     journal does not hold), None if it cannot be read."""
     offset = number = admitted_done = end = 0
-    counters: dict[str, object] = {}
+    counters = ""
     if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
         frontier.seen = SeenUrls(path.stat().st_size // 120)
     links_taken: set[str] = set()
@@ -279,6 +280,9 @@ def replay(
                 links_taken.add(rest)
             elif mark == "s":
                 frontier.mark_sitemapped(rest)
+            elif mark == "r":
+                host, read = rest.split("\t", 1)
+                frontier.restore_robots(host, interpret_again(json.loads(read)), now)
             elif mark == "d":
                 reason, count = rest.split("\t")
                 frontier.dropped[reason] += int(count)
@@ -286,9 +290,8 @@ def replay(
                 at, line_number = rest.split("\t")
                 offset, number = int(at), int(line_number)
             elif mark == "b":
-                counters = json.loads(rest)
+                counters = rest
             elif mark == "k":
                 at, line_number = rest.split("\t")
                 identity_lines.append((int(at), int(line_number)))
-    frontier.ask_sitemaps()
     return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)

@@ -16,7 +16,9 @@ wait. Its result comes back here, to `interpret`, which decides in this order:
    try later` (RFC 9309 2.3.1.4: assume complete disallow).
 
 The verdict is kept for the rest of the run, so robots.txt is fetched once per
-origin per run (between runs the HTTP cache revalidates it like any page).
+origin per run (between runs the HTTP cache revalidates it like any page), a run
+continued by `--resume` included: what was read is in its journal
+(`what_was_read`, `interpret_again`).
 `Crawl-delay` of the group that matches our User-Agent becomes the origin's
 minimum delay, capped at `MAX_CRAWL_DELAY` so one site cannot stall a cron run.
 """
@@ -77,6 +79,22 @@ def interpret(result: Result) -> Robots:
     if result.text is None:
         return ALLOW_ALL
     return parse(result.text)
+
+
+def what_was_read(result: Result) -> dict[str, str | None]:
+    """What `interpret` decides from, as plain data (for the resume journal): the
+    failure's reason, or the page's text."""
+    if isinstance(result, Failure):
+        return {"failure": result.reason}
+    return {"text": result.text}
+
+
+def interpret_again(read: dict[str, str | None]) -> Robots:
+    """`interpret` of what `what_was_read` kept."""
+    if "failure" in read:
+        return interpret(Failure("", str(read["failure"]), 1))
+    text = read.get("text")
+    return ALLOW_ALL if text is None else parse(text)
 
 
 def parse(text: str) -> Robots:

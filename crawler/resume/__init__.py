@@ -93,7 +93,7 @@ class KeptPlan(Plan):
         lines: TrackedLines,
         started_at: float,
         done: Done | None = None,
-        counters: dict[str, Any] | None = None,
+        counters: str = "",
         identity_lines: list[tuple[int, int]] | None = None,
         url_file: Path | None = None,
     ) -> None:
@@ -105,7 +105,7 @@ class KeptPlan(Plan):
         self.started_at = started_at
         self.done = done
         self.bad_lines = done.bad_lines if done is not None else set()  # answered already
-        self.counters = counters or {}
+        self.counters = counters
         self.identity_lines = identity_lines or []
         self.url_file = url_file
 
@@ -147,13 +147,10 @@ class KeptPlan(Plan):
         """The run's counters so far into `stats` (the frontier's are in already)."""
         stats.started_at = self.started_at
         if self.done is not None:
-            counters = self.counters
             stats.ok, stats.failed = self.done.ok, self.done.failed
             stats.errors.update(self.done.errors)
-            for name in ("retried", "bytes", "unchanged", "saved", "items_dropped"):
-                setattr(stats, name, int(counters.get(name, 0)))
-            stats.held_seconds = float(counters.get("held_seconds", 0.0))
-            stats.started = time.monotonic() - float(counters.get("seconds", 0.0))
+            seconds = _restore_counters(stats, self.counters)
+            stats.started = time.monotonic() - seconds
             self.done = None  # its keys are no longer needed; let them go
         self.journal.snapshot = lambda: _counters(stats)
 
@@ -187,16 +184,30 @@ class JournaledWriter:
         self._writer.close()
 
 
-def _counters(stats: Stats) -> dict[str, Any]:
-    return {
-        "retried": stats.retried,
-        "bytes": stats.bytes,
-        "unchanged": stats.unchanged,
-        "saved": stats.saved,
-        "items_dropped": stats.items_dropped,
-        "held_seconds": round(stats.held_seconds, 3),
-        "seconds": round(stats.seconds, 3),
-    }
+COUNTERS = ("retried", "bytes", "unchanged", "saved", "items_dropped")
+
+
+def _counters(stats: Stats) -> str:
+    """The journal's `b` record: the counters db.txt cannot tell, then the held and
+    the run's seconds (written at every flush: a few bytes, no JSON)."""
+    values = [getattr(stats, name) for name in COUNTERS]
+    return " ".join(map(str, values)) + f" {stats.held_seconds:.3f} {stats.seconds:.3f}"
+
+
+def _restore_counters(stats: Stats, record: str) -> float:
+    """`_counters` read back into `stats`; returns the run's seconds so far."""
+    try:
+        *counts, held, seconds = record.split()
+        values = [int(value) for value in counts]
+        if len(values) != len(COUNTERS):
+            raise ValueError(record)
+        held_seconds, so_far = float(held), float(seconds)
+    except ValueError:
+        return 0.0  # none written yet (killed before its first page)
+    for name, value in zip(COUNTERS, values, strict=True):
+        setattr(stats, name, value)
+    stats.held_seconds = held_seconds
+    return so_far
 
 
 def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> Plan:
@@ -294,5 +305,6 @@ def _continue(
     lines = TrackedLines(replayed.offset, replayed.number)
     journal = Journal(fd, replayed.links_taken, lines.start_of)
     frontier.journal = journal
+    frontier.ask_sitemaps(time.monotonic())  # journaled: what it takes in is admitted
     return KeptPlan(run, directory, journal, lines, header.started_at, done, replayed.counters,
                     replayed.identity_lines, url_file)  # fmt: skip
