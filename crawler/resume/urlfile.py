@@ -93,6 +93,7 @@ class KnownOrigins:
     """The origins the listed URLs so far were on, and those given a password."""
 
     def __init__(self) -> None:
+        self._prefixes: set[str] = set()  # scheme://host:port as the lines write it
         self._seen: set[str] = set()
         self._with_userinfo: set[str] = set()
 
@@ -100,6 +101,11 @@ class KnownOrigins:
         """Whether `url` is the first listed URL of its origin, or the first there with
         `user:password@` (what `crawler.identity` learns from the URL file)."""
         clean = redact_url(url)
+        end = clean.find("/", clean.find("//") + 2)
+        prefix = clean if end < 0 else clean[:end]  # the origin as written: a quick look
+        if clean == url and prefix in self._prefixes:
+            return False
+        self._prefixes.add(prefix)
         try:
             origin = host_key(clean)
         except ValueError:
