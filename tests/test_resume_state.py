@@ -20,7 +20,7 @@ from crawler.frontier.seen import SeenUrls, digest
 from crawler.model import Job, Link, Page
 from crawler.resume.finished import find_start, last_run, read_done
 from crawler.resume.state import differences
-from crawler.resume.urlfile import TrackedLines, skip_to
+from crawler.resume.urlfile import KnownOrigins, TrackedLines, skip_to
 
 SITE = "http://127.0.0.1:9"
 
@@ -287,3 +287,11 @@ def test_a_robots_txt_read_before_the_kill_is_not_asked_for_again(tmp_path: Path
     assert again.next_ready(100.5) is None  # its Crawl-delay holds
     refused = again.next_ready(103.5)
     assert refused.reason == "disallowed by robots.txt"
+
+
+def test_the_first_line_of_each_origin_and_the_first_with_a_password() -> None:
+    origins = KnownOrigins()
+    urls = ["http://a/1", "http://A/2", "http://u:p@a/3", "http://u:q@a/4", "http://a:80/5",
+            "https://a/6", "http://b:8080/7", "http://b:8080/8"]  # fmt: skip
+    assert [origins.first(url) for url in urls] == [True, False, True, False, False, True,
+                                                    True, False]  # fmt: skip
