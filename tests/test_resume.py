@@ -647,3 +647,23 @@ def test_a_run_that_read_standard_input_cannot_be_resumed(site: Site, tmp_path: 
     result = run_crawl(*args, stdin=site.url("/p/0") + "\n")
     assert result.returncode == 2, result.stderr
     assert "standard input, which cannot be read again" in result.stderr
+
+
+def test_max_pages_counts_both_parts(site: Site, tmp_path: Path) -> None:
+    gate = Gate()
+    gated(site, gate, "/p/", graph_page(80))
+    urls = write_urls(tmp_path / "urls.txt", site.url("/p/0"))
+    options = ("--depth", "inf", "--max-pages", "30")
+    whole = uninterrupted(site, tmp_path, urls, *options)
+    db = tmp_path / "db.txt"
+    runs = Resumes(site, urls, db, *options)
+    gate.close(10)
+    crawl = runs.start()
+    kill_when(crawl, gate.holding(10), "held a page")
+    runs.killed()
+    gate.open()
+    result = runs.resume()
+    assert result.returncode == 0, result.stderr
+    assert runs.asked_again() == []
+    assert len(finished_lines(db)) == len(finished_lines(whole)) == 30
+    assert end_fields(db)["found"] == end_fields(whole)["found"] == "29"
