@@ -56,6 +56,7 @@ class Page(NamedTuple):
     redirects: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     cookies: tuple[tuple[str, str], ...] = ()  # (URL, Set-Cookie value) received on the way
+    encoding: str = "utf-8"  # what `text` was decoded from: a link's query is encoded in it
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""

@@ -182,20 +182,3 @@ def test_links_no_rule_picked_are_kept_for_counting() -> None:
 def test_agent_token() -> None:
     assert agent_token("crawl/0.2.0 (+https://example.test)") == "crawl"
     assert agent_token("MyBot") == "mybot"
-
-
-BASES = ["http://a.test/dir/page.html?q=1", "http://a.test", "https://a.test:8443/x/",
-         "http://a.test/p;params/q"]  # fmt: skip
-HREFS = ["x", "x/y", "/abs", "/abs/./y", "//other.test/p", "?only=query", "./x", "../x",
-         "x/../y", "..", ".", "x?y#z", "/x#f", "HTTP://UPPER.test/", "http:relative",
-         "1abc:x", "c++:x", "x:y", "é/ü", "%7Ex", "a b"]  # fmt: skip
-
-
-@pytest.mark.parametrize("base", BASES)
-def test_hrefs_resolve_as_urljoin_resolves_them(base: str) -> None:
-    from urllib.parse import urljoin
-
-    html = "".join(f'<a href="{href}">x</a>' for href in HREFS)
-    found = [link.url for link in extract_links(Page(base, 200, "text/html", html, 0, 0, 1)).links]
-    expected = [urljoin(base, href.replace(" ", "%20")) for href in HREFS]
-    assert found == expected

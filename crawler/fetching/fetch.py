@@ -47,7 +47,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from crawler.fetching import cookies, reasons
 from crawler.fetching.address_guard import AddressGuard
 from crawler.fetching.credentials import Credentials, request_headers, split_userinfo, with_rule
-from crawler.fetching.decode import decode_body, is_text
+from crawler.fetching.decode import choose_encoding, is_text
 from crawler.fetching.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.fetching.tls import Trust, extra_trust
 from crawler.fetching.transport import Transport
@@ -312,10 +312,12 @@ def fetch_once(
 
             store(session, response, body)  # only a body read within the bounds is kept
     content_type = response.headers.get("Content-Type", "")
+    encoding = "utf-8"
     if settings.raw_body:  # the bytes themselves, whatever the type (a sitemap, maybe gzip)
         text, size = body.decode("latin-1"), len(body)
     elif is_text(content_type):
-        text: str | None = decode_body(body, content_type)
+        encoding, skip = choose_encoding(body, content_type)
+        text: str | None = body[skip:].decode(encoding, errors="replace")
         size = len(text)
     else:
         text, size = None, len(body)
@@ -337,6 +339,7 @@ def fetch_once(
                 if name.lower() != "set-cookie"  # secrets: they come back in `cookies`
             )
         ),
+        encoding=encoding,
     )
 
 

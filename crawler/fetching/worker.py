@@ -68,7 +68,7 @@ def fetch_url(
     return fetch(session(), url, settings, policy, credentials)
 
 
-_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str) + (tuple,) * 3
+_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str) + (tuple,) * 3 + (str,)
 _FAILURE_TYPES = (str, str, int, bool, tuple)
 
 

@@ -35,8 +35,10 @@ import re
 import threading
 from collections.abc import Sequence
 from typing import NamedTuple
-from urllib.parse import urljoin, urlsplit
 
+from ada_url import join_url
+
+from crawler.frontier.query_encoding import encode_query
 from crawler.frontier.rules import compile_selector
 from crawler.model import Link, Page
 
@@ -46,9 +48,7 @@ _SNIFF = re.compile(
     r"|body|br|p)[\s>])",
     re.IGNORECASE,
 )
-_INSIDE = re.compile(r"[\t\n\r]")
-_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # what WHATWG strips from both ends
 _DIRECTIVES_WITH_VALUES = ("unavailable_after", "max-snippet", "max-image-preview",
                            "max-video-preview")  # fmt: skip
 
@@ -131,11 +131,15 @@ def extract_links(
                 nofollow = f'<meta name="{name}">'
     base = page.final_url or page.url
     if declared is not None:
-        joined = urljoin(base, _clean(declared))
-        if joined[:6].lower().startswith(("http:", "https:")):
+        try:
+            joined = join_url(base, declared.strip(_C0_AND_SPACE))
+        except ValueError:
+            joined = ""
+        if joined.startswith(("http:", "https:")):
             base = joined
     nofollow = nofollow or _header_nofollow(page, agent)
-    return PageLinks(nofollow, _links(doc, anchors, _Resolver(base), selectors, local))
+    resolver = _Resolver(base, page.encoding)
+    return PageLinks(nofollow, _links(doc, anchors, resolver, selectors, local))
 
 
 def resolve(base: str, href: str) -> str:
@@ -161,46 +165,34 @@ def _parse(text: str, parser):
         return None
 
 
-def _clean(href: str) -> str:
-    href = href.strip(" \t\n\r\f")
-    if _UNSAFE.search(href):
-        href = _INSIDE.sub("", href)
-        href = _UNSAFE.sub(lambda match: f"%{ord(match.group(0)):02X}", href)
-    return href
-
-
 class _Resolver:
-    """hrefs resolved against one base as `urljoin` resolves them, the common
-    spellings (`/path`, `name`, an absolute http URL) without its cost."""
+    """hrefs resolved against one base as the WHATWG URL standard says (ada-url: the
+    parser Node.js uses), into the URL a browser requests: without its fragment.
 
-    def __init__(self, base: str) -> None:
+    An href a browser rejects (`http://192.168.0.257`, `http://a b/`) comes back as
+    written, which the policy counts as `scheme` (a broken URL); so do a
+    fragment-only href and one of another scheme (`mailto:`). On a page that is
+    not in UTF-8 the query of an href is percent-encoded in the page's encoding,
+    as a browser encodes it (`crawler.frontier.query_encoding`)."""
+
+    def __init__(self, base: str, encoding: str = "utf-8") -> None:
         self.base = base
-        parts = urlsplit(base)
-        self.origin = f"{parts.scheme}://{parts.netloc}"
-        path = parts.path or "/"
-        self.folder = self.origin + path[: path.rfind("/") + 1]
+        self.encoding = encoding
 
     def __call__(self, raw: str) -> str:
-        href = _clean(raw)
-        if not href:
-            return urljoin(self.base, href)
-        first = href[0]
-        if first == "#":
+        href = raw.strip(_C0_AND_SPACE)
+        if href.startswith("#"):
             return href  # fragment-only: the page itself, skipped
-        if first == "/":
-            if href.startswith("//") or "/." in href:
-                return urljoin(self.base, href)
-            return self.origin + href
-        if href.startswith(("http://", "https://")):
+        try:
+            url = join_url(self.base, href)
+        except ValueError:
             return href
-        scheme = _SCHEME.match(href)
-        if scheme is not None:
-            if scheme.group(1).lower() in ("http", "https"):
-                return urljoin(self.base, href)
+        if not url.startswith(("http:", "https:")):
             return href  # mailto:, javascript:, ...: skipped as they are
-        if first in ".?" or "/." in href:
-            return urljoin(self.base, href)
-        return self.folder + href
+        url = url.partition("#")[0]
+        if self.encoding != "utf-8" and not href.isascii():
+            url = encode_query(url, href, self.encoding)
+        return url
 
 
 def _links(

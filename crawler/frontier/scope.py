@@ -32,6 +32,8 @@ import re
 import socket
 from typing import NamedTuple
 
+from ada_url import check_url
+
 from crawler.frontier.canonical import ascii_host
 from crawler.urls import host_key
 
@@ -84,10 +86,13 @@ _AUTHORITY_END = re.compile(r"[/?#]")
 
 def split_url(url: str) -> Split | None:
     """`url` split as `urllib.parse.urlsplit` splits it, if it is an http(s) URL with
-    a host and a valid port and no space or control character; else None."""
+    a host and a valid port, no space or control character, that the WHATWG URL
+    parser accepts; else None."""
     scheme, slashes, rest = url.partition("://")
     scheme = scheme.lower()
     if not slashes or scheme not in DEFAULT_PORTS or _UNFETCHABLE.search(url):
+        return None
+    if not check_url(url):  # what a browser rejects (`http://192.168.0.257`) is broken
         return None
     end = _AUTHORITY_END.search(rest)
     authority, tail = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
