@@ -584,3 +584,19 @@ def test_depth_on_the_command_line_or_the_file_s_top_wins_over_the_follow_table(
     config.write_text("depth = 'inf'\n[follow]\ndepth = 1\ndeny = ['/4']\n", encoding="utf-8")
     run = crawl(tmp_path, site.url("/0"), options=("--config", str(config)))
     assert len(run.urls()) == 4 and run.dropped == {"pattern": 1}  # /4: the table's deny
+
+
+def test_sitemaps_read_as_peers_read_them(tmp_path: Path, site: Site) -> None:
+    """Scrapy's sitemap pages: a relative `Sitemap:` line in robots.txt, blank lines
+    before `<?xml ...?>`, and a `<loc>` with a raw space, requested as %20."""
+    site.page("/robots.txt", "User-agent: *\nSitemap: /map.xml\n", "text/plain")
+    body = b"\n\n  " + urlset(site.url("/odd/space here"), site.url("/plain"))
+    site.page("/map.xml", body, "application/xml")
+    site.page("/", "home")
+    site.page("/odd/space%20here", "odd")
+    site.page("/plain", "plain")
+    run = crawl(tmp_path, site.url("/"), options=("--sitemaps",))
+    assert run.urls() == {
+        site.url("/"), site.url("/map.xml"), site.url("/odd/space%20here"), site.url("/plain")
+    }
+    assert run.code == 0

@@ -68,7 +68,8 @@ def fetch_url(
     return fetch(session(), url, settings, policy, credentials)
 
 
-_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str) + (tuple,) * 3 + (str,)
+_PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
+               tuple, str)  # fmt: skip
 _FAILURE_TYPES = (str, str, int, bool, tuple)
 
 

@@ -300,10 +300,14 @@ class Frontier:
         return rejected
 
     def _take_sitemap(self, entry: Entry, sitemap: Sitemap, now: float, rejected: Rejected) -> None:
-        for url in sitemap.sitemaps:
+        # A <loc> is read as a link of the sitemap: a raw space is %20, a relative one
+        # is resolved against the sitemap's URL, one a browser rejects is `scheme`.
+        for loc in sitemap.sitemaps:
+            url = resolve(entry.url, loc)
             reason = self._add_sitemap_file(url, entry.level + 1, entry.scope, now)
             self._note(url, reason, rejected)
-        for url in sitemap.pages:
+        for loc in sitemap.pages:
+            url = resolve(entry.url, loc)
             reason, split = self.follow.check_url(url, entry.scope)
             if reason is None and ignored_extension(split.path):
                 reason = "extension"
@@ -526,7 +530,8 @@ class Frontier:
         if self.journal is not None:
             self.journal.begin("s", host, self.dropped)
         try:
-            for url in list(rules.sitemaps) if rules is not None else []:
+            for line in list(rules.sitemaps) if rules is not None else []:
+                url = resolve(host + "/robots.txt", line)  # `Sitemap: /sitemap.xml` is relative
                 self._note(url, self._add_sitemap_file(url, 1, scope, now), rejected)
         finally:
             if self.journal is not None:

@@ -77,8 +77,8 @@ def read_sitemap(
 
     if body.startswith(GZIP_MAGIC):
         source: io.BufferedIOBase = io.BufferedReader(_Inflating(body, max_inflated), 65536)
-    else:
-        source = io.BytesIO(body[:max_inflated])
+    else:  # white space before `<?xml ...?>` is an XML error lxml would stop at
+        source = io.BytesIO(body[:max_inflated].lstrip(b" \t\r\n"))
     pages: list[str] = []
     sitemaps: list[str] = []
     over = 0
