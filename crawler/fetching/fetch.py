@@ -48,6 +48,7 @@ from crawler.fetching import cookies, reasons
 from crawler.fetching.address_guard import AddressGuard
 from crawler.fetching.credentials import Credentials, request_headers, split_userinfo, with_rule
 from crawler.fetching.decode import choose_encoding, is_text
+from crawler.fetching.exact_target import is_exact
 from crawler.fetching.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
 from crawler.fetching.tls import Trust, extra_trust
 from crawler.fetching.transport import Transport
@@ -175,10 +176,12 @@ def send(
     if guarded and not isinstance(adapter, Transport):
         raise RuntimeError("the address guard needs crawler.fetching.transport.Transport")
     timeout = max(deadline - time.monotonic(), 0.001)
+    request = session.prepare_request(requests.Request("GET", url, headers=headers))
+    if is_exact(url):
+        request.url = url  # as resolved, not as requote_uri re-spells it
+    settings = session.merge_environment_settings(request.url, {}, True, None, None)
     with adapter.guarding() if guarded else nullcontext():
-        return session.get(
-            url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
-        )
+        return session.send(request, timeout=timeout, allow_redirects=False, **settings)
 
 
 def next_hop(session: requests.Session, response: requests.Response) -> str | None:

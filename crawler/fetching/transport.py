@@ -15,6 +15,9 @@ With a `cache` (`crawler.fetching.httpcache.HttpCache`), every request goes thro
 it: it sees each request as it is sent (each redirect hop, the headers and cookies
 it carries), and answers from its file or through this transport.
 
+The request target is the URL as it is spelled (`crawler.fetching.exact_target`),
+not requests' and urllib3's re-spelling of it.
+
 Trust for HTTPS is `crawler.fetching.tls.Trust`: one SSL context per session, holding
 requests' bundle plus the extra CA files, given to every HTTPS pool.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +38,7 @@ from urllib3 import PoolManager
 from urllib3.connectionpool import HTTPConnectionPool
 
 from crawler.fetching.address_guard import AddressGuard, guarded_pool_classes
+from crawler.fetching.exact_target import exact_pool_classes, is_exact, sending, target_of
 from crawler.fetching.tls import Trust
 
 if TYPE_CHECKING:
@@ -66,6 +70,8 @@ class Transport(HTTPAdapter):
             num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
         )
         self.guarded_poolmanager.pool_classes_by_scheme = guarded_pool_classes(self.guard)
+        for manager in (self.poolmanager, self.guarded_poolmanager):
+            manager.pool_classes_by_scheme = exact_pool_classes(manager.pool_classes_by_scheme)
 
     @contextmanager
     def guarding(self, on: bool = True) -> Iterator[None]:
@@ -116,10 +122,18 @@ class Transport(HTTPAdapter):
             return
         super().cert_verify(conn, url, verify, cert)
 
+    def request_url(self, request: requests.PreparedRequest, proxies: Any) -> str:
+        url = super().request_url(request, proxies)
+        if url.startswith("/") and is_exact(request.url or ""):
+            return target_of(request.url or "")  # `test?` keeps its empty query
+        return url
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if self.cache is None:
-            return super().send(request, **kwargs)
-        return self.cache.send(request, partial(super().send, **kwargs))
+        url = request.url or ""
+        with sending(target_of(url)) if is_exact(url) else nullcontext():
+            if self.cache is None:
+                return super().send(request, **kwargs)
+            return self.cache.send(request, partial(super().send, **kwargs))
 
     def close(self) -> None:
         super().close()
