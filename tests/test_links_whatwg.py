@@ -3,6 +3,9 @@ case of web-platform-tests' URL data or of the comparison with Scrapy (issue 17)
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from crawler.frontier.links import extract_links, resolve
@@ -84,3 +87,24 @@ def test_the_query_is_encoded_in_the_pages_encoding(encoding, href, expected) ->
 
 def test_a_query_from_the_base_is_left_as_it_is() -> None:
     assert encode_query("http://e.test/a?x=%A4", "a", "iso8859-15") == "http://e.test/a?x=%A4"
+
+
+def _wpt_cases() -> list:
+    corpus = Path(__file__).parent / "corpus" / "wpt_urls.json"
+    cases = json.loads(corpus.read_text(encoding="utf-8"))["cases"]
+    return [pytest.param(case, id=f"{n}:{case['input'][:40]!r}") for n, case in enumerate(cases)]
+
+
+@pytest.mark.parametrize("case", _wpt_cases())
+def test_web_platform_tests_url_data(case: dict) -> None:
+    """Each case of WPT's URL data a crawler meets: the link is followed to the URL
+    a browser requests (without its fragment), or not followed where a browser
+    fails. A fragment-only href is the page itself: skipped, never fetched again."""
+    got = resolve(case["base"], case["input"])
+    if case["input"].strip(" \t\n\r\f").startswith("#"):
+        assert got.startswith("#") and split_url(got) is None
+    elif case.get("failure"):
+        assert split_url(got) is None
+    else:
+        assert got == case["href"].partition("#")[0]
+        assert split_url(got) is not None
