@@ -36,7 +36,7 @@ from crawler.fetching.credentials import Credentials
 from crawler.fetching.worker import fetch_url, run_task
 from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
 from crawler.frontier.json_links import json_links
-from crawler.frontier.links import NO_LINKS, extract_links
+from crawler.frontier.links import NO_LINKS, PageLinks, extract_links
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.sitemaps import read_sitemap
 from crawler.identity import Identity
@@ -370,10 +370,13 @@ class DispatchLoop:
         the JMESPath rules select in a JSON page. The frontier adds the next pages
         of the `next` rules, knowing the records each parser made (`made`)."""
         selectors = self.frontier.follow.selectors
-        try:
-            found = extract_links(page, selectors, self.agent)
-        except Exception:  # noqa: BLE001 - a page lxml cannot read has no links we can take
-            found = NO_LINKS
+        if page.links is not None:  # taken in the worker (crawler.fetching.worker)
+            found = PageLinks(page.links[0], list(page.links[1]))
+        else:
+            try:
+                found = extract_links(page, selectors, self.agent)
+            except Exception:  # noqa: BLE001 - a page lxml cannot read has no links to take
+                found = NO_LINKS
         extra: list[Link] = []
         if found_by_parsers:
             bits = sum(1 << n for n, selector in enumerate(selectors) if selector is None)

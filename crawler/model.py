@@ -57,6 +57,9 @@ class Page(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
     cookies: tuple[tuple[str, str], ...] = ()  # (URL, Set-Cookie value) received on the way
     encoding: str = "utf-8"  # what `text` was decoded from: a link's query is encoded in it
+    # (nofollow reason or None, (Link, ...)): the page's links, taken in the worker;
+    # None when the worker did not take them (the run does not follow, a sitemap)
+    links: tuple | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""

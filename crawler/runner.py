@@ -174,6 +174,9 @@ def _locked_run(
         from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
 
         cache_upkeep.prepare(settings.fetch.cache_path, reporter.say)
+    if frontier.follow.follows:  # the workers take each page's links where the page is
+        links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent))
+        settings = replace(settings, fetch=replace(settings.fetch, links=links))
     try:
         with on_stop_signals(_interrupt):
             pool = make_pool(settings)

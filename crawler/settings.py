@@ -43,6 +43,9 @@ class FetchSettings:
     cache_path: Path | None = None
     ca_bundle: Path | None = None  # --ca-bundle: an extra CA file (an internal site's)
     raw_body: bool = False  # a page's text is its body's bytes as latin-1 (sitemaps)
+    # (the follow rules' selectors, our agent token) when the run follows links: the
+    # worker takes each HTML page's links where the page is (crawler.fetching.worker)
+    links: tuple[tuple[str | None, ...], str] | None = None
 
     @property
     def attempts(self) -> int:

@@ -18,7 +18,7 @@ import requests
 
 from crawler.fetching.credentials import Credentials
 from crawler.fetching.fetch import fetch, make_session
-from crawler.model import Failure, FetchPolicy, Page, Result
+from crawler.model import Failure, FetchPolicy, Link, Page, Result
 from crawler.settings import FetchSettings
 
 _settings: FetchSettings | None = None
@@ -65,11 +65,27 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
-    return fetch(session(), url, settings, policy, credentials)
+    result = fetch(session(), url, settings, policy, credentials)
+    if settings.links is not None and not raw and type(result) is Page:
+        result = with_links(result, *settings.links)
+    return result
+
+
+def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Page:
+    """`page` with its links (`crawler.frontier.links.extract_links`), taken here,
+    where the page is, so that the main process only decides on them. A page lxml
+    cannot read goes back without: the main process tries it once more."""
+    from crawler.frontier.links import extract_links  # lxml: only a crawl that follows
+
+    try:
+        found = extract_links(page, selectors, agent)
+    except Exception:  # noqa: BLE001 - the main process decides what this page gets
+        return page
+    return page._replace(links=(found.nofollow, tuple(found.links)))
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
-               tuple, str)  # fmt: skip
+               tuple, str, (tuple, type(None)))  # fmt: skip
 _FAILURE_TYPES = (str, str, int, bool, tuple)
 
 
@@ -77,6 +93,21 @@ def _pairs(values: tuple) -> bool:
     return all(
         type(pair) is tuple and len(pair) == 2 and all(type(part) is str for part in pair)
         for pair in values
+    )
+
+
+def _links(links: tuple) -> bool:
+    nofollow, found = links if len(links) == 2 else (0, None)
+    return (
+        (nofollow is None or type(nofollow) is str)
+        and type(found) is tuple
+        and all(
+            type(link) is Link
+            and type(link.url) is str
+            and type(link.nofollow) is bool
+            and type(link.rules) is int
+            for link in found
+        )
     )
 
 
@@ -96,6 +127,7 @@ def _plain(result: object) -> bool:
             all(type(url) is str for url in result.redirects)
             and _pairs(result.headers)
             and _pairs(result.cookies)
+            and (result.links is None or _links(result.links))
         )
     return _pairs(result.cookies)
 
