@@ -18,15 +18,15 @@ In this order:
    holds `nofollow` or `none`, or an `X-Robots-Tag` header saying `nofollow` or
    `none` for every crawler or for `AGENT:` (one for `otherbot:` is not ours);
 4. the links are `a[href]` and `area[href]`, plus what each follow rule's own
-   selector picks, in document order: the href stripped of surrounding white
-   space and of tabs and line breaks inside (as browsers do), a space or a control
-   character left in it percent-encoded, then resolved against the base. A
-   fragment-only href (`#top`) and one of another scheme (`mailto:`...) are kept
-   unresolved, so the frontier counts them as skipped. `rel` tokens are compared
-   in any case (`rel="external NoFollow"`).
+   selector picks, in document order, each resolved against the base as the
+   WHATWG URL standard says (`_Resolver`), without its fragment. A fragment-only
+   href (`#top`), one of another scheme (`mailto:`...) and one a browser rejects
+   are kept as written, so the frontier counts them as skipped (`scheme`). `rel`
+   tokens are compared in any case (`rel="external NoFollow"`).
 
-The extraction runs in the main process, in the pool's callback, next to the
-parsers (see README, Following links, for the measurement behind that).
+The extraction runs in the fetch worker, where the page is
+(`crawler.fetching.worker.with_links`), and in the main process only for a page
+the worker sent back without its links (see README, What following costs).
 """
 
 from __future__ import annotations
