@@ -598,6 +598,9 @@ def test_sitemaps_read_as_peers_read_them(tmp_path: Path, site: Site) -> None:
     site.page("/plain", "plain")
     run = crawl(tmp_path, site.url("/"), options=("--sitemaps",))
     assert run.urls() == {
-        site.url("/"), site.url("/map.xml"), site.url("/odd/space%20here"), site.url("/plain")
+        site.url("/"),
+        site.url("/map.xml"),
+        site.url("/odd/space%20here"),
+        site.url("/plain"),
     }
     assert run.code == 0

@@ -72,8 +72,11 @@ def test_base_href_resolves_by_the_same_rules() -> None:
     [
         # Scrapy's link-extractor pages: only the query takes the page's encoding
         ("iso8859-15", "/\u2665/you?c=\u20ac", "http://example.org/%E2%99%A5/you?c=%A4"),
-        ("cp1252", "sample_ö.html?price=£32&µ=unit",
-         "http://example.org/foo/sample_%C3%B6.html?price=%A332&%B5=unit"),
+        (
+            "cp1252",
+            "sample_ö.html?price=£32&µ=unit",
+            "http://example.org/foo/sample_%C3%B6.html?price=%A332&%B5=unit",
+        ),
         ("cp1252", "/q?snow=\u2603", "http://example.org/q?snow=%26%239731%3B"),
         ("utf-8", "/q?c=\u20ac", "http://example.org/q?c=%E2%82%AC"),
         ("utf-16-le", "/q?c=\u20ac", "http://example.org/q?c=%E2%82%AC"),
