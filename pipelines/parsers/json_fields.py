@@ -44,6 +44,7 @@ from jmespath.exceptions import JMESPathError
 from jmespath.visitor import TreeInterpreter
 
 from pipelines.parsers.base import ParseFailure
+from pipelines.parsers.field_text import text_values
 from pipelines.parsers.jsondoc import NotJSON
 
 if TYPE_CHECKING:
@@ -210,21 +211,8 @@ class JsonField:
             if self.all:
                 return flatten(results)
             return next(([result] for result in results if result is not None), [])
-        found = []
-        pattern = self.pattern
-        for raw in flatten(results):
-            value = as_text(raw).strip()
-            if pattern is not None:
-                match = pattern.search(value)
-                if match is None:
-                    continue
-                value = (match.group(1) if pattern.groups else match.group(0)) or ""
-            if not value or value.isspace():
-                continue
-            found.append(page.urljoin(value) if self.url else value)
-            if not self.all:
-                break
-        return found
+        raws = (as_text(raw) for raw in flatten(results))
+        return text_values(raws, self.pattern, self.url, self.all, page)
 
     def value(self, found: list[Any]) -> Any:
         if self.join is not None:

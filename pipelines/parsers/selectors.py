@@ -58,6 +58,7 @@ from lxml import etree, html
 from parsel import css2xpath
 
 from pipelines.parsers.base import Output, Parser
+from pipelines.parsers.field_text import text_values
 from pipelines.parsers.json_fields import Expression, JsonField, JsonQuery
 from pipelines.parsers.page import ParserPage
 
@@ -182,21 +183,7 @@ class Field:
 
     def values(self, node: Any, page: ParserPage) -> list[str]:
         """Steps 1 to 5 of the module's docstring."""
-        found = []
-        pattern = self.pattern
-        for raw in texts(self.query(node)):
-            value = raw.strip()
-            if pattern is not None:
-                match = pattern.search(value)
-                if match is None:
-                    continue
-                value = (match.group(1) if pattern.groups else match.group(0)) or ""
-            if not value or value.isspace():
-                continue
-            found.append(page.urljoin(value) if self.url else value)
-            if not self.all:
-                break
-        return found
+        return text_values(texts(self.query(node)), self.pattern, self.url, self.all, page)
 
     def value(self, found: list[str]) -> str | list[str]:
         """Step 6."""
