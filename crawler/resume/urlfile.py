@@ -61,16 +61,22 @@ def skip_to(stream: BinaryIO, offset: int) -> None:
             left -= len(chunk)
 
 
-def reread_url(path: Path, offset: int) -> str | None:
-    """The URL of the URL file line at byte `offset` (a listed URL whose password
-    the journal does not hold), None if it cannot be read."""
+def _line_at(path: Path, offset: int) -> bytes | None:
+    """The URL file's line at byte `offset` (at most MAX_LINE + 1 bytes), None if it
+    cannot be read."""
     try:
         with open(path, "rb") as urls:
             urls.seek(offset)
-            raw = urls.readline(MAX_LINE + 1)
+            return urls.readline(MAX_LINE + 1)
     except OSError:
         return None
-    fields = raw.decode("utf-8", "replace").split()
+
+
+def reread_url(path: Path, offset: int) -> str | None:
+    """The URL of the URL file line at byte `offset` (a listed URL whose password
+    the journal does not hold), None if it cannot be read."""
+    raw = _line_at(path, offset)
+    fields = raw.decode("utf-8", "replace").split() if raw is not None else []
     return fields[0] if fields else None
 
 
@@ -78,15 +84,8 @@ def reread_job(
     path: Path | None, offset: int, number: int, parsers: tuple[str, ...], known: Collection[str]
 ) -> Job | BadLine | None:
     """The URL file line at byte `offset` (line `number`) read again, as a job."""
-    if path is None:
-        return None
-    try:
-        with open(path, "rb") as urls:
-            urls.seek(offset)
-            raw = urls.readline(MAX_LINE + 1)
-    except OSError:
-        return None
-    return parse_line(number, raw, parsers, known)
+    raw = _line_at(path, offset) if path is not None else None
+    return parse_line(number, raw, parsers, known) if raw is not None else None
 
 
 class KnownOrigins:
