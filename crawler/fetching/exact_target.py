@@ -41,6 +41,11 @@ def target_of(url: str) -> str:
     return target if target.startswith("/") else "/" + target
 
 
+def current() -> str | None:
+    """The exact target this thread is sending, if any (see `sending`)."""
+    return getattr(_local, "target", None)
+
+
 @contextmanager
 def sending(target: str) -> Iterator[None]:
     """The requests this thread sends in the block go out with `target`."""
@@ -53,7 +58,7 @@ def sending(target: str) -> Iterator[None]:
 
 class _ExactTarget:
     def _make_request(self, conn: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        target = getattr(_local, "target", None)
+        target = current()
         if target is not None and target != url:
             try:
                 if _encode_target(target) == url:  # urllib3's spelling of ours: send ours

@@ -38,7 +38,13 @@ from urllib3 import PoolManager
 from urllib3.connectionpool import HTTPConnectionPool
 
 from crawler.fetching.address_guard import AddressGuard, guarded_pool_classes
-from crawler.fetching.exact_target import exact_pool_classes, is_exact, sending, target_of
+from crawler.fetching.exact_target import (
+    current,
+    exact_pool_classes,
+    is_exact,
+    sending,
+    target_of,
+)
 from crawler.fetching.tls import Trust
 
 if TYPE_CHECKING:
@@ -124,9 +130,8 @@ class Transport(HTTPAdapter):
 
     def request_url(self, request: requests.PreparedRequest, proxies: Any) -> str:
         url = super().request_url(request, proxies)
-        if url.startswith("/") and is_exact(request.url or ""):
-            return target_of(request.url or "")  # `test?` keeps its empty query
-        return url
+        target = current()  # set by `send` for a URL sent exactly
+        return target if target is not None and url.startswith("/") else url
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         url = request.url or ""
