@@ -29,8 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from crawler.commands.export import Notes
-from crawler.settings import DEFAULT_OUTPUT
+from crawler.commands.export import Notes, add_db_argument
 from pipelines.diff import PAGE_KINDS, Change, PageState, url_changes
 from pipelines.diff_reader import by_url, read_rows
 from pipelines.records import escape, is_kind
@@ -52,14 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "changed in size, and records added, removed or (with --key) changed. Exit status "
         "0: no change, 1: changes, 2: trouble.",
     )
-    parser.add_argument(
-        "db",
-        nargs="?",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        metavar="DB",
-        help=f"the file crawl wrote (default: {DEFAULT_OUTPUT})",
-    )
+    add_db_argument(parser)
     parser.add_argument(
         "--from",
         dest="before",

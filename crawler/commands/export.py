@@ -40,14 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the records of DB (run: lines excepted; each record carries its "
         "run's id) as JSON Lines or CSV.",
     )
-    parser.add_argument(
-        "db",
-        nargs="?",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        metavar="DB",
-        help=f"the file crawl wrote (default: {DEFAULT_OUTPUT})",
-    )
+    add_db_argument(parser)
     parser.add_argument(
         "--kind",
         metavar="KIND",
@@ -68,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON Lines, one object a record, or CSV with a header row (default: jsonl)",
     )
     return parser
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """DB, the file crawl wrote, as every command that reads runs takes it."""
+    parser.add_argument(
+        "db",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        metavar="DB",
+        help=f"the file crawl wrote (default: {DEFAULT_OUTPUT})",
+    )
 
 
 class Notes:
