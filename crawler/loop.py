@@ -1,58 +1,63 @@
 """The dispatch loop: the main process's side of a crawl. It feeds the pool from
-the frontier, collects results, and writes records.
+the frontier and hands each result to `crawler.results`, which writes its lines.
 
 - What to fetch next is the frontier's (`crawler.frontier`): dedupe, per-host
-  queues and politeness, the spill to disk, the robots gate, and which found links
-  and sitemap entries to take. The loop reads the URL file lazily, only while the
-  frontier has room, and keeps at most `max_in_flight` tasks submitted and
-  unfinished, so memory does not grow with the URL list or with what is found.
-- Results arrive in the pool's callback thread: (with `--depth`) the page's links
-  are extracted (`crawler.frontier.links`) and handed to the frontier, and a
-  sitemap's entries (`crawler.frontier.sitemaps`); then its records are written. A callback never
-  raises: an exception there would kill the thread that delivers every later
-  result.
-- Whoever removes a task from `_in_flight` writes its one line: the callback, or
-  the watchdog. A pool that loses a task says so through the error callback
-  (`crawler.pools.TaskLost`, whose text is the line's reason); where a pool cannot
-  know (Dask), the watchdog writes off a task that outlived `watchdog_limit`
-  (None: no watchdog). A result that comes after its task was written off finds
-  nothing and is dropped, so no URL is written twice.
+  queues and politeness, the spill to disk, the robots gate. The loop reads the
+  URL file lazily, only while the frontier has room, and keeps at most
+  `max_in_flight` tasks submitted and unfinished, so memory does not grow with
+  the URL list or with what is found.
+- Results arrive in the pool's callback thread; what a finished page leads to
+  (records, links, sitemaps, cookies, and the journal's order) is
+  `crawler.results`'. A callback never raises: an exception there would kill
+  the thread that delivers every later result.
+- Whoever removes a task from `_in_flight` hands on its result, so its one line is
+  written once: the callback, or the watchdog. A pool that loses a task says so
+  through the error callback (`crawler.pools.TaskLost`, whose text is the line's
+  reason); where a pool cannot know (Dask), the watchdog writes off a task that
+  outlived `watchdog_limit` (None: no watchdog). A result that comes after its
+  task was written off finds nothing and is dropped, so no URL is written twice.
 - A signal (SIGINT, SIGTERM, SIGHUP) stops the run: nothing new is submitted, the
   workers are ended, and what finished is already in the file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.fetching.credentials import Credentials
 from crawler.fetching.worker import fetch_url, run_task
-from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
-from crawler.frontier.json_links import json_links
-from crawler.frontier.links import NO_LINKS, PageLinks, extract_links
+from crawler.frontier import ROBOTS, Fetch, Frontier, Refused
 from crawler.frontier.politeness import HostQueues
-from crawler.frontier.sitemaps import read_sitemap
-from crawler.identity import Identity
-from crawler.model import BadLine, Failure, Job, Link, Page, Result
+from crawler.model import BadLine, Failure, Job, Result
 from crawler.pools.base import TaskLost, TaskPool
 from crawler.progress_log import Progress
-from crawler.report import Reporter, Stats
-from crawler.run_report import error_kind
-from pipelines import parse_page, records_for
-from pipelines.parsers import ParserPage
-from pipelines.parsers.jsondoc import NotJSON
-from pipelines.records import error_line, record_key
+from crawler.report import Stats
+from crawler.results import Outputs, Results
 from pipelines.writer import OutputError, Writer
+
+if TYPE_CHECKING:
+    from crawler.identity import Identity
 
 WATCH_EVERY = 0.5
 READ_BATCH = 64  # lines of the URL file read between two looks at what can be sent
+
+
+class Limits(NamedTuple):
+    """How much the loop keeps going at once: `max_in_flight` tasks submitted and
+    unfinished; `watchdog_limit`, the seconds after which a task with no answer is
+    written off (None: the pool reports its lost tasks, no watchdog); `workers`
+    (default `max_in_flight`), the tasks that can run at once, which tells when
+    some sit idle."""
+
+    max_in_flight: int
+    watchdog_limit: float | None = None
+    workers: int | None = None
 
 
 class _Task(NamedTuple):
@@ -71,56 +76,41 @@ class DispatchLoop:
     def __init__(
         self,
         pool: TaskPool,
-        writer: Writer,
-        reporter: Reporter,
+        outputs: Outputs,
+        limits: Limits,
         *,
-        max_in_flight: int,
-        watchdog_limit: float | None,
-        task: Callable[..., Result] = fetch_url,
-        hosts: HostQueues[Entry] | None = None,
-        robots_agent: str | None = None,
-        lookahead: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-        workers: int | None = None,
         frontier: Frontier | None = None,
-        agent: str = "crawl",
-        rejected_log: TextIO | None = None,
+        task: Callable[..., Result] = fetch_url,
         identity: Identity | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`frontier` decides what is fetched (by default one built from `hosts`,
-        the per-host bounds, `robots_agent`, the User-Agent matched against
-        robots.txt or None to ignore it, and `lookahead`); `workers` (default
-        `max_in_flight`) tells when some of them sit idle; `agent` is our token in
-        `<meta name=...>` and X-Robots-Tag; `rejected_log` gets a line per link
-        not followed; `identity` gives each task the headers and cookies bound
-        to its site and keeps the cookies sites set (`crawler.identity`)."""
+        """`outputs`: where the lines go (`crawler.results.Outputs`); `frontier`
+        decides what is fetched (by default one without politeness but
+        `max_in_flight` a host); `task` is what the pool runs for a URL;
+        `identity` gives each task the headers and cookies bound to its site and
+        keeps the cookies sites set (`crawler.identity`)."""
         self.pool = pool
-        self.writer = writer
-        self.reporter = reporter
-        self.max_in_flight = max_in_flight
-        self.watchdog_limit = watchdog_limit
+        self.limits = limits
         self.task = task
-        self.frontier = frontier or Frontier(
-            hosts or HostQueues(per_host=max_in_flight),
-            robots_agent=robots_agent,
-            lookahead=lookahead,
-        )
-        self.agent = agent
-        self.rejected_log = rejected_log
+        self.frontier = frontier or Frontier(HostQueues(per_host=limits.max_in_flight))
         self.identity = identity
-        self.stats = Stats(following=self.frontier.following, dropped=self.frontier.dropped)
+        self.clock = clock
+        self._changed = threading.Condition()  # guards the frontier and the table below
+        self.results = Results(self.frontier, outputs, self._changed, clock, identity)
+        self.stats = self.results.stats
         self.written_off = 0
         self._in_flight: dict[int, _Task] = {}
         self._finishing = 0  # results being handled: they may still add URLs
         self._ids = itertools.count(1)
-        self._changed = threading.Condition()
         self._stop_signal: int | None = None
         self._output_error: OutputError | None = None
         self._next_watch = 0.0
-        self._counting = threading.Lock()
-        self.clock = clock
-        self.workers = workers or max_in_flight
         self._generation = 0  # counts finished tasks, so that no wake-up is missed
+
+    @property
+    def writer(self) -> Writer:
+        """The writer of db.txt."""
+        return self.results.outputs.writer
 
     # -- the main thread ----------------------------------------------------------
     def run(self, jobs: Iterable[Job | BadLine]) -> Outcome:
@@ -132,7 +122,7 @@ class DispatchLoop:
             while not self._stopping():
                 took = False
                 generation = self._generation
-                self._watch()  # at most every WATCH_EVERY, even while reading apace
+                self.watch()  # at most every WATCH_EVERY, even while reading apace
                 for _ in range(READ_BATCH):  # reading is cheap: a batch between dispatches
                     with self._changed:
                         if exhausted or not frontier.wants_listed():
@@ -163,7 +153,7 @@ class DispatchLoop:
         """Hand a line of the URL file to the frontier (a bad line is answered at
         once); False means not taken yet: offer it again."""
         if isinstance(job, BadLine):
-            self._bad_line(job)
+            self._answer(self.results.bad_line, job)
             return True
         with self._changed:
             return self.frontier.add_listed(job, self.clock())
@@ -172,18 +162,14 @@ class DispatchLoop:
         """Submit what the frontier allows while there is room in flight; robots.txt
         fetches go first. True if anything was sent or answered."""
         progressed = False
-        while len(self._in_flight) < self.max_in_flight and not self._stopping():
+        while len(self._in_flight) < self.limits.max_in_flight and not self._stopping():
             with self._changed:
                 ready = self.frontier.next_ready(self.clock())
             if ready is None:
                 return progressed
             progressed = True
             if isinstance(ready, Refused):
-                url = ready.entry.url
-                if ready.recorded:
-                    self._record(url, [error_line(url, ready.reason)], ready.reason, None)
-                else:
-                    self._log_rejected([(url, ready.counted or "robots")], "")
+                self._answer(self.results.refused, ready)
             else:
                 self._submit(ready)
         return progressed
@@ -202,14 +188,14 @@ class DispatchLoop:
                 timeout = min(timeout, max(0.0, ready_at - start))
             held = (
                 self.frontier.queued > 0
-                and len(self._in_flight) < self.workers
+                and len(self._in_flight) < (self.limits.workers or self.limits.max_in_flight)
                 and not self.frontier.robots_wanted()
                 and not any(task.fetch.kind == ROBOTS for task in self._in_flight.values())
             )
             self._changed.wait(timeout)
             if held:
                 self.stats.held_seconds += self.clock() - start
-        self._watch()
+        self.watch()
 
     def progress(self) -> Progress:
         """Where the run stands, for the progress lines (`crawler.progress_log`)."""
@@ -240,13 +226,13 @@ class DispatchLoop:
                 if ready():
                     return True
                 self._changed.wait(WATCH_EVERY / 2)
-            self._watch()
+            self.watch()
 
     def _submit(self, fetch: Fetch) -> None:
         task_id = next(self._ids)
         credentials = self.identity.for_fetch(fetch.url) if self.identity is not None else None
         with self._changed:
-            self._in_flight[task_id] = _Task(fetch, time.monotonic())
+            self._in_flight[task_id] = _Task(fetch, self.clock())
         self.pool.apply_async(
             run_task,
             (self.task, fetch.url, task_id, *_task_extras(fetch, credentials)),
@@ -254,23 +240,30 @@ class DispatchLoop:
             error_callback=partial(self._on_error, task_id),
         )
 
-    def _bad_line(self, bad: BadLine) -> None:
-        reason = f"line {bad.line}: {bad.reason}"
-        self._record(bad.text, [error_line(bad.text, reason)], reason, None)
+    def _answer(self, answer: Callable[[object], None], what: object) -> None:
+        """A refused URL or a bad line answered from this thread: a db.txt that
+        cannot take it stops the run."""
+        try:
+            answer(what)
+        except OutputError as error:
+            self._output_error = self._output_error or error
 
-    def _watch(self) -> None:
-        now = time.monotonic()
-        if self.watchdog_limit is None or now < self._next_watch:
+    def watch(self) -> None:
+        """Write off the tasks in flight longer than `watchdog_limit`, each with
+        its `worker lost (no answer in time)` line; the run calls this at most
+        every WATCH_EVERY seconds."""
+        now = self.clock()
+        limit = self.limits.watchdog_limit
+        if limit is None or now < self._next_watch:
             return
         self._next_watch = now + WATCH_EVERY
-        limit = self.watchdog_limit
         with self._changed:
             expired = [
                 task_id for task_id, task in self._in_flight.items() if now - task.submitted > limit
             ]
         for task_id in expired:
             lost = Failure("", "worker lost (no answer in time)", 1)
-            if self._finish(task_id, lost, written_off=True):
+            if self._finish(task_id, lost):
                 self.written_off += 1
 
     # -- the pool's callback thread (and the watchdog) ----------------------------
@@ -286,8 +279,9 @@ class DispatchLoop:
             reason = f"worker error: {type(error).__name__}"
         self._finish(task_id, Failure("", reason, 1))
 
-    def _finish(self, task_id: int, result: Result, written_off: bool = False) -> bool:
-        """Write the records of a task, if nobody did yet. Never raises."""
+    def _finish(self, task_id: int, result: Result | object) -> bool:
+        """Hand a task's result on (`crawler.results`), if nobody did yet; False
+        if it was written off already. Never raises."""
         try:
             with self._changed:
                 task = self._in_flight.pop(task_id, None)
@@ -295,7 +289,9 @@ class DispatchLoop:
                     return False  # written off already; a late answer is dropped
                 self._finishing += 1
             try:
-                self._finished(task.fetch, result)
+                self.results.finished(task.fetch, result)  # type: ignore[arg-type]
+            except OutputError as error:
+                self._output_error = self._output_error or error
             finally:
                 with self._changed:
                     self._finishing -= 1
@@ -307,136 +303,6 @@ class DispatchLoop:
             with self._changed:
                 self._generation += 1
                 self._changed.notify_all()
-
-    def _finished(self, fetch: Fetch, result: Result) -> None:
-        """A task's result: tell the frontier, follow the links, write the records."""
-        if not isinstance(result, (Page, Failure)):  # a pool or task bug: said as run_task says
-            result = Failure(fetch.url, f"worker error: bad result {type(result).__name__}", 1)
-        if self.identity is not None:  # before the host is free: its next fetch sends them
-            self.identity.absorb(result)
-        with self._changed:
-            rejected = self.frontier.done(fetch, result, self.clock())
-        self._log_rejected(rejected, fetch.url)
-        entry = fetch.entry
-        if fetch.kind == ROBOTS or entry is None:
-            return
-        url, parsers = entry.url, entry.parsers
-        sitemap = None
-        found_by_parsers: list[str] = []
-        view: ParserPage | None = None
-        made: dict[str, int] | None = None
-        try:
-            result = result._replace(url=url)
-            if isinstance(result, Page):
-                # One view of the page for its parsers and its JSON links: parsed once.
-                view = ParserPage(result) if result.text is not None else None
-                quiet = self.frontier.ends_quietly(entry)
-                parsed = parse_page(result, parsers, view=view, quiet=quiet)
-                lines, reason, found_by_parsers = parsed.lines, parsed.failure, parsed.links
-                made = parsed.records if parsers else None
-                if parsed.dropped:
-                    with self._counting:
-                        self.stats.items_dropped += sum(parsed.dropped.values())
-            else:
-                lines, reason = records_for(result, parsers)
-            if fetch.kind == SITEMAP and isinstance(result, Page):
-                sitemap = read_sitemap((result.text or "").encode("latin-1", "replace"))
-                if sitemap.problem is not None:
-                    reason = f"sitemap: {sitemap.problem}"
-                    lines.append(error_line(url, reason))
-        except Exception as error:  # noqa: BLE001 - a pipeline bug costs this page, not the run
-            reason = f"pipeline error: {type(error).__name__}"
-            lines = [error_line(url, reason)]
-        # The links first, then the lines: a page whose lines are written has had its
-        # links taken (what --resume relies on, crawler.frontier.journal).
-        if sitemap is not None:
-            with self._changed:
-                rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
-            self._log_rejected(rejected, url)
-        elif isinstance(result, Page) and self.frontier.follow.follows:
-            self._follow(fetch, result, found_by_parsers, view, made)
-        self._record(url, lines, reason, result)
-
-    def _follow(
-        self,
-        fetch: Fetch,
-        page: Page,
-        found_by_parsers: list[str],
-        view: ParserPage | None = None,
-        made: dict[str, int] | None = None,
-    ) -> None:
-        """The page's links, then those its parsers returned (taken like `a[href]`
-        ones: a follow rule with its own selector does not see them), then those
-        the JMESPath rules select in a JSON page. The frontier adds the next pages
-        of the `next` rules, knowing the records each parser made (`made`)."""
-        selectors = self.frontier.follow.selectors
-        if page.links is not None:  # taken in the worker (crawler.fetching.worker)
-            found = PageLinks(page.links[0], list(page.links[1]))
-        else:
-            try:
-                found = extract_links(page, selectors, self.agent)
-            except Exception:  # noqa: BLE001 - a page lxml cannot read has no links to take
-                found = NO_LINKS
-        extra: list[Link] = []
-        if found_by_parsers:
-            bits = sum(1 << n for n, selector in enumerate(selectors) if selector is None)
-            extra = [Link(link, False, bits) for link in found_by_parsers]
-        extra += self._json_links(page, view)
-        if extra:
-            found = found._replace(links=[*found.links, *extra])
-        with self._changed:
-            rejected = self.frontier.add_links(fetch, page, found, self.clock(), made)
-        self._log_rejected(rejected, fetch.url)
-
-    def _json_links(self, page: Page, view: ParserPage | None) -> list[Link]:
-        """What the `links = { jmespath }` rules select in a JSON page, read from the
-        JSON its parsers read (parsed once, in this process, where they run)."""
-        rules = self.frontier.follow.rules
-        if view is None or not any(rule.jmespath for rule in rules) or not view.is_json:
-            return []
-        try:
-            document = view.json
-        except NotJSON:
-            return []
-        return json_links(rules, document, page.final_url or page.url)
-
-    def _log_rejected(self, rejected: list[tuple[str, str]], parent: str) -> None:
-        """One line per link not followed: reason, URL, and the page it was on."""
-        log = self.rejected_log
-        if log is None or not rejected:
-            return
-        text = "".join(
-            f"{reason}\t{record_key(url)}\t{record_key(parent) if parent else '-'}\n"
-            for url, reason in rejected
-        )
-        with self._counting, contextlib.suppress(OSError, ValueError):
-            log.write(text)
-
-    def _record(
-        self, url: str, lines: list[str], reason: str | None, result: Result | None
-    ) -> None:
-        try:
-            self.writer.append(lines)
-        except OutputError as error:
-            self._output_error = self._output_error or error
-            return
-        with self._counting:  # the callback thread and the main thread both count
-            stats = self.stats
-            if reason is None:
-                stats.ok += 1
-            else:
-                stats.failed += 1
-                stats.errors[error_kind(reason)] += 1
-            if result is not None:
-                stats.retried += getattr(result, "attempts", 1) > 1
-                if getattr(result, "cached", False):
-                    stats.unchanged += 1
-                    stats.saved += result.nbytes
-                else:
-                    stats.bytes += getattr(result, "nbytes", 0)
-        # The record is written: a reporter's or a terminal's trouble is not the run's.
-        with contextlib.suppress(Exception):
-            self.reporter.page(url, reason)
 
 
 def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:

@@ -58,8 +58,9 @@ class Page(NamedTuple):
     cookies: tuple[tuple[str, str], ...] = ()  # (URL, Set-Cookie value) received on the way
     encoding: str = "utf-8"  # what `text` was decoded from: a link's query is encoded in it
     # (nofollow reason or None, (Link, ...)): the page's links, taken in the worker;
-    # None when the worker did not take them (the run does not follow, a sitemap)
-    links: tuple | None = None
+    # a str: why the worker could not take them; None when it was not asked to
+    # (the run does not follow, a sitemap)
+    links: tuple | str | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""

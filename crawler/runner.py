@@ -9,9 +9,9 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, NamedTuple, TextIO
 
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
@@ -20,12 +20,13 @@ from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
 from crawler.identity import Identity
-from crawler.loop import DispatchLoop, Outcome
+from crawler.loop import DispatchLoop, Limits, Outcome
 from crawler.model import BadLine, Job
 from crawler.pools import BackendError, make_pool
 from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats
-from crawler.resume import RESUME, ResumeError, new_run_id, plan_run
+from crawler.results import Outputs
+from crawler.resume import RESUME, Plan, ResumeError, new_run_id, plan_run
 from crawler.run_report import RunReport
 from crawler.settings import RunSettings
 from pipelines.parsers import Registry, active
@@ -137,15 +138,96 @@ def run_crawl(
         lock.release()
 
 
+class _Ending(NamedTuple):
+    """How a run ends: its `status` and exit `code`, what stderr is told
+    (`message`), whether `--stats` and `--metrics` get a report of it (`report`),
+    and whether an output error was said already (`said`)."""
+
+    status: str
+    code: int
+    message: str | None = None
+    report: bool = True
+    said: bool = False
+
+
+class _Stop(Exception):
+    """Ends a run before its crawl (a `crawl: ...` message; exit 2 unless told)."""
+
+    def __init__(
+        self,
+        message: str,
+        status: str = "output-error",
+        code: int = EXIT_UNUSABLE,
+        report: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.ending = _Ending(status, code, message, report)
+
+
+@dataclass
+class _Held:
+    """What a run holds while it lasts. `release` lets the workers and the
+    rejected log go (at most once); `_end` does the rest."""
+
+    run_id: str
+    writer: Writer | None = None
+    plan: Plan | None = None
+    rejected_log: TextIO | None = None
+    pool: Any = None
+    clean: bool = True  # every task ended on its own: the pool may be joined
+    started: bool = False  # the start line is in db.txt: an end line is owed
+
+    def release(self, reporter: Reporter) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            shut_down(pool, self.clean, reporter)
+        log, self.rejected_log = self.rejected_log, None
+        close_quietly(log)
+
+
 def _locked_run(
     settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter, identity: Identity
 ) -> int:
-    run_id = new_run_id()
-    try:  # before any worker starts: an unusable output costs nothing
-        writer = Writer(settings.output)
+    held = _Held(new_run_id())
+    try:
+        try:
+            settings, frontier = _open(settings, urls, source, reporter, held)
+            outcome, unusable = _crawl(settings, urls, source, reporter, identity, frontier, held)
+        except _Stop as stop:
+            return _end(settings, reporter, held, stop.ending, Stats())
+        return _end(settings, reporter, held, _ending_of(outcome, unusable), outcome.stats)
+    finally:
+        held.release(reporter)  # an unforeseen error too lets the workers go
+
+
+def _ending_of(outcome: Outcome, unusable: list[str]) -> _Ending:
+    """How a run that crawled ends: a signal first, then an output error, then a
+    URL file that became unusable (exit 2), else finished (0, or 1 with failures)."""
+    said = outcome.output_error is not None
+    if outcome.interrupted_by is not None:
+        name = signal.Signals(outcome.interrupted_by).name
+        return _Ending(
+            "interrupted", exit_status(outcome), f"crawl: interrupted by {name}", said=said
+        )
+    if outcome.output_error is not None:
+        return _Ending("output-error", EXIT_UNUSABLE, f"crawl: {outcome.output_error}", said=said)
+    if unusable:
+        message = f"crawl: {unusable[0]}; stopped reading the URL file there"
+        return _Ending("stopped", EXIT_UNUSABLE, message)
+    return _Ending("finished", exit_status(outcome))
+
+
+def _open(
+    settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter, held: _Held
+) -> tuple[RunSettings, Frontier]:
+    """All a run needs before it crawls, cheapest first, so that an unusable
+    output, resume state or `--rejected-log` costs no worker: the writer, the
+    frontier and the resume plan, the rejected log, the cache, the workers, then
+    the start line. Raises _Stop; what it opened is in `held`."""
+    try:
+        held.writer = Writer(settings.output)
     except OutputError as error:
-        reporter.say(f"crawl: {error}")
-        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+        raise _Stop(f"crawl: {error}") from None
     frontier = Frontier(
         # A site's first answer may set the cookie the others need: one at a time until then.
         HostQueues(settings.per_host, settings.delay, first_alone=True),
@@ -156,20 +238,15 @@ def _locked_run(
         keep_rejected=settings.rejected_log is not None,
     )
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
-        plan = plan_run(settings, urls, source, frontier)
+        held.plan = plan_run(settings, urls, source, frontier)
     except ResumeError as error:
-        writer.close()
-        reporter.say(f"crawl: {error}")
-        return EXIT_UNUSABLE
-    run_id = plan.run_id
+        raise _Stop(f"crawl: {error}", report=False) from None
+    held.run_id = held.plan.run_id
     try:  # --rejected-log, like the output, before any worker starts
-        rejected_log = open_rejected_log(settings.rejected_log, plan.event == RESUME)
+        held.rejected_log = open_rejected_log(settings.rejected_log, held.plan.event == RESUME)
     except OSError as error:
-        writer.close()
-        reporter.say(
-            f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
-        )
-        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+        option = f"--rejected-log {settings.rejected_log}"
+        raise _Stop(f"crawl: cannot write {option}: {error.strerror}") from None
     if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
         from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
 
@@ -177,57 +254,57 @@ def _locked_run(
     if frontier.follow.follows:  # the workers take each page's links where the page is
         links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent))
         settings = replace(settings, fetch=replace(settings.fetch, links=links))
+    held.pool = _start_pool(settings)
+    if settings.workers == 0:  # a joined cluster: as many at once as it has threads
+        settings = replace(settings, workers=max(1, getattr(held.pool, "threads", 1)))
+    if getattr(held.pool, "dashboard_link", None):
+        reporter.say(f"crawl: Dask dashboard at {held.pool.dashboard_link}")
+    fields = {"version": __version__, "pid": os.getpid(), "workers": settings.workers}
+    try:
+        held.writer.append([run_line(held.run_id, held.plan.event, {**fields, "urls": source})])
+    except OutputError as error:
+        raise _Stop(f"crawl: {error}") from None
+    held.started = True
+    return settings, frontier
+
+
+def _start_pool(settings: RunSettings) -> Any:
+    """The workers; a stop signal while they start ends the run. Raises _Stop."""
     try:
         with on_stop_signals(_interrupt):
-            pool = make_pool(settings)
+            return make_pool(settings)
     except BackendError as error:
-        writer.close()
-        close_quietly(rejected_log)
-        reporter.say(f"crawl: {error}")
-        return EXIT_UNUSABLE
+        raise _Stop(f"crawl: {error}", report=False) from None
     except Interrupted as stop:
-        writer.close()
-        close_quietly(rejected_log)
-        reporter.say(f"crawl: interrupted by {signal.Signals(stop.signum).name}; nothing fetched")
+        name = signal.Signals(stop.signum).name
         code = exit_status(Outcome(Stats(), stop.signum))
-        return end_run(settings, run_id, "interrupted", code, Stats(), reporter)
-    if settings.workers == 0:  # a joined cluster: as many at once as it has threads
-        settings = replace(settings, workers=max(1, getattr(pool, "threads", 1)))
-    if getattr(pool, "dashboard_link", None):
-        reporter.say(f"crawl: Dask dashboard at {pool.dashboard_link}")
-    try:
-        writer.append(
-            [
-                run_line(
-                    run_id,
-                    plan.event,
-                    {
-                        "version": __version__,
-                        "pid": os.getpid(),
-                        "workers": settings.workers,
-                        "urls": source,
-                    },
-                )
-            ]
-        )
-    except OutputError as error:
-        shut_down(pool, True, reporter)
-        close_quietly(rejected_log)
-        reporter.say(f"crawl: {error}")
-        return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+        raise _Stop(f"crawl: interrupted by {name}; nothing fetched", "interrupted", code) from None
+
+
+def _crawl(
+    settings: RunSettings,
+    urls: BinaryIO,
+    source: str,
+    reporter: Reporter,
+    identity: Identity,
+    frontier: Frontier,
+    held: _Held,
+) -> tuple[Outcome, list[str]]:
+    """The crawl itself, from the first line of the URL file to the last answer;
+    the workers and the rejected log are let go when it ends, however it ends.
+    Returns the outcome and why the URL file became unusable (empty: it did not)."""
+    pool, plan = held.pool, held.plan
+    assert held.writer is not None and plan is not None
+    watchdog = None if pool.reports_lost_tasks else settings.watchdog_limit()
     scheduler = DispatchLoop(
         pool,
-        plan.writer(writer),
-        reporter,
-        max_in_flight=settings.max_in_flight,
-        watchdog_limit=None if pool.reports_lost_tasks else settings.watchdog_limit(),
-        workers=settings.concurrency,
+        Outputs(plan.writer(held.writer), reporter, held.rejected_log),
+        Limits(settings.max_in_flight, watchdog, settings.concurrency),
         frontier=frontier,
-        agent=agent_token(settings.fetch.user_agent),
-        rejected_log=rejected_log,
         identity=identity,
     )
     plan.restore(scheduler.stats)
+    unusable: list[str] = []
     try:
         with (
             on_stop_signals(lambda signum, frame: scheduler.stop(signum)),
@@ -240,45 +317,55 @@ def _locked_run(
             ),
         ):
             registry = active()
-            unusable: list[str] = []
             jobs = identity.listed(plan.jobs(urls, settings.parse, registry))
             outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
-        shut_down(pool, scheduler.clean, reporter)
-        close_quietly(rejected_log)
-    reporter.close()
-    if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second
-        from crawler.fetching import cache_upkeep
+        held.clean = scheduler.clean
+        held.release(reporter)
+    return outcome, unusable
 
-        outcome.stats.cache_bytes, outcome.stats.evicted = cache_upkeep.keep_bounded(
-            settings.fetch.cache_path, settings.cache_max_age, settings.cache_max_size, reporter.say
-        )
-    outcome.stats.finish()
-    status = "finished"
-    if outcome.interrupted_by is not None:
-        status = "interrupted"
-        reporter.say(f"crawl: interrupted by {signal.Signals(outcome.interrupted_by).name}")
-    elif outcome.output_error is not None:
-        status = "output-error"
-        reporter.say(f"crawl: {outcome.output_error}")
-    elif unusable:
-        status = "stopped"
-        reporter.say(f"crawl: {unusable[0]}; stopped reading the URL file there")
-    ended = False
-    try:
-        writer.append([run_line(run_id, "end", {"status": status, **outcome.stats.fields()})])
-        ended = True
-        writer.close()
-    except OutputError as error:
-        if outcome.output_error is None:
-            reporter.say(f"crawl: {error}")
-            outcome.output_error = error
-    plan.finish(status, ended)
-    if status == "finished" and outcome.output_error is not None:
-        status = "output-error"  # the end line itself could not be written
-    reporter.say(outcome.stats.summary())
-    code = EXIT_UNUSABLE if unusable and status == "stopped" else exit_status(outcome)
-    return end_run(settings, run_id, status, code, outcome.stats, reporter)
+
+def _end(
+    settings: RunSettings, reporter: Reporter, held: _Held, ending: _Ending, stats: Stats
+) -> int:
+    """The one way a run ends, whatever ended it, in this order: the workers and
+    the rejected log let go; for a run that wrote its start line, the terminal's
+    bar closed and the cache pruned; the ending's message said; the end line
+    written (a run that finished but cannot write it ends as `output-error`, exit
+    2); db.txt and the resume plan closed; the summary; then `end_run`."""
+    held.release(reporter)
+    if held.started:
+        reporter.close()
+        if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second
+            from crawler.fetching import cache_upkeep
+
+            stats.cache_bytes, stats.evicted = cache_upkeep.keep_bounded(
+                settings.fetch.cache_path,
+                settings.cache_max_age,
+                settings.cache_max_size,
+                reporter.say,
+            )
+    stats.finish()
+    if ending.message is not None:
+        reporter.say(ending.message)
+    status, code, ended = ending.status, ending.code, False
+    if held.writer is not None:
+        try:
+            if held.started:
+                fields = {"status": status, **stats.fields()}
+                held.writer.append([run_line(held.run_id, "end", fields)])
+                ended = True
+            held.writer.close()
+        except OutputError as error:
+            if not ending.said:
+                reporter.say(f"crawl: {error}")
+            if status == "finished":
+                status, code = "output-error", EXIT_UNUSABLE
+    if held.plan is not None:
+        held.plan.finish(status, ended)
+    if held.started:
+        reporter.say(stats.summary())
+    return end_run(settings, held.run_id, status, code, stats, reporter) if ending.report else code
 
 
 def open_rejected_log(path: Path | None, resumed: bool = False) -> TextIO | None:

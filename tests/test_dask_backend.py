@@ -517,20 +517,19 @@ def test_the_watchdog_writes_off_a_silent_task_once(threads_cluster, tmp_path: P
     line."""
     import io
 
-    from crawler.loop import DispatchLoop
+    from crawler.loop import DispatchLoop, Limits
     from crawler.model import Job
     from crawler.pools.dask import DaskPool
     from crawler.report import Reporter
+    from crawler.results import Outputs
     from pipelines.writer import Writer
 
     pool = DaskPool(distributed.Client(threads_cluster, set_as_default=False))
     writer = Writer(tmp_path / "db.txt")
     scheduler = DispatchLoop(
         pool,
-        writer,
-        Reporter(progress=False, quiet=True, stream=io.StringIO()),
-        max_in_flight=2,
-        watchdog_limit=1.0,
+        Outputs(writer, Reporter(progress=False, quiet=True, stream=io.StringIO())),
+        Limits(max_in_flight=2, watchdog_limit=1.0),
         task=sleepy_fetch,
     )
     silent, quick = "http://h/silent?sleep=3", "http://h/quick"

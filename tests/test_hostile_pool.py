@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.loop import DispatchLoop, Outcome
+from crawler.loop import DispatchLoop, Limits, Outcome
 from crawler.model import Job, Page, Result
 from crawler.pools import process_pool
 from crawler.report import Reporter
+from crawler.results import Outputs
 from crawler.runner import shut_down
 from crawler.settings import FetchSettings, RunSettings
 from pipelines.records import read_line
@@ -118,10 +119,8 @@ def crawl_in_process(
     writer = Writer(tmp_path / "db.txt")
     scheduler = DispatchLoop(
         spy,
-        writer,
-        reporter,
-        max_in_flight=settings.max_in_flight,
-        watchdog_limit=watchdog_limit,
+        Outputs(writer, reporter),
+        Limits(settings.max_in_flight, watchdog_limit),
         task=hostile_task,
     )
     jobs = [Job(n + 1, f"http://127.0.0.1:9/{n}/{name}", ()) for n, name in enumerate(names)]

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from crawler.loop import DispatchLoop
+from crawler.loop import DispatchLoop, Limits
 from crawler.model import BadLine, Failure, Job, Page, Result
 from crawler.pools.base import TaskLost
 from crawler.pools.fake import FakePool, FakeTask
 from crawler.report import Reporter
+from crawler.results import Outputs
 from pipelines.writer import Writer
 
 
@@ -37,10 +38,8 @@ def scheduler_for(
     """A dispatch loop over `pool`, writing to `tmp_path / "db.txt"`, 3 tasks in flight."""
     return DispatchLoop(
         pool,
-        Writer(tmp_path / "db.txt"),
-        Reporter(progress=False, stream=io.StringIO()),
-        max_in_flight=3,
-        watchdog_limit=watchdog_limit,
+        Outputs(Writer(tmp_path / "db.txt"), Reporter(progress=False, stream=io.StringIO())),
+        Limits(max_in_flight=3, watchdog_limit=watchdog_limit),
         **options,
     )
 
@@ -144,7 +143,7 @@ def test_without_a_watchdog_a_silent_task_waits_for_its_pool(tmp_path: Path) -> 
     pool = FakePool(answering(page), hold=True)
     scheduler = scheduler_for(tmp_path, pool, watchdog_limit=None)
     submit(scheduler, Job(1, "http://a/", ()))
-    scheduler._watch()
+    scheduler.watch()
     assert not (tmp_path / "db.txt").read_text("utf-8")
     pool.release()
     scheduler.writer.close()
@@ -159,9 +158,9 @@ def test_an_answer_and_a_write_off_racing_give_one_line(tmp_path: Path, answer_f
     submit(scheduler, Job(1, "http://a/", ()))
     if answer_first:
         pool.release()
-        scheduler._watch()
+        scheduler.watch()
     else:
-        scheduler._watch()
+        scheduler.watch()
         pool.release()
     scheduler.writer.close()
     assert len(records(tmp_path)) == 1

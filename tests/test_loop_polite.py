@@ -8,10 +8,12 @@ from collections import Counter
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
+from crawler.frontier import Frontier
 from crawler.frontier.politeness import HostQueues
-from crawler.loop import DispatchLoop
+from crawler.loop import DispatchLoop, Limits
 from crawler.model import Failure, Job, Page
 from crawler.report import Reporter
+from crawler.results import Outputs
 from pipelines.writer import Writer
 from tests.conftest import records
 
@@ -24,14 +26,10 @@ def run(tmp_path: Path, urls: list[str], task, watchdog: float = 60.0, lookahead
     pool = ThreadPool(4)
     scheduler = DispatchLoop(
         pool,
-        writer,
-        Reporter(progress=False, quiet=True),
-        max_in_flight=6,
-        watchdog_limit=watchdog,
+        Outputs(writer, Reporter(progress=False, quiet=True)),
+        Limits(max_in_flight=6, watchdog_limit=watchdog),
         task=task,
-        hosts=HostQueues(per_host=2),
-        robots_agent=UA,
-        lookahead=lookahead,
+        frontier=Frontier(HostQueues(per_host=2), robots_agent=UA, lookahead=lookahead),
     )
     outcome = scheduler.run(Job(n, url, ()) for n, url in enumerate(urls, 1))
     pool.terminate()

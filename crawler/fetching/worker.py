@@ -73,19 +73,21 @@ def fetch_url(
 
 def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Page:
     """`page` with its links (`crawler.frontier.links.extract_links`), taken here,
-    where the page is, so that the main process only decides on them. A page lxml
-    cannot read goes back without: the main process tries it once more."""
+    where the page is, so that the main process only decides on them. A page whose
+    links cannot be taken goes back with why instead, as a str in `links` (the main
+    process writes it as `error:<URL> links: WHY`, `crawler.results`): it never
+    reads the page for them itself."""
     from crawler.frontier.links import extract_links  # lxml: only a crawl that follows
 
     try:
         found = extract_links(page, selectors, agent)
-    except Exception:  # noqa: BLE001 - the main process decides what this page gets
-        return page
+    except Exception as error:  # noqa: BLE001 - said on the page's own error: line
+        return page._replace(links=f"not taken ({type(error).__name__})")
     return page._replace(links=(found.nofollow, tuple(found.links)))
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
-               tuple, str, (tuple, type(None)))  # fmt: skip
+               tuple, str, (tuple, str, type(None)))  # fmt: skip
 _FAILURE_TYPES = (str, str, int, bool, tuple)
 
 
@@ -127,7 +129,7 @@ def _plain(result: object) -> bool:
             all(type(url) is str for url in result.redirects)
             and _pairs(result.headers)
             and _pairs(result.cookies)
-            and (result.links is None or _links(result.links))
+            and (result.links is None or type(result.links) is str or _links(result.links))
         )
     return _pairs(result.cookies)
 
