@@ -11,8 +11,8 @@ import pytest
 from lxml import etree
 
 from crawler.config import tomllib
-from crawler.fetching.decode import decode_body
 from crawler.model import Page
+from crawler.page.decode import decode_body
 from pipelines import parse_page
 from pipelines.parsers import Registry, RegistryError, build
 from pipelines.parsers import selectors as selectors_module
