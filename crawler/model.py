@@ -81,6 +81,27 @@ class Failure(NamedTuple):
 Result = Page | Failure
 
 
+class Capture(NamedTuple):
+    """One request that reached a server and its answer, as WARC records
+    (`crawler.archive.records.capture`, made in the worker): `request` and
+    `response` are whole gzip members (`response` is b"" for a 304, whose revisit
+    the main process writes); `head` is the answer's HTTP header block, for a
+    revisit; the rest is what the archive's index and revisits name."""
+
+    url: str
+    date: str  # WARC-Date
+    status: int
+    mime: str
+    digest: str  # WARC-Payload-Digest of the body as received
+    length: int  # the body's bytes as received
+    record_id: str  # the response's (or its revisit's) WARC-Record-ID
+    request_id: str
+    ip: str
+    head: bytes
+    response: bytes
+    request: bytes
+
+
 class FetchPolicy(NamedTuple):
     """What a worker checks while it fetches a URL it found, not one it was given.
 
