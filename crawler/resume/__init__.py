@@ -16,7 +16,7 @@ The order of decisions:
    run's (the line names what differs).
 4. Continuing: the run's keys and counts are read from db.txt
    (`crawler.resume.finished`), the frontier is rebuilt from the journal
-   (`crawler.frontier.journal.replay`): the URLs admitted that have no line are
+   (`crawler.resume.replay`): the URLs admitted that have no line are
    queued again, in their order; the URL file is read on from where it was
    handled. A state the journal shows behind db.txt (a power cut lost its last
    writes) is refused too.
@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from crawler.frontier import Frontier
-from crawler.frontier.journal import Journal, replay
+from crawler.frontier.journal import Journal
 from crawler.model import BadLine, Job
 from crawler.report import Stats
 from crawler.resume import state
 from crawler.resume.finished import Done, find_start, last_run, read_done
+from crawler.resume.replay import replay
 from crawler.resume.urlfile import KnownOrigins, TrackedLines, reread_job, reread_url
 from crawler.urlfile import read_jobs, read_lines
 from pipelines.writer import OutputError, Writer
