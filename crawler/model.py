@@ -60,6 +60,9 @@ class Page(NamedTuple):
     # (nofollow reason or None, (Link, ...)): the page's links, taken in the worker;
     # None when the worker did not take them (the run does not follow, a sitemap)
     links: tuple | None = None
+    # (Capture, ...): the WARC records of each request the fetch sent (--warc), for
+    # the main process to write; taken off before the page reaches the loop
+    archived: tuple = ()
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""
@@ -76,6 +79,7 @@ class Failure(NamedTuple):
     attempts: int
     throttled: bool = False
     cookies: tuple[tuple[str, str], ...] = ()
+    archived: tuple = ()  # as a Page's
 
 
 Result = Page | Failure

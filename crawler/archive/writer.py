@@ -138,7 +138,7 @@ class ArchiveWriter:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._index = None
-        self._size = 0
+        self._size = self._pages = 0
         self._seen: dict[str, tuple[str, str]] = {}  # payload digest -> (URI, WARC-Date)
         self._last: dict[str, str] = {}  # URI -> WARC-Date of its last response
         self._broken = False
@@ -170,7 +170,7 @@ class ArchiveWriter:
             raise ArchiveError(f"cannot write --warc {path}: {error.strerror or error}") from None
         self._index = os.fdopen(index_fd, "w", encoding="utf-8", buffering=1)
         self.files.append(path)
-        self._size = 0
+        self._size = self._pages = 0
         self._append(warcinfo(path.name, self.info, self.clock()))
 
     def _append(self, data: bytes) -> int:
@@ -192,13 +192,13 @@ class ArchiveWriter:
         with self._lock:
             try:
                 self._write(captures)
-            except (OSError, ArchiveError) as error:
+            except Exception as error:  # noqa: BLE001 - it runs in the pool's callback
                 self._broken = True
-                text = str(error) if isinstance(error, ArchiveError) else error.strerror
+                text = error.strerror if isinstance(error, OSError) else str(error)
                 self.say(f"crawl: --warc: {text}; the archive stops here, the run goes on")
 
     def _write(self, captures: tuple[Capture, ...]) -> None:
-        if self._size >= self.max_size:
+        if self._size >= self.max_size and self._pages:  # a file holds one page at least
             self._close_file()
             self._number += 1
             self._open()
@@ -211,6 +211,7 @@ class ArchiveWriter:
             chunks += (data, capture.request)
             position += len(data) + len(capture.request)
         self._append(b"".join(chunks))
+        self._pages += 1
         name = self.files[-1].name
         for capture, kind, offset, length in entries:
             self._index.write(index_line(capture, kind, offset, length, name))  # type: ignore[union-attr]
@@ -240,6 +241,7 @@ class ArchiveWriter:
 
     def close(self) -> None:
         with self._lock:
+            self._broken = True  # a late result is not written: the file is done
             try:
                 self._close_file()
             except OSError as error:
