@@ -18,7 +18,7 @@ from collections.abc import Callable
 from crawler.fetching.credentials import Credentials
 from crawler.fetching.fetch import fetch, make_transport
 from crawler.fetching.transports.base import Transport
-from crawler.model import Failure, FetchPolicy, Link, Page, Result
+from crawler.model import Capture, Failure, FetchPolicy, Link, Page, Result
 from crawler.settings import FetchSettings
 
 _settings: FetchSettings | None = None
@@ -85,8 +85,9 @@ def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Pag
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
-               tuple, str, (tuple, type(None)))  # fmt: skip
-_FAILURE_TYPES = (str, str, int, bool, tuple)
+               tuple, str, (tuple, type(None)), tuple)  # fmt: skip
+_FAILURE_TYPES = (str, str, int, bool, tuple, tuple)
+_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes)
 
 
 def _pairs(values: tuple) -> bool:
@@ -128,8 +129,17 @@ def _plain(result: object) -> bool:
             and _pairs(result.headers)
             and _pairs(result.cookies)
             and (result.links is None or _links(result.links))
+            and _captures(result.archived)
         )
-    return _pairs(result.cookies)
+    return _pairs(result.cookies) and _captures(result.archived)
+
+
+def _captures(values: tuple) -> bool:
+    return all(
+        type(value) is Capture
+        and all(type(part) is kind for part, kind in zip(value, _CAPTURE_TYPES, strict=True))
+        for value in values
+    )
 
 
 def run_task(task: Callable[..., Result], url: str, task_id: int = 0, *extra: object) -> Result:
