@@ -1,5 +1,6 @@
 """One run, start to end: the output lock, the `run:` lines, the pool, the signals,
-the exit status (see the table in README.md) and the reports (`--stats`, `--metrics`)."""
+the exit status (see the table in docs/urls-and-output.md) and the reports (`--stats`,
+`--metrics`)."""
 
 from __future__ import annotations
 
@@ -166,13 +167,14 @@ class _Stop(Exception):
 
 @dataclass
 class _Held:
-    """What a run holds while it lasts. `release` lets the workers and the
-    rejected log go (at most once); `_end` does the rest."""
+    """What a run holds while it lasts. `release` lets the workers, the rejected
+    log and the archive go (each at most once); `_end` does the rest."""
 
     run_id: str
     writer: Writer | None = None
     plan: Plan | None = None
     rejected_log: TextIO | None = None
+    archive: Any = None  # --warc's (crawler.archive.run)
     pool: Any = None
     clean: bool = True  # every task ended on its own: the pool may be joined
     started: bool = False  # the start line is in db.txt: an end line is owed
@@ -183,6 +185,9 @@ class _Held:
             shut_down(pool, self.clean, reporter)
         log, self.rejected_log = self.rejected_log, None
         close_quietly(log)
+        archive, self.archive = self.archive, None
+        if archive is not None:
+            archive.close()
 
 
 def _locked_run(
@@ -247,6 +252,14 @@ def _open(
     except OSError as error:
         option = f"--rejected-log {settings.rejected_log}"
         raise _Stop(f"crawl: cannot write {option}: {error.strerror}") from None
+    if settings.warc is not None:  # --warc: the workers' records are written here
+        from crawler.archive.run import open_archive
+        from crawler.archive.writer import ArchiveError
+
+        try:
+            held.archive = open_archive(settings, held.run_id, reporter.say)
+        except ArchiveError as error:
+            raise _Stop(f"crawl: {error}") from None
     if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
         from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
 
@@ -255,6 +268,10 @@ def _open(
         links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent))
         settings = replace(settings, fetch=replace(settings.fetch, links=links))
     held.pool = _start_pool(settings)
+    if held.archive is not None:
+        from crawler.archive.run import ArchivingPool
+
+        held.pool = ArchivingPool(held.pool, held.archive)
     if settings.workers == 0:  # a joined cluster: as many at once as it has threads
         settings = replace(settings, workers=max(1, getattr(held.pool, "threads", 1)))
     if getattr(held.pool, "dashboard_link", None):
