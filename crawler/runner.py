@@ -233,15 +233,7 @@ def _open(
         held.writer = Writer(settings.output)
     except OutputError as error:
         raise _Stop(f"crawl: {error}") from None
-    frontier = Frontier(
-        # A site's first answer may set the cookie the others need: one at a time until then.
-        HostQueues(settings.per_host, settings.delay, first_alone=True),
-        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
-        lookahead=settings.lookahead,
-        follow=policy_for(settings, active().check),  # the command line checked it
-        sitemaps=settings.sitemaps,
-        keep_rejected=settings.rejected_log is not None,
-    )
+    frontier = make_frontier(settings)
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
         held.plan = plan_run(settings, urls, source, frontier)
     except ResumeError as error:
@@ -283,6 +275,19 @@ def _open(
         raise _Stop(f"crawl: {error}") from None
     held.started = True
     return settings, frontier
+
+
+def make_frontier(settings: RunSettings) -> Frontier:
+    """The run's frontier, as its settings say (`crawler.frontier`)."""
+    return Frontier(
+        # A site's first answer may set the cookie the others need: one at a time until then.
+        HostQueues(settings.per_host, settings.delay, first_alone=True),
+        robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
+        lookahead=settings.lookahead,
+        follow=policy_for(settings, active().check),  # the command line checked it
+        sitemaps=settings.sitemaps,
+        keep_rejected=settings.rejected_log is not None,
+    )
 
 
 def _start_pool(settings: RunSettings) -> Any:
