@@ -14,6 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
+def linker() -> Iterator[None]:
+    """A parser `linker` that makes one record and returns one link,
+    http://a.test/from-parser (as a plugin may), installed for the test."""
+    from pipelines.parsers import Output, Parser, Registry, active, install
+
+    def parse(page) -> Output:
+        return Output([{"found": "yes"}], ["http://a.test/from-parser"])
+
+    before = active()
+    install(Registry([*(before.get(name) for name in before), Parser("linker", "test", parse)]))
+    yield
+    install(before)
+
+
+@pytest.fixture
 def server() -> Iterator[TestServer]:
     server = TestServer().start()
     yield server

@@ -5,17 +5,13 @@ run ends when nothing more is found."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from crawler.fetching.worker import run_task, with_links
 from crawler.frontier import Frontier, make_policy
 from crawler.frontier.politeness import HostQueues
 from crawler.model import Job, Page
 from crawler.pools.fake import FakePool
-from pipelines.parsers import Output, Parser, Registry, active, install
 from tests.test_loop import answering, scheduler_for, url_of
 
 SITE = {
@@ -29,19 +25,6 @@ def answer(url: str) -> Page:
     """The page at `url`, its links taken as a worker takes them."""
     text = SITE.get(url, "<p>")
     return with_links(Page(url, 200, "text/html", text, len(text), len(text), 1), (None,), "crawl")
-
-
-@pytest.fixture
-def linker() -> Iterator[None]:
-    """A parser that finds one link (as a plugin may), installed for the run."""
-
-    def parse(page) -> Output:
-        return Output([{"found": "yes"}], ["http://a.test/from-parser"])
-
-    before = active()
-    install(Registry([*(before.get(name) for name in before), Parser("linker", "test", parse)]))
-    yield
-    install(before)
 
 
 def test_links_of_pages_and_of_parsers_are_followed(tmp_path: Path, linker: None) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
@@ -19,7 +18,8 @@ from crawler.frontier.rules import FollowRule
 from crawler.model import Failure, Link, Page, Result
 from crawler.report import Reporter
 from crawler.results import Outputs, Results
-from pipelines.parsers import Output, Parser, Registry, active, install
+
+pytestmark = pytest.mark.usefixtures("linker")  # tests/conftest.py
 
 URL = "http://a.test/"
 SITEMAP_XML = (
@@ -64,19 +64,6 @@ class Spy:
             self.events.append(("absorb", [value for _, value in result.cookies]))
 
 
-@pytest.fixture(autouse=True)
-def linker() -> Iterator[None]:
-    """A parser that returns a link and a record, as a plugin may."""
-
-    def parse(page) -> Output:
-        return Output([{"found": "yes"}], ["/from-parser"])
-
-    before = active()
-    install(Registry([*(before.get(name) for name in before), Parser("linker", "test", parse)]))
-    yield
-    install(before)
-
-
 def html(links: object = (None, ()), text: str = "<p>hi</p>", **fields: Any) -> Page:
     return Page(URL, 200, "text/html", text, len(text), len(text), 1, links=links, **fields)
 
@@ -112,7 +99,7 @@ CASES = {
         html(LINKED),
         [
             ("done", URL),
-            ("links", ["http://a.test/one", "http://elsewhere.test/", "/from-parser"]),
+            ("links", ["http://a.test/one", "http://elsewhere.test/", "http://a.test/from-parser"]),
             ("write", [f"url:<{URL}> size:[9]", f'linker:<{URL}> {{"found": "yes"}}']),
         ],
         parsers=("linker",),
