@@ -4,19 +4,24 @@ whatever the pool does, a bounded number of tasks in flight, late answers droppe
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crawler.loop import DispatchLoop, Limits
+from crawler.loop import DispatchLoop, Limits, Outcome
 from crawler.model import BadLine, Failure, Job, Page, Result
 from crawler.pools.base import TaskLost
 from crawler.pools.fake import FakePool, FakeTask
 from crawler.report import Reporter
 from crawler.results import Outputs
 from pipelines.writer import Writer
+from tests.stress_util import wait_for
+
+BOUND = 10.0  # seconds a step may take on a busy machine
 
 
 def page(url: str) -> Page:
@@ -33,13 +38,17 @@ def answering(answer: Callable[[str], Result | BaseException]) -> Callable[[Fake
 
 
 def scheduler_for(
-    tmp_path: Path, pool: FakePool, watchdog_limit: float | None = 60.0, **options: Any
+    tmp_path: Path,
+    pool: FakePool,
+    watchdog_limit: float | None = 60.0,
+    max_in_flight: int = 3,
+    **options: Any,
 ) -> DispatchLoop:
     """A dispatch loop over `pool`, writing to `tmp_path / "db.txt"`, 3 tasks in flight."""
     return DispatchLoop(
         pool,
         Outputs(Writer(tmp_path / "db.txt"), Reporter(progress=False, stream=io.StringIO())),
-        Limits(max_in_flight=3, watchdog_limit=watchdog_limit),
+        Limits(max_in_flight, watchdog_limit),
         **options,
     )
 
@@ -140,12 +149,15 @@ def test_a_task_with_no_answer_is_written_off_and_its_late_answer_dropped(
 def test_without_a_watchdog_a_silent_task_waits_for_its_pool(tmp_path: Path) -> None:
     """A pool that reports its lost tasks gets no watchdog: nothing is written off
     however long a task takes, and its answer is written when it comes."""
+    clock = FakeClock()
     pool = FakePool(answering(page), hold=True)
-    scheduler = scheduler_for(tmp_path, pool, watchdog_limit=None)
-    submit(scheduler, Job(1, "http://a/", ()))
-    scheduler.watch()
-    assert not (tmp_path / "db.txt").read_text("utf-8")
-    pool.release()
+    scheduler = scheduler_for(tmp_path, pool, watchdog_limit=None, clock=clock)
+    with running(scheduler, jobs("http://a/")):
+        assert wait_for(lambda: pool.held, BOUND)
+        clock.now += 3600.0  # an hour later
+        scheduler.watch()
+        assert not records(tmp_path)
+        pool.release()
     scheduler.writer.close()
     assert records(tmp_path) == ["url:<http://a/> size:[4]"]
     assert scheduler.clean
@@ -153,23 +165,44 @@ def test_without_a_watchdog_a_silent_task_waits_for_its_pool(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("answer_first", [True, False])
 def test_an_answer_and_a_write_off_racing_give_one_line(tmp_path: Path, answer_first: bool) -> None:
+    clock = FakeClock()
     pool = FakePool(answering(page), hold=True, reports_lost_tasks=False)
-    scheduler = scheduler_for(tmp_path, pool, watchdog_limit=0.0)
-    submit(scheduler, Job(1, "http://a/", ()))
-    if answer_first:
-        pool.release()
-        scheduler.watch()
-    else:
-        scheduler.watch()
-        pool.release()
+    scheduler = scheduler_for(tmp_path, pool, watchdog_limit=1.0, clock=clock)
+    with running(scheduler, jobs("http://a/")):
+        assert wait_for(lambda: pool.held, BOUND)
+        if answer_first:
+            pool.release()
+            clock.now += 2.0
+            scheduler.watch()
+        else:
+            clock.now += 2.0
+            scheduler.watch()
+            pool.release()
     scheduler.writer.close()
     assert len(records(tmp_path)) == 1
 
 
-def submit(scheduler: DispatchLoop, job: Job) -> None:
-    """Hand `job` to the pool as the dispatch loop would."""
-    scheduler.frontier.add_listed(job, 0.0)
-    scheduler._submit(scheduler.frontier.next_ready(0.0))
+class FakeClock:
+    """The run's clock, moved on by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def running(scheduler: DispatchLoop, items: list[Job | BadLine]) -> Iterator[list[Outcome]]:
+    """`scheduler.run(items)` in a thread for the block, which must see it end."""
+    outcome: list[Outcome] = []
+    thread = threading.Thread(target=lambda: outcome.append(scheduler.run(items)), daemon=True)
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        thread.join(BOUND)
+    assert outcome, "the run did not end"
 
 
 def records(folder: Path) -> list[str]:

@@ -7,18 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.model import Failure, Job, Page
+from crawler.model import Failure, Page
 from crawler.pools.fake import FakePool
 from crawler.progress_log import Progress, ProgressLog, duration, progress_line, progress_lines
-from tests.test_loop import answering, jobs, page, scheduler_for, submit
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.stress_util import wait_for
+from tests.test_loop import BOUND, FakeClock, answering, jobs, page, running, scheduler_for
 
 
 class FakeRun:
@@ -122,12 +115,13 @@ def test_the_dispatch_loop_says_where_the_run_stands(tmp_path: Path) -> None:
         return page(url) if url == "http://a/" else Failure(url, "HTTP 404", 1)
 
     pool = FakePool(answering(answer), hold=True)
-    scheduler = scheduler_for(tmp_path, pool)
-    for job in jobs("http://a/", "http://b/"):
-        submit(scheduler, job)
-    scheduler.frontier.add_listed(Job(3, "http://c/", ()), 0.0)
-    assert scheduler.progress() == Progress(done=0, failed=0, in_flight=2, waiting=1, found=0)
-    pool.release()
-    pool.release()
-    assert scheduler.progress() == Progress(done=2, failed=1, in_flight=0, waiting=1, found=0)
+    scheduler = scheduler_for(tmp_path, pool, max_in_flight=2)
+    with running(scheduler, jobs("http://a/", "http://b/", "http://c/")):
+        waiting = Progress(done=0, failed=0, in_flight=2, waiting=1, found=0)
+        assert wait_for(lambda: scheduler.progress() == waiting, BOUND), scheduler.progress()
+        pool.release()
+        pool.release()
+        last = Progress(done=2, failed=1, in_flight=1, waiting=0, found=0)
+        assert wait_for(lambda: scheduler.progress() == last, BOUND), scheduler.progress()
+        pool.release()
     scheduler.writer.close()
