@@ -10,10 +10,10 @@ import pytest
 
 from crawler.config import tomllib
 from crawler.model import Page
+from crawler.page.media_type import is_json
 from pipelines import parse_page
 from pipelines.parsers import Registry, RegistryError, build
 from pipelines.parsers import page as page_module
-from pipelines.parsers.jsondoc import is_json_type
 from pipelines.records import read_line
 
 URL = "https://api.example/board?offset=0"
@@ -67,7 +67,7 @@ def test_the_issue_s_example_keeps_json_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("content_type", "is_json"),
+    ("content_type", "json_type"),
     [
         ("application/json", True),
         ("application/json; charset=utf-8", True),
@@ -83,8 +83,8 @@ def test_the_issue_s_example_keeps_json_types() -> None:
         ("", False),  # no Content-Type: the text decides (ParserPage.is_json)
     ],
 )
-def test_a_content_type_says_json(content_type: str, is_json: bool) -> None:
-    assert is_json_type(content_type) is is_json
+def test_a_content_type_says_json(content_type: str, json_type: bool) -> None:
+    assert is_json(content_type) is json_type
 
 
 @pytest.mark.parametrize(
@@ -370,6 +370,6 @@ def test_the_readme_s_json_example_gives_the_readme_s_record() -> None:
 def test_a_query_gives_what_jmespath_gives(query: str, value: object) -> None:
     import jmespath
 
-    from pipelines.parsers.json_fields import Expression
+    from crawler.page.selectors import Expression
 
-    assert Expression("here", query).search(value) == jmespath.search(query, value)
+    assert Expression(query).search(value) == jmespath.search(query, value)
