@@ -216,7 +216,7 @@ def fetch_page(
 
     from crawler.cli import build_parser as crawl_parser
     from crawler.config import defaults_from
-    from crawler.fetching.fetch import fetch, make_session
+    from crawler.fetching.fetch import fetch, make_transport
     from crawler.identity import build_identity
     from crawler.model import Job
     from crawler.settings import FetchSettings
@@ -232,8 +232,8 @@ def fetch_page(
         lambda line: print(line.replace("crawl:", "crawl parse:", 1), file=sys.stderr),
     )
     (job,) = identity.listed([Job(0, url, ())])
-    session = make_session(settings, pool_size=1)
+    transport = make_transport(settings, pool_size=1)
     try:
-        return fetch(session, job.url, settings, credentials=identity.for_fetch(job.url))
+        return fetch(transport, job.url, settings, credentials=identity.for_fetch(job.url))
     finally:
-        session.close()
+        transport.close()

@@ -4,8 +4,9 @@ Everything here is importable at module level and takes its state from the pool'
 initializer, so it works under every start method (`fork`, `spawn`, and
 `forkserver`, the default from Python 3.14 on) and in a Dask worker. A worker may
 run several tasks at once, each in a thread of its own (`--threads`, or a Dask
-worker's threads): each thread has its own `requests.Session`, made at its first
-task, since a Session is not made to be shared between threads.
+worker's threads): each thread has its own transport
+(`crawler.fetching.fetch.make_transport`), made at its first task, since the
+HTTP transport's session is not made to be shared between threads.
 """
 
 from __future__ import annotations
@@ -14,31 +15,30 @@ import dataclasses
 import threading
 from collections.abc import Callable
 
-import requests
-
 from crawler.fetching.credentials import Credentials
-from crawler.fetching.fetch import fetch, make_session
+from crawler.fetching.fetch import fetch, make_transport
+from crawler.fetching.transports.base import Transport
 from crawler.model import Capture, Failure, FetchPolicy, Link, Page, Result
 from crawler.settings import FetchSettings
 
 _settings: FetchSettings | None = None
-_local = threading.local()  # .session: this thread's Session
+_local = threading.local()  # .transport: this thread's transport
 
 
 def init_worker(settings: FetchSettings) -> None:
     """Give this worker its settings (the pool's initializer), and the thread that
-    runs it its Session, so that the first fetch does not pay for it."""
+    runs it its transport, so that the first fetch does not pay for it."""
     global _settings
     _settings = settings
-    _local.session = make_session(settings)
+    _local.transport = make_transport(settings)
 
 
-def session() -> requests.Session:
-    """This thread's Session, made the first time it asks."""
-    current = getattr(_local, "session", None)
+def transport() -> Transport:
+    """This thread's transport, made the first time it asks."""
+    current = getattr(_local, "transport", None)
     if current is None:
         assert _settings is not None, "worker not initialized"
-        current = _local.session = make_session(_settings)
+        current = _local.transport = make_transport(_settings)
     return current
 
 
@@ -50,7 +50,7 @@ def fetch_url(
     raw: bool = False,
     credentials: Credentials | None = None,
 ) -> Result:
-    """The pool's task: fetch `url` with this thread's session and the worker's settings
+    """The pool's task: fetch `url` through this thread's transport, with the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
     URL the crawl found (see `crawler.fetching.fetch`; None for a listed URL); `raw`: the
     body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
@@ -65,7 +65,7 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
-    result = fetch(session(), url, settings, policy, credentials)
+    result = fetch(transport(), url, settings, policy, credentials)
     if settings.links is not None and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
     return result
