@@ -448,7 +448,7 @@ def reference(options: tuple[Option, ...] = OPTIONS) -> str:
         "[Between runs](../between-runs.md) and",
         "[Parsers](../parsers.md#trying-a-parser-crawl-parse).",
         "",
-        "```sh",
+        "```",
         "crawl [options] URLS_FILE     # one URL per line; - reads standard input",
         "crawl --demo                  # the built-in demo site, no internet needed",
         "```",
