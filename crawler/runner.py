@@ -1,5 +1,6 @@
 """One run, start to end: the output lock, the `run:` lines, the pool, the signals,
-the exit status (see the table in README.md) and the reports (`--stats`, `--metrics`)."""
+the exit status (see the table in docs/urls-and-output.md) and the reports (`--stats`,
+`--metrics`)."""
 
 from __future__ import annotations
 
