@@ -65,7 +65,13 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
+    if settings.archive:
+        from crawler.fetching.archiving import take
+
+        take()  # nothing left behind by a fetch that raised
     result = fetch(transport(), url, settings, policy, credentials)
+    if settings.archive:  # the records of every request it sent, for the main process
+        result = result._replace(archived=take())
     if settings.links is not None and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
     return result
