@@ -169,13 +169,13 @@ def test_the_last_run_and_whether_it_finished(
     tmp_path: Path, lines: list[str], ending: str, expected: tuple | None
 ) -> None:
     last = last_run(write_db(tmp_path / "db.txt", *lines, ending=ending))
-    got = None if last is None else (last.id, last.event, last.finished)
+    got = None if last is None else (last.run, last.event, last.finished)
     assert got == expected
 
 
 def test_the_last_run_is_found_behind_many_blocks(tmp_path: Path) -> None:
     lines = ["run:<A> start"] + [f"url:<http://x/{n}> size:[{n}]" for n in range(20000)]
-    assert last_run(write_db(tmp_path / "db.txt", *lines)).id == "A"
+    assert last_run(write_db(tmp_path / "db.txt", *lines)).run == "A"
 
 
 def test_what_a_run_has_done_counts_as_its_end_line_would(tmp_path: Path) -> None:
