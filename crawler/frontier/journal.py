@@ -46,7 +46,7 @@ The order of writes makes a kill at any instant harmless:
 
 The journal holds URLs without credentials and nothing of headers or cookies. It is
 flushed (to the kernel, which keeps it through a kill of the process), not
-synced page by page; `close()` syncs (see the README's cron section for power cuts).
+synced page by page; `close()` syncs (see docs/between-runs.md, Killed runs, for power cuts).
 """
 
 from __future__ import annotations

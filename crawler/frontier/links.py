@@ -26,7 +26,7 @@ In this order:
 
 The extraction runs in the fetch worker, where the page is
 (`crawler.fetching.worker.with_links`), and in the main process only for a page
-the worker sent back without its links (see README, What following costs).
+the worker sent back without its links (see docs/speed.md, What following costs).
 """
 
 from __future__ import annotations
