@@ -51,8 +51,8 @@ def frontier():
 def write(folder: Path, urls: int, done_share: float) -> None:
     from crawler.frontier.core import LISTED, Entry, Fetch
     from crawler.frontier.journal import Journal
-    from crawler.frontier.links import PageLinks
     from crawler.model import Job, Link, Page
+    from crawler.page.links import PageLinks
     from crawler.resume import state
 
     started = time.perf_counter()

@@ -17,12 +17,12 @@ from typing import Any, BinaryIO, TextIO
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from crawler.frontier import Frontier
-from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
 from crawler.identity import Identity
 from crawler.loop import DispatchLoop, Outcome
 from crawler.model import BadLine, Job
+from crawler.page.links import agent_token
 from crawler.pools import BackendError, make_pool
 from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats

@@ -12,11 +12,11 @@ import pytest
 from crawler.frontier import Frontier
 from crawler.frontier.core import FOUND, Entry, Fetch
 from crawler.frontier.journal import FLUSH_AT, Journal, committed_groups
-from crawler.frontier.links import PageLinks
 from crawler.frontier.policy import make_policy
 from crawler.frontier.scope import make_scope
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.model import Job, Link, Page
+from crawler.page.links import PageLinks
 from crawler.resume.finished import find_start, last_run, read_done
 from crawler.resume.origins import KnownOrigins
 from crawler.resume.replay import replay

@@ -61,8 +61,7 @@ from pathlib import Path
 
 from crawler.frontier.entry import Entry
 from crawler.frontier.seen import digest
-from crawler.urls import redact_url
-from pipelines.records import record_key
+from crawler.urls import record_key, redact_url
 
 FORMAT = "crawl-journal 1"
 FLUSH_AT = 4096  # records kept before a flush that no page asked for
