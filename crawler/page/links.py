@@ -26,7 +26,7 @@ In this order:
 
 The extraction runs in the fetch worker, where the page is
 (`crawler.fetching.worker.with_links`), and in the main process only for a page
-the worker sent back without its links (see README, What following costs).
+the worker sent back without its links (see docs/speed.md, What following costs).
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from crawler.frontier.rules import compile_selector
 from crawler.model import Link, Page
 from crawler.page import media_type
 from crawler.page.resolve import LinkResolver, document_base
+from crawler.page.selectors import compile_query
 
 HTML_TYPES = media_type.HTML_TYPES
 _SNIFF = re.compile(
@@ -91,7 +91,7 @@ class _PerThread(threading.local):
     def selector(self, text: str):
         compiled = self.selectors.get(text)
         if compiled is None:
-            compiled = self.selectors[text] = compile_selector(text)
+            compiled = self.selectors[text] = compile_query(text, smart_strings=True)
         return compiled
 
 
