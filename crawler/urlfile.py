@@ -103,6 +103,16 @@ def _line_job(
     return parse_line(number, raw, default_parsers, known_parsers)
 
 
+def holds_credentials(stream: BinaryIO) -> bool:
+    """Whether a line of `stream` starts with a URL holding `user:password@` (read
+    before a run that must not send one in clear)."""
+    for _, raw in read_lines(stream):
+        first = raw.split(None, 1)[0].decode("utf-8", "replace") if raw.strip() else ""
+        if "@" in first and redact_url(first) != first:
+            return True
+    return False
+
+
 class Place(NamedTuple):
     """Where a line of the URL file starts: its byte offset, and its 1-based number."""
 

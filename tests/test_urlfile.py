@@ -7,7 +7,16 @@ import io
 import pytest
 
 from crawler.model import BadLine, Job
-from crawler.urlfile import MAX_LINE, Listed, Place, UrlFile, read_jobs, read_lines, skip_to
+from crawler.urlfile import (
+    MAX_LINE,
+    Listed,
+    Place,
+    UrlFile,
+    holds_credentials,
+    read_jobs,
+    read_lines,
+    skip_to,
+)
 from crawler.urls import check_url
 
 KNOWN = {"board": object(), "other": object()}
@@ -199,3 +208,15 @@ def test_a_pipe_is_read_past_instead_of_seeked() -> None:
     stream = Pipe(b"0123456789" * 20000)
     skip_to(stream, 150001)
     assert stream.read(3) == b"123"
+
+
+@pytest.mark.parametrize(
+    ("data", "holds"),
+    [
+        (b"http://a/1\nhttp://u:p@a/2  board\n", True),
+        (b"http://a/1 board\nhttp://a/x@y\n# http://u:p@a/\n", False),  # an @ in the path
+        (b"http://a/" + b"x" * (3 * MAX_LINE) + b"\nu:p@a\n", True),  # after an over-long line
+    ],
+)
+def test_whether_a_line_holds_a_password(data: bytes, holds: bool) -> None:
+    assert holds_credentials(io.BytesIO(data)) is holds
