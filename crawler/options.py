@@ -304,9 +304,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS", group=BETWEEN_RUNS,
            more='Exit 75 tells cron that runs overlap: see [From cron](../cron.md).'),
-    Option("--warc", "keep every request and answer in WARC/1.1 files: PATH is a folder, or "
-           "a file name to start each file's name with (PATH-RUNID-00000.warc.gz, a CDXJ "
-           "index beside each); secret header values are kept as 'redacted'",
+    Option("--warc", "keep every request and answer in WARC/1.1 files in the folder PATH "
+           "(crawl-RUNID-00000.warc.gz, a CDXJ index beside each), or, with PATH ending in "
+           ".warc.gz, named after it; secret header values are kept as 'redacted'",
            metavar="PATH", path=True, group=ARCHIVES,
            more='Records are written as pages finish, so a killed run leaves whole files; '
                 '`--resume` goes on in a new file. See [Archives](../archives.md).'),
@@ -331,7 +331,7 @@ OPTIONS: tuple[Option, ...] = (
            more='Every option but `--demo`, `--list-parsers` and `--config` can go in it; '
                 'its `[parsers]`, `[follow]` and `[sites]` tables are on the pages of '
                 '[Parsers](../parsers.md), [Following '
-                'links](../following-links.md#follow-rules-in-config) and [Logging '
+                'links](../follow-rules.md) and [Logging '
                 'in](../logging-in.md).'),
     Option("--progress", "progress bar on stderr (default: only when stderr is a terminal)",
            kind="toggle", group=REPORTS),

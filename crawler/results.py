@@ -45,15 +45,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from crawler.frontier import ROBOTS, SITEMAP, Fetch, Frontier, Refused
-from crawler.frontier.json_links import json_links
-from crawler.frontier.links import NO_LINKS, PageLinks
 from crawler.frontier.sitemaps import Sitemap, read_sitemap
 from crawler.model import BadLine, Failure, Link, Page, Result
+from crawler.page.json_links import json_links
+from crawler.page.jsondoc import NotJSON
+from crawler.page.links import NO_LINKS, PageLinks
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
 from pipelines import parse_page, records_for
 from pipelines.parsers import ParserPage
-from pipelines.parsers.jsondoc import NotJSON
 from pipelines.records import error_line, record_key
 from pipelines.writer import Writer
 

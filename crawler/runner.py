@@ -17,12 +17,12 @@ from typing import Any, BinaryIO, NamedTuple, TextIO
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from crawler.frontier import Frontier
-from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
 from crawler.identity import Identity
 from crawler.loop import DispatchLoop, Limits, Outcome
 from crawler.model import BadLine, Job
+from crawler.page.links import agent_token
 from crawler.pools import BackendError, make_pool
 from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats
@@ -30,6 +30,7 @@ from crawler.results import Outputs
 from crawler.resume import RESUME, Plan, ResumeError, new_run_id, plan_run
 from crawler.run_report import RunReport
 from crawler.settings import RunSettings
+from crawler.urlfile import UrlFile
 from pipelines.parsers import Registry, active
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
@@ -194,10 +195,11 @@ def _locked_run(
     settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter, identity: Identity
 ) -> int:
     held = _Held(new_run_id())
+    url_file = UrlFile(urls, source, settings.parse, active())  # the one reader of its lines
     try:
         try:
-            settings, frontier = _open(settings, urls, source, reporter, held)
-            outcome, unusable = _crawl(settings, urls, source, reporter, identity, frontier, held)
+            settings, frontier = _open(settings, url_file, reporter, held)
+            outcome, unusable = _crawl(settings, url_file, reporter, identity, frontier, held)
         except _Stop as stop:
             return _end(settings, reporter, held, stop.ending, Stats())
         return _end(settings, reporter, held, _ending_of(outcome, unusable), outcome.stats)
@@ -223,7 +225,7 @@ def _ending_of(outcome: Outcome, unusable: list[str]) -> _Ending:
 
 
 def _open(
-    settings: RunSettings, urls: BinaryIO, source: str, reporter: Reporter, held: _Held
+    settings: RunSettings, url_file: UrlFile, reporter: Reporter, held: _Held
 ) -> tuple[RunSettings, Frontier]:
     """All a run needs before it crawls, cheapest first, so that an unusable
     output, resume state or `--rejected-log` costs no worker: the writer, the
@@ -235,7 +237,7 @@ def _open(
         raise _Stop(f"crawl: {error}") from None
     frontier = make_frontier(settings)
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
-        held.plan = plan_run(settings, urls, source, frontier)
+        held.plan = plan_run(settings, url_file, frontier)
     except ResumeError as error:
         raise _Stop(f"crawl: {error}", report=False) from None
     held.run_id = held.plan.run_id
@@ -270,7 +272,9 @@ def _open(
         reporter.say(f"crawl: Dask dashboard at {held.pool.dashboard_link}")
     fields = {"version": __version__, "pid": os.getpid(), "workers": settings.workers}
     try:
-        held.writer.append([run_line(held.run_id, held.plan.event, {**fields, "urls": source})])
+        held.writer.append(
+            [run_line(held.run_id, held.plan.event, {**fields, "urls": url_file.source})]
+        )
     except OutputError as error:
         raise _Stop(f"crawl: {error}") from None
     held.started = True
@@ -305,8 +309,7 @@ def _start_pool(settings: RunSettings) -> Any:
 
 def _crawl(
     settings: RunSettings,
-    urls: BinaryIO,
-    source: str,
+    url_file: UrlFile,
     reporter: Reporter,
     identity: Identity,
     frontier: Frontier,
@@ -339,8 +342,10 @@ def _crawl(
             ),
         ):
             registry = active()
-            jobs = identity.listed(plan.jobs(urls, settings.parse, registry))
-            outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
+            # The URL file's lines, in turn: read, past what a killed run handled,
+            # passwords taken out, then to the loop.
+            jobs = identity.listed(plan.jobs(url_file))
+            outcome = scheduler.run(until_unusable(jobs, registry, url_file.source, unusable))
     finally:
         held.clean = scheduler.clean
         held.release(reporter)

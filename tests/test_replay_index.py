@@ -29,7 +29,7 @@ def answer(path: str, body: bytes = b"<p>hi</p>", status: int = 200, **changes) 
 
 
 def archive(folder: Path, run: str, *exchanges: Exchange) -> Path:
-    writer = ArchiveWriter(folder / "arc", run, 1 << 30, [("software", "t")], print)
+    writer = ArchiveWriter(folder / "arc.warc.gz", run, 1 << 30, [("software", "t")], print)
     for one in exchanges:
         writer.write([capture(one)])
     writer.close()

@@ -47,7 +47,7 @@ def read_all(path: Path) -> list:
 
 def writer(tmp_path: Path, **options) -> ArchiveWriter:
     options.setdefault("max_size", 1 << 30)
-    return ArchiveWriter(tmp_path / "arc" / "site", "RUN", info=[("software", "crawl/t")],
+    return ArchiveWriter(tmp_path / "arc" / "site.warc.gz", "RUN", info=[("software", "crawl/t")],
                          say=options.pop("say", print), clock=lambda: T0, **options)  # fmt: skip
 
 
@@ -188,7 +188,12 @@ def test_each_page_is_whole_gzip_members_in_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "folder", "stem"),
-    [("out/arc.warc.gz", "out", "arc"), ("out/arc", "out", "arc"), ("out/", "out", "crawl")],
+    [
+        ("out/arc.warc.gz", "out", "arc"),
+        ("out/arc", "out/arc", "crawl"),
+        ("out/", "out", "crawl"),
+        ("out/.warc.gz", "out/.warc.gz", "crawl"),
+    ],
 )
 def test_place(spec: str, folder: str, stem: str) -> None:
     assert place(spec) == (Path(folder), stem)

@@ -14,12 +14,13 @@ worker process, would need no transfer, but a Dask worker on another machine wou
 write it where the run cannot see it, and the run-wide deduplication would need a
 shared table.)
 
-Files: `PATH` names a folder (an existing one, or ending in `/`) or a file stem;
-the files are `STEM-RUNID-NNNNN.warc.gz` (stem `crawl` in a folder), numbered from
-00000, each with its CDXJ index `STEM-RUNID-NNNNN.cdxj` beside it. A file is
-started past `max_size` bytes; `--resume` (the same run id) goes on in the next
-number, so a file once closed is never appended to. Files are created 0600: they
-hold what sites served.
+Files: `PATH` names a folder (made if needed), or, ending in `.warc.gz`, a file
+whose name without that ending starts each file's name: the files are
+`STEM-RUNID-NNNNN.warc.gz` (stem `crawl` in a folder), numbered from 00000, each
+with its CDXJ index `STEM-RUNID-NNNNN.cdxj` beside it. A file is started past
+`max_size` bytes; `--resume` (the same run id) goes on in the next number, so a
+file once closed is never appended to. Files are created 0600: they hold what
+sites served.
 
 Nothing torn: each page's records are one `write` of whole gzip members, straight
 to the file (no buffer of ours in between), before the page's lines reach
@@ -59,14 +60,10 @@ class ArchiveError(Exception):
 
 def place(spec: str | Path) -> tuple[Path, str]:
     """The folder and the file stem `--warc PATH` names (see the module's docstring)."""
-    text = str(spec)
-    path = Path(text).expanduser()
-    if text.endswith(("/", os.sep)) or path.is_dir():
-        return path, DEFAULT_STEM
-    name = path.name
-    for suffix in (SUFFIX, ".warc", ".gz"):
-        name = name.removesuffix(suffix)
-    return path.parent, name or DEFAULT_STEM
+    path = Path(spec).expanduser()
+    if path.name.endswith(SUFFIX) and len(path.name) > len(SUFFIX):
+        return path.parent, path.name[: -len(SUFFIX)]
+    return path, DEFAULT_STEM
 
 
 def check_writable(spec: str | Path) -> str | None:

@@ -11,8 +11,9 @@ redirect hops, retries, robots.txt and sitemaps included, each one a `Capture`.
 - An answer is recorded when its body has been read to the end, or, when it is
   closed before (a body over the size cap, a deadline), with what was read. An
   answer from a cache (`from_cache`) did not reach a server and is not recorded.
-- The captures of the thread's fetch wait in the layer until `take()`: the worker
-  sends them back with the fetch's result, and the main process writes them
+- The captures of the thread's fetch wait until `take()` (per thread: each of a
+  worker's fetching threads has its own transport): the worker sends them back
+  with the fetch's result, and the main process writes them
   (`crawler.archive.writer`).
 """
 
@@ -26,6 +27,15 @@ from urllib.parse import urlsplit
 from crawler.archive.records import Exchange, capture
 from crawler.fetching.transports.base import Request, Response, Transport
 from crawler.model import Capture
+
+_local = threading.local()  # .captures: this thread's, since its last take()
+
+
+def take() -> tuple[Capture, ...]:
+    """The captures this thread made since the last call."""
+    taken = tuple(getattr(_local, "captures", ()))
+    _local.captures = []
+    return taken
 
 
 class ArchivingTransport:
@@ -42,13 +52,6 @@ class ArchivingTransport:
         self.inner = inner
         self.secret_names = secret_names
         self.clock = clock
-        self._local = threading.local()
-
-    def take(self) -> tuple[Capture, ...]:
-        """The captures this thread made since the last call."""
-        taken = tuple(getattr(self._local, "captures", ()))
-        self._local.captures = []
-        return taken
 
     def send(self, request: Request) -> Response:
         started = self.clock()
@@ -92,9 +95,9 @@ class ArchivingTransport:
             sent.url, sent.method, target, headers, response.version, response.status,
             response.reason, tuple(response.headers), body, response.peer or "", started,
         )  # fmt: skip
-        captures = getattr(self._local, "captures", None)
+        captures = getattr(_local, "captures", None)
         if captures is None:
-            captures = self._local.captures = []
+            captures = _local.captures = []
         captures.append(capture(exchange, self.secret_names))
 
     def close(self) -> None:

@@ -90,13 +90,23 @@ def make_transport(
 ) -> Transport:
     """The transport a worker's thread fetches through: HTTP (connections reused
     across its fetches; guarded ones made through `guard`, the system resolver by
-    default), inside the HTTP cache's layer with `settings.cache_path` (left out
-    when its file cannot be used)."""
-    from crawler.fetching.transports.http import HttpTransport  # requests: only to fetch
+    default), or the archives of `--replay` (`settings.replay_index`); inside the
+    archive layer with `--warc` (`settings.archive`: it sees what went over the
+    wire, a 304 included), inside the HTTP cache's layer with `settings.cache_path`
+    (left out when its file cannot be used)."""
+    transport: Transport
+    if settings.replay_index is not None:
+        from crawler.fetching.transports.replay import ReplayTransport
 
-    transport: Transport = HttpTransport(
-        guard, pool_size, extra_trust(os.environ, settings.ca_bundle)
-    )
+        transport = ReplayTransport(settings.replay_index)  # type: ignore[arg-type]
+    else:
+        from crawler.fetching.transports.http import HttpTransport  # requests: only to fetch
+
+        transport = HttpTransport(guard, pool_size, extra_trust(os.environ, settings.ca_bundle))
+    if settings.archive:
+        from crawler.fetching.archiving import ArchivingTransport
+
+        transport = ArchivingTransport(transport, settings.secret_headers)
     if settings.cache_path:
         from crawler.fetching.httpcache import CacheLayer, open_cache  # sqlite3: when asked
 

@@ -65,19 +65,25 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
+    if settings.archive:
+        from crawler.fetching.archiving import take
+
+        take()  # nothing left behind by a fetch that raised
     result = fetch(transport(), url, settings, policy, credentials)
+    if settings.archive:  # the records of every request it sent, for the main process
+        result = result._replace(archived=take())
     if settings.links is not None and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
     return result
 
 
 def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Page:
-    """`page` with its links (`crawler.frontier.links.extract_links`), taken here,
+    """`page` with its links (`crawler.page.links.extract_links`), taken here,
     where the page is, so that the main process only decides on them. A page whose
     links cannot be taken goes back with why instead, as a str in `links` (the main
     process writes it as `error:<URL> links: WHY`, `crawler.results`): it never
     reads the page for them itself."""
-    from crawler.frontier.links import extract_links  # lxml: only a crawl that follows
+    from crawler.page.links import extract_links  # lxml: only a crawl that follows
 
     try:
         found = extract_links(page, selectors, agent)

@@ -5,12 +5,10 @@ for `--resume`: the one place that reads the journal's records back into a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from crawler.frontier.core import Frontier
-from crawler.frontier.entry import Entry
 from crawler.frontier.journal import committed_groups, digest_pair
 from crawler.frontier.robots import interpret_again
 from crawler.frontier.seen import SeenUrls, digest
@@ -32,14 +30,13 @@ def replay(
     path: Path,
     frontier: Frontier,
     done: SeenUrls,
-    reread: Callable[[int], str | None],
     now: float,
 ) -> Replayed:
     """Rebuild `frontier` from the journal at `path`: every admitted URL seen again,
     those without a key in `done` (the db.txt keys of the run's lines) queued again
-    in the order they came, the links not followed counted again. `reread(offset)`:
-    the URL at that byte offset of the URL file (a listed URL whose password the
-    journal does not hold), None if it cannot be read."""
+    in the order they came, the links not followed counted again. No URL comes
+    back with a password: the journal holds none (`crawler.identity` learns those
+    of listed URLs again from their lines, `crawler.resume.KeptPlan.jobs`)."""
     offset = number = admitted_done = end = 0
     counters = ""
     if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
@@ -51,13 +48,9 @@ def replay(
         for record in records:
             mark, _, rest = record.partition("\t")
             if mark == "+":
-                seen, key, host, flag, line = rest.split("\t", 4)
+                seen, key, host, _flag, line = rest.split("\t", 4)
                 finished = done.has_digest(digest_pair(key))
                 admitted_done += finished
-                if flag.startswith("u") and not finished:
-                    url = reread(int(flag[1:]))
-                    if url is not None:
-                        line = Entry.from_line(line)._replace(url=url).to_line()
                 kind = line[: line.index("\t")]
                 frontier.readmit(digest_pair(seen), host, kind, line, not finished, now)
             elif mark == "=":
