@@ -16,6 +16,7 @@ from crawler.frontier.core import LISTED, ROBOTS, SITEMAP
 from crawler.frontier.policy import FollowPolicy, make_policy
 from crawler.frontier.rules import FollowRule
 from crawler.model import Failure, Link, Page, Result
+from crawler.page.selectors import Expression
 from crawler.report import Reporter
 from crawler.results import Outputs, Results
 
@@ -69,7 +70,7 @@ def html(links: object = (None, ()), text: str = "<p>hi</p>", **fields: Any) -> 
 
 
 FOLLOW = make_policy(depth=1)
-JSON_RULES = make_policy(depth=1, rules=[FollowRule(jmespath="items[].url")])
+JSON_RULES = make_policy(depth=1, rules=[FollowRule(jmespath=Expression("items[].url"))])
 LINKED = (None, (Link("http://a.test/one"), Link("http://elsewhere.test/")))
 JSON_TEXT = '{"items": [{"url": "/j1"}, {"url": "j2"}]}'
 
