@@ -86,3 +86,39 @@ def test_each_crawl_command_in_the_docs_parses(
         parser.parse_args(args)
     except SystemExit as exit:
         assert exit.code == 0, capsys.readouterr().err  # --help, --version
+
+
+def toml_blocks() -> list[tuple[str, str]]:
+    return [
+        (f"{name}: block {n}", block)
+        for name, text in documents()
+        for n, block in enumerate(re.findall(r"^```toml\n(.*?)^```$", text, re.M | re.S), 1)
+    ]
+
+
+@pytest.mark.parametrize(("where", "block"), toml_blocks(), ids=[w for w, _ in toml_blocks()])
+def test_each_config_example_in_the_docs_is_one_crawl_reads(where: str, block: str) -> None:
+    """Its TOML parses; its top-level keys are options `--config` takes; its
+    `[parsers]` tables load; its `[follow]` table is checked (parsers it names that the
+    example does not declare count as known: an example may be a fragment)."""
+    from crawler.config import split_tables
+    from crawler.frontier.rules import read_follow_table
+    from crawler.options import BY_DEST
+    from pipelines.parsers import build
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    content = tomllib.loads(block)
+    if set(content) <= {"project"}:
+        return  # a plugin's pyproject.toml
+    options, tables = split_tables(content)
+    for key in options:
+        dest = key.replace("-", "_")
+        assert dest in ("urls", "urls_file") or (dest in BY_DEST and BY_DEST[dest].in_config), key
+    if "parsers" in tables:
+        build(tables["parsers"], Path("crawl.toml"), plugins=list)
+    if "follow" in tables:
+        read_follow_table(tables["follow"], lambda names: None)

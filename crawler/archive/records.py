@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 from crawler.model import Capture
+from crawler.page import media_type
 from crawler.urls import redact_url
 
 WARC_VERSION = b"WARC/1.1"
@@ -168,7 +169,7 @@ def record(
 def _media_type(headers: Pairs) -> str:
     for name, value in headers:
         if name.lower() == "content-type":
-            return value.split(";", 1)[0].strip().lower()
+            return media_type.essence(value)
     return ""
 
 
