@@ -5,7 +5,7 @@
 
 A script, not a test: it prints figures. The page is the benchmark site's board page
 (crawler/demo_site/board-1.html padded to 20 KB, as benchmarks/site.py serves it);
-the parser is the README's `film` table, the built-in board declared as five fields.
+the parser is the `film` table of docs/parsers.md, the built-in board declared as five fields.
 
 1. Parse alone, in this one process (one core): decode nothing, build the records'
    lines from the decoded text, `--pages` times, for
@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.run import Site, run_measured  # noqa: E402
 from benchmarks.site import page_bodies  # noqa: E402
 from crawler.config import tomllib  # noqa: E402
-from crawler.fetching.decode import decode_body  # noqa: E402
 from crawler.model import Page  # noqa: E402
+from crawler.page.decode import decode_body  # noqa: E402
 from pipelines import parse_page  # noqa: E402
 from pipelines.parsers import Parser, build  # noqa: E402
 from pipelines.parsers.plugins import runner  # noqa: E402

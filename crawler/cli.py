@@ -12,15 +12,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
 from crawler.config import parse_with_config
 from crawler.exit_codes import EXIT_UNUSABLE
-from crawler.identity import Identity
-from crawler.options import HelpFormatter, add_to
+from crawler.options import add_to
 from crawler.settings import DEFAULT_CACHE_NAME, FetchSettings, RunSettings
 from pipelines.parsers import Registry, install
+
+if TYPE_CHECKING:  # requests and http.cookiejar: only for a run, not for --help
+    from crawler.identity import Identity
 
 # `crawl NAME ...`: the module whose main(argv) runs the command.
 SUBCOMMANDS = {
@@ -37,7 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch the URLs listed in URLS_FILE with a pool of workers and append "
         "one record per page (and one per parsed entry) to the output file. "
         f"Other commands: {', '.join(f'crawl {name} --help' for name in SUBCOMMANDS)}.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "urls_file",
@@ -161,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     identity = identity_of(settings, args.urls_file, reporter)
     if identity is None:
         return EXIT_UNUSABLE
+    settings = with_archives(settings, identity, reporter)
+    if settings is None:
+        return EXIT_UNUSABLE
     if args.urls_file == "-":
         return run_crawl(settings, sys.stdin.buffer, "-", reporter, identity)
     try:
@@ -170,6 +174,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     with urls:
         return run_crawl(settings, urls, args.urls_file, reporter, identity)
+
+
+def with_archives(settings: RunSettings, identity: Identity, reporter: Any) -> RunSettings | None:
+    """`settings` made ready for `--warc` and `--replay`, checked before anything is
+    fetched; None (after one line on stderr) when they cannot be used.
+
+    `--warc`: its folder must be writable; the workers capture records, redacting
+    the values of the headers the identity binds to sites (the names only travel).
+    `--replay`: the archives are indexed here, once (a damaged file costs a warning
+    line), and the index goes to each worker; the HTTP cache is off, since nothing
+    is fetched that it could save."""
+    fetch = settings.fetch
+    if settings.warc is not None:
+        from crawler.archive.writer import check_writable
+
+        problem = check_writable(settings.warc)
+        if problem:
+            reporter.say(f"crawl: {problem}")
+            return None
+        names = {name.lower() for name, _ in identity.header}
+        names |= {name.lower() for rule in identity.sites for name, _ in rule.headers}
+        fetch = dataclasses.replace(fetch, archive=True, secret_headers=frozenset(names))
+    if settings.replay is not None:
+        from crawler.archive.replay import ReplayError, archive_files, build_index
+
+        try:
+            files = archive_files(settings.replay)
+        except ReplayError as error:
+            reporter.say(f"crawl: {error}")
+            return None
+        index = build_index(files, reporter.say)
+        fetch = dataclasses.replace(fetch, replay_index=index, cache_path=None)
+    return dataclasses.replace(settings, fetch=fetch)
 
 
 def identity_of(settings: RunSettings, urls_file: str, reporter: Any) -> Identity | None:

@@ -1,5 +1,6 @@
 """One run, start to end: the output lock, the `run:` lines, the pool, the signals,
-the exit status (see the table in README.md) and the reports (`--stats`, `--metrics`)."""
+the exit status (see the table in docs/urls-and-output.md) and the reports (`--stats`,
+`--metrics`)."""
 
 from __future__ import annotations
 
@@ -170,6 +171,18 @@ def _locked_run(
             f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
         )
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    archive = None
+    if settings.warc is not None:  # --warc: the workers' records are written here
+        from crawler.archive.run import open_archive
+        from crawler.archive.writer import ArchiveError
+
+        try:
+            archive = open_archive(settings, run_id, reporter.say)
+        except ArchiveError as error:
+            writer.close()
+            close_quietly(rejected_log)
+            reporter.say(f"crawl: {error}")
+            return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
         from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
 
@@ -191,6 +204,10 @@ def _locked_run(
         reporter.say(f"crawl: interrupted by {signal.Signals(stop.signum).name}; nothing fetched")
         code = exit_status(Outcome(Stats(), stop.signum))
         return end_run(settings, run_id, "interrupted", code, Stats(), reporter)
+    if archive is not None:
+        from crawler.archive.run import ArchivingPool
+
+        pool = ArchivingPool(pool, archive)
     if settings.workers == 0:  # a joined cluster: as many at once as it has threads
         settings = replace(settings, workers=max(1, getattr(pool, "threads", 1)))
     if getattr(pool, "dashboard_link", None):
@@ -246,6 +263,8 @@ def _locked_run(
     finally:
         shut_down(pool, scheduler.clean, reporter)
         close_quietly(rejected_log)
+        if archive is not None:
+            archive.close()
     reporter.close()
     if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second
         from crawler.fetching import cache_upkeep

@@ -94,16 +94,15 @@ def test_help_lists_every_option_with_its_default() -> None:
         assert noise not in text
 
 
-def readme_option_rows() -> list[str]:
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-    section = text.split("### Options", 1)[1].split("\n## ", 1)[0]
-    return [line for line in section.splitlines() if line.startswith("| `")]
+def test_help_shows_the_options_in_their_groups_in_order() -> None:
+    from crawler.options import GROUPS
 
-
-@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
-def test_the_readme_option_table_lists_every_option(option: Option) -> None:
-    rows = readme_option_rows()
-    assert any(f"`{option.flag}" in row.split("|")[1] for row in rows), option.flag
+    text = build_parser().format_help()
+    headings = [line[:-1] for line in text.splitlines() if line.endswith(":") and line[0] != " "]
+    titles = [group.title for group in GROUPS]
+    assert [heading for heading in headings if heading in titles] == titles
+    fetching = text.split("\nfetching:\n", 1)[1].split("\n\n", 1)[0]
+    assert "--timeout SECONDS" in fetching and "--depth" not in fetching
 
 
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)

@@ -11,7 +11,7 @@ import pytest
 import requests
 import responses
 
-from crawler.fetching.fetch import AttemptDeadline, attempt_deadline, fetch, make_session
+from crawler.fetching.fetch import AttemptDeadline, attempt_deadline, fetch, make_transport
 from crawler.fetching.retry import RetryWait, TransientError, parse_retry_after
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
@@ -45,7 +45,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def get(url: str = URL, settings: FetchSettings = FAST) -> Page | Failure:
-    return fetch(make_session(settings), url, settings)
+    return fetch(make_transport(settings), url, settings)
 
 
 def calls(mock: responses.RequestsMock, url: str = URL) -> int:
