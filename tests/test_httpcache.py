@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
+from crawler.fetching import cache_store
 from crawler.fetching.credentials import Credentials, SiteRule
 from crawler.fetching.fetch import fetch, make_transport
 from crawler.fetching.httpcache import CacheLayer, HttpCache
@@ -26,7 +27,9 @@ def settings(tmp_path: Path, **changes) -> FetchSettings:
 
 
 def stored(cache: Path) -> int:
-    """How many answers the cache file holds."""
+    """How many answers the cache file holds, once this process's held writes are
+    committed (as a worker's exit commits them)."""
+    cache_store.commit_all()
     with sqlite3.connect(cache) as connection:
         return connection.execute("SELECT count(*) FROM responses").fetchone()[0]
 
@@ -117,6 +120,7 @@ def _fetch_many(cache: str, base: str, first: int) -> int:
     fetched = 0
     for n in range(first, first + 25):
         fetched += isinstance(fetch(session, f"{base}/etag/{n}", config), Page)
+    session.close()  # as a worker's exit does: the Pool's terminate would kill it first
     return fetched
 
 
@@ -133,7 +137,9 @@ def test_several_processes_write_one_cache_at_once(server: TestServer, tmp_path:
 
 
 def every_byte(folder: Path) -> bytes:
-    """Everything the files under `folder` hold (the cache, its WAL and key...)."""
+    """Everything the files under `folder` hold (the cache, its WAL and key...),
+    once this process's held writes are committed."""
+    cache_store.commit_all()
     return b"".join(path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file())
 
 
