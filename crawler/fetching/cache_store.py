@@ -12,9 +12,11 @@ The promises, and how each is kept:
   (`crawler.fetching.cache_policy.identity_pairs`), so the file cannot even be
   used to test a guessed password without the key file.
 - One indexed lookup a request (`lookup`: the unique index on `key`); a body is
-  kept as it was read, not compressed again (compressing a 20 KB page cost as much
-  CPU as the rest of the cache together); `used` (when a run last used the row)
-  drives the pruning (`crawler.fetching.cache_upkeep`).
+  kept as the wire sent it when it came gzip-compressed (`WIRE`: read back
+  through the same bounded decoder as a body off the network), else as it was
+  read (`PLAIN`), never compressed again: zlib on every page cost a first run as
+  much CPU as the rest of the cache together. `used` (when a run last used the
+  row) drives the pruning (`crawler.fetching.cache_upkeep`).
 - Cheap writes: a connection made by `connect` holds its writes (`save`, `touch`,
   `refresh`, `add_origin`) and commits them together, in one transaction, once
   `WRITE_BATCH` are held, once the oldest has waited `WRITE_EVERY` seconds (a
@@ -27,7 +29,9 @@ The promises, and how each is kept:
   batch that cannot get the file in `BUSY_TIMEOUT` is dropped (it costs the
   saving, not the pages).
 - Its version is in the file (`application_id`, `user_version`): a file that is
-  not ours, or of another schema, is `Unusable`, never misread.
+  not ours, or of another schema, is `Unusable`, never misread. A file of schema
+  2 is taken as it is (its rows mean the same in 3) and marked 3, so that an
+  older crawl, which cannot read a `WIRE` body, sets it aside instead.
 """
 
 from __future__ import annotations
@@ -46,7 +50,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 APPLICATION_ID = 0x63726C63  # "crlc": this file is crawl's HTTP cache
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+UPGRADABLE = (2,)  # schemas whose files this one reads as they are
+# How a row's body is kept (the `compressed` column):
+PLAIN = 0  # as read, Content-Encoding undone
+ZLIB = 1  # zlib-compressed (rows written by crawl 0.3 and before)
+WIRE = 2  # as the wire sent it: its stored Content-Encoding still to undo
 BUSY_TIMEOUT = 2.0  # seconds a write waits for another process's transaction
 KEY_BYTES = 32
 JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -66,7 +75,7 @@ SCHEMA = (
     last_modified TEXT,
     vary TEXT NOT NULL,            -- request headers the answer varies on, "" for none
     vary_hash BLOB,                -- MAC of this request's values of those headers
-    compressed INTEGER NOT NULL,   -- 1: body is zlib-compressed (rows of crawl 0.3 and before)
+    compressed INTEGER NOT NULL,   -- 0: as read, 1: zlib, 2: as the wire sent it
     origin TEXT NOT NULL,          -- scheme://host:port of the URL
     url TEXT NOT NULL,             -- for a person reading the file, without user:password@
     headers TEXT NOT NULL,         -- the answer's, as JSON [[name, value], ...]
@@ -98,8 +107,10 @@ class Entry(NamedTuple):
     headers: str
     body: bytes
 
-    def decoded_body(self) -> bytes:
-        return zlib.decompress(self.body) if self.compressed else self.body
+    def stored_body(self) -> bytes:
+        """The body, without the zlib of old rows: a WIRE body still has its
+        Content-Encoding (`crawler.fetching.body.read_body` undoes it)."""
+        return zlib.decompress(self.body) if self.compressed == ZLIB else self.body
 
     def header_pairs(self) -> list[tuple[str, str]]:
         return [tuple(pair) for pair in json.loads(self.headers)]
@@ -296,6 +307,18 @@ def _set_up(connection: sqlite3.Connection) -> None:
     if state == "ours":
         _per_connection(connection)
         return
+    if state == "older":
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if _state(connection) == "older":
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise
+        _per_connection(connection)
+        return
     if state == "foreign":
         raise Unusable("written by another program or version")
     connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -330,10 +353,13 @@ _STATE = (
 
 
 def _state(connection: sqlite3.Connection) -> str:
-    """`ours` (this schema), `empty` (a new file), or `foreign`."""
+    """`ours` (this schema), `older` (one it reads as it is), `empty` (a new
+    file), or `foreign`."""
     application, version, tables = connection.execute(_STATE).fetchone()
     if (application, version) == (APPLICATION_ID, SCHEMA_VERSION):
         return "ours"
+    if application == APPLICATION_ID and version in UPGRADABLE:
+        return "older"
     return "empty" if (application, version, tables) == (0, 0, 0) else "foreign"
 
 
@@ -406,8 +432,10 @@ def save(
     url: str,
     headers: list[tuple[str, str]],
     body: bytes,
+    kept_as: int = PLAIN,
 ) -> None:
-    """Store an answer (replacing the key's earlier one), its body as it is."""
+    """Store an answer (replacing the key's earlier one), its body as it is:
+    `kept_as` says how (PLAIN, or WIRE with `headers` naming its coding)."""
     _write(
         connection,
         _SAVE,
@@ -419,7 +447,7 @@ def save(
             last_modified,
             vary,
             vary_hash,
-            0,
+            kept_as,
             origin,
             url,
             json.dumps(headers, ensure_ascii=False),
