@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 from crawler.config import tomllib
 from crawler.model import Page
+from crawler.page.jsondoc import load
 from pipelines import parse_page
 from pipelines.parsers import build
-from pipelines.parsers.jsondoc import load
 
 FILM = """
 [parsers.film]

@@ -241,20 +241,16 @@ def identity_of(settings: RunSettings, urls_file: str, reporter: Any) -> Identit
 
 def urls_hold_credentials(urls_file: str) -> bool:
     """Whether a line of the URL file (a file; stdin cannot be read twice) starts
-    with a URL holding `user:password@`."""
-    from crawler.urls import redact_url
+    with a URL holding `user:password@` (`crawler.urlfile.holds_credentials`)."""
+    from crawler.urlfile import holds_credentials
 
     if urls_file == "-":
         return False
     try:
         with open(urls_file, "rb") as lines:
-            for raw in lines:
-                first = raw.split(None, 1)[0].decode("utf-8", "replace") if raw.strip() else ""
-                if "@" in first and redact_url(first) != first:
-                    return True
+            return holds_credentials(lines)
     except OSError:
         return False  # said when the run opens it
-    return False
 
 
 def entry_point() -> None:

@@ -331,7 +331,7 @@ OPTIONS: tuple[Option, ...] = (
            more='Every option but `--demo`, `--list-parsers` and `--config` can go in it; '
                 'its `[parsers]`, `[follow]` and `[sites]` tables are on the pages of '
                 '[Parsers](../parsers.md), [Following '
-                'links](../following-links.md#follow-rules-in-config) and [Logging '
+                'links](../follow-rules.md) and [Logging '
                 'in](../logging-in.md).'),
     Option("--progress", "progress bar on stderr (default: only when stderr is a terminal)",
            kind="toggle", group=REPORTS),

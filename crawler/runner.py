@@ -17,18 +17,19 @@ from typing import Any, BinaryIO, TextIO
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from crawler.frontier import Frontier
-from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
 from crawler.identity import Identity
 from crawler.loop import DispatchLoop, Outcome
 from crawler.model import BadLine, Job
+from crawler.page.links import agent_token
 from crawler.pools import BackendError, make_pool
 from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats
 from crawler.resume import RESUME, ResumeError, new_run_id, plan_run
 from crawler.run_report import RunReport
 from crawler.settings import RunSettings
+from crawler.urlfile import UrlFile
 from pipelines.parsers import Registry, active
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
@@ -156,8 +157,9 @@ def _locked_run(
         sitemaps=settings.sitemaps,
         keep_rejected=settings.rejected_log is not None,
     )
+    url_file = UrlFile(urls, source, settings.parse, active())  # the one reader of its lines
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
-        plan = plan_run(settings, urls, source, frontier)
+        plan = plan_run(settings, url_file, frontier)
     except ResumeError as error:
         writer.close()
         reporter.say(f"crawl: {error}")
@@ -258,7 +260,9 @@ def _locked_run(
         ):
             registry = active()
             unusable: list[str] = []
-            jobs = identity.listed(plan.jobs(urls, settings.parse, registry))
+            # The URL file's lines, in turn: read, past what a killed run handled,
+            # passwords taken out, then to the loop.
+            jobs = identity.listed(plan.jobs(url_file))
             outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
         shut_down(pool, scheduler.clean, reporter)

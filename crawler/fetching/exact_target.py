@@ -1,6 +1,6 @@
 """The request target sent as the URL spells it, not as requests and urllib3 re-spell it.
 
-A found link is resolved as a browser resolves it (`crawler.frontier.links`), and
+A found link is resolved as a browser resolves it (`crawler.page.links`), and
 a browser sends that URL's path and query as they are. requests' `requote_uri`
 and urllib3's `_encode_target` re-spell some: `/foo%` goes out as `/foo%25`,
 `/[61:24:74]` as `/%5B61:24:74%5D`, and an empty query (`test?`) is lost. So:

@@ -78,10 +78,10 @@ def fetch_url(
 
 
 def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Page:
-    """`page` with its links (`crawler.frontier.links.extract_links`), taken here,
+    """`page` with its links (`crawler.page.links.extract_links`), taken here,
     where the page is, so that the main process only decides on them. A page lxml
     cannot read goes back without: the main process tries it once more."""
-    from crawler.frontier.links import extract_links  # lxml: only a crawl that follows
+    from crawler.page.links import extract_links  # lxml: only a crawl that follows
 
     try:
         found = extract_links(page, selectors, agent)

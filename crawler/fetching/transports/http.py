@@ -347,6 +347,13 @@ class HttpResponse(Response):
         self.answer.close()
 
 
+def authority(url: str) -> str:
+    """The `host[:port]` of an absolute URL, as spelled, without `user:password@`."""
+    rest = url.partition("://")[2]
+    end = min((at for at in map(rest.find, "/?#") if at >= 0), default=len(rest))
+    return rest[:end].rpartition("@")[2]
+
+
 def _peer(raw: Any) -> str | None:
     """The IP address the answer came from (None when unknown: a mock's answer)."""
     try:
@@ -374,23 +381,53 @@ class HttpTransport:
         session.mount("http://", self.adapter)
         session.mount("https://", self.adapter)
         self.session = session
+        # Without a proxy or a .netrc, what requests would merge per request is the same
+        # for every request: merged once.
+        self.settings = (
+            None
+            if session.trust_env
+            else session.merge_environment_settings(None, {}, True, None, None)
+        )
 
-    def send(self, request: Request) -> HttpResponse:
-        session = self.session
-        try:
-            prepared = session.prepare_request(
+    def prepare(self, request: Request) -> requests.PreparedRequest:
+        """`request` as requests sends it. A request with an exact target, when the
+        environment asks for nothing per request (no proxy, no .netrc), is built as
+        it is (its URL not re-spelled, no cookie jar asked: requests' own preparing
+        costs more than the rest of the request); otherwise requests prepares it."""
+        if request.target is None or self.settings is None:
+            prepared = self.session.prepare_request(
                 requests.Request(request.method, request.url, headers=dict(request.headers.pairs))
             )
             if request.target is not None:
                 prepared.url = request.url  # as resolved, not as requote_uri re-spells it
-            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+            return prepared
+        prepared = requests.PreparedRequest()
+        prepared.method = request.method
+        prepared.url = request.url
+        headers = CaseInsensitiveDict(request.headers.pairs)
+        if "Host" not in headers:  # the authority as spelled (urllib3 strips a trailing dot)
+            headers = CaseInsensitiveDict([("Host", authority(request.url)), *headers.items()])
+        prepared.headers = headers
+        prepared.body = None
+        prepared.hooks = {"response": []}
+        return prepared
+
+    def send(self, request: Request) -> HttpResponse:
+        session = self.session
+        try:
+            if not request.url[:8].lower().startswith(("http://", "https://")):
+                raise requests.exceptions.InvalidSchema(f"no transport for {request.url!r}")
+            prepared = self.prepare(request)
+            settings = self.settings or session.merge_environment_settings(
+                prepared.url, {}, True, None, None
+            )
             with (
                 sending(request.target) if request.target is not None else nullcontext(),
                 self.adapter.guarding() if request.guarded else nullcontext(),
             ):
-                answer = session.send(
-                    prepared, timeout=request.timeout, allow_redirects=False, **settings
-                )
+                # The adapter itself: a session's `send` would also work out where a
+                # redirect leads (requests' way), keep cookies and time the answer.
+                answer = self.adapter.send(prepared, timeout=request.timeout, **settings)
         except KNOWN as error:
             translated = translate(error)
             if translated is None:
