@@ -45,8 +45,8 @@ def site() -> Iterator[Site]:
     site.stop()
 
 
-def crawl(site: Site, tmp_path: Path, out: str, *extra: str):
-    (tmp_path / "crawl.toml").write_text(CONFIG)
+def crawl(site: Site, tmp_path: Path, out: str, *extra: str, config: str = ""):
+    (tmp_path / "crawl.toml").write_text(config + CONFIG)
     urls = write_urls(tmp_path / "urls.txt", f"{site.url('/')}  para")
     db = tmp_path / out / "db.txt"
     result = run_crawl(str(urls), "--output", str(db), "--config", str(tmp_path / "crawl.toml"),
@@ -111,7 +111,7 @@ def test_an_archive_holds_every_exchange_and_replays_to_the_same_lines(
 
 
 def test_a_url_the_archive_lacks_is_not_in_the_archive(site: Site, tmp_path: Path) -> None:
-    live, _ = crawl(site, tmp_path, "live", "--warc", str(tmp_path / "arc/"), "--depth", "0")
+    live, _ = crawl(site, tmp_path, "live", "--depth", "0", config='warc = "arc"\n')
     assert live.returncode == 0, live.stderr
     urls = write_urls(tmp_path / "more.txt", site.url("/"), site.url("/a"))
     connections = len(site.accepted)  # type: ignore[attr-defined]

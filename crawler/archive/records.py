@@ -23,7 +23,9 @@ What a record holds, in order of decisions:
    header in the order received (Latin-1, as HTTP/1.1 carries them), and the body
    with its `Content-Encoding` still on. The one change: a chunked body is kept
    de-chunked, so its `Transfer-Encoding: chunked` header is left out (readers
-   would otherwise try to de-chunk it again).
+   would otherwise try to de-chunk it again). A body not read to its end (over the
+   size cap, past a deadline) is kept as far as it was read, and its record says
+   `WARC-Truncated: length`.
 3. Digests are `sha1:` in base32, as the IIPC tools write them: the block digest
    over the whole block, the payload digest over the body.
 
@@ -92,6 +94,7 @@ class Exchange(NamedTuple):
     body: bytes
     ip: str
     time: float
+    truncated: bool = False  # the body was not read to its end (the size cap, a deadline)
 
 
 def warc_date(epoch: float) -> str:
@@ -205,9 +208,10 @@ def capture(exchange: Exchange, secret_names: frozenset[str] = frozenset()) -> C
     payload_digest = digest(exchange.body)
     response = b""
     if exchange.status != 304:  # a revisit, written by the main process
+        cut = [("WARC-Truncated", "length")] if exchange.truncated else []
         response = record(
             [("WARC-Type", "response"), ("WARC-Record-ID", response_id), *common,
-             ("WARC-Concurrent-To", request_id), ("WARC-Payload-Digest", payload_digest)],
+             ("WARC-Concurrent-To", request_id), ("WARC-Payload-Digest", payload_digest), *cut],
             head + exchange.body,
             "application/http; msgtype=response",
             STORED if already_compressed(received) else GZIP_LEVEL,
