@@ -60,6 +60,7 @@ class Page(NamedTuple):
     # (nofollow reason or None, (Link, ...)): the page's links, taken in the worker;
     # None when the worker did not take them (the run does not follow, a sitemap)
     links: tuple | None = None
+    ttfb: float = 0.0  # seconds from sending the request to the answer's headers; 0: none sent
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""
@@ -69,13 +70,18 @@ class Page(NamedTuple):
 
 class Failure(NamedTuple):
     """A URL that was not fetched; `reason` is one line for the `error:` record.
-    `throttled`: the host answered 429 or 503 on the way. `cookies`: as a Page's."""
+    `throttled`: the host answered 429 or 503 on the way. `cookies`: as a Page's.
+    `status` and `retry_after`: a 429 or 503 the worker gave back to the frontier
+    without retrying it (`crawler.fetching.fetch.fetch`'s `give_back`), with its
+    `Retry-After` header as sent ("" for none); 0 and "" otherwise."""
 
     url: str
     reason: str
     attempts: int
     throttled: bool = False
     cookies: tuple[tuple[str, str], ...] = ()
+    status: int = 0
+    retry_after: str = ""
 
 
 Result = Page | Failure

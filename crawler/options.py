@@ -56,6 +56,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seconds_bound(text: str) -> float:
+    """A finite number of seconds, 0 or more: a bound on a wait (`--max-wait`)."""
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text}")
+    return value
+
+
 BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -177,6 +185,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--delay", "space requests to one host by this much (plus up to 50%% jitter); "
            "a delay means one request at a time to that host",
            type=non_negative_float, metavar="SECONDS"),
+    Option("--max-wait", "a site whose Retry-After asks for a longer wait is not waited for: "
+           "its remaining URLs fail as 'rate limited' and the run goes on; a shorter "
+           "wait pauses that site", type=seconds_bound, metavar="SECONDS"),
     Option("--ignore-robots", "do not fetch or obey robots.txt", kind="flag"),
     Option("--depth", "follow links this many hops from each listed URL; 0 fetches only "
            "the listed URLs, inf has no limit (default: 0, or [follow] depth of --config)",

@@ -148,12 +148,13 @@ def _locked_run(
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     frontier = Frontier(
         # A site's first answer may set the cookie the others need: one at a time until then.
-        HostQueues(settings.per_host, settings.delay, first_alone=True),
+        HostQueues(settings.per_host, settings.delay, first_alone=True, max_wait=settings.max_wait),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
         follow=policy_for(settings, active().check),  # the command line checked it
         sitemaps=settings.sitemaps,
         keep_rejected=settings.rejected_log is not None,
+        attempts=settings.fetch.attempts,  # a URL whose site says slow down is sent again
     )
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
         plan = plan_run(settings, urls, source, frontier)
@@ -247,6 +248,7 @@ def _locked_run(
         shut_down(pool, scheduler.clean, reporter)
         close_quietly(rejected_log)
     reporter.close()
+    outcome.stats.slowed = frontier.hosts.slowed()  # the sites that said slow down
     if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second
         from crawler.fetching import cache_upkeep
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.frontier.politeness import THROTTLE_MAX, THROTTLE_START, HostQueues
+from crawler.frontier.politeness import HostQueues
 from crawler.urls import host_key
 
 
@@ -82,23 +82,6 @@ def test_jitter_never_makes_a_delay_shorter() -> None:
     drain(queues, 0.0)
     queues.done("a", 5.0)
     assert queues.next_ready_at() == 7.0
-
-
-def test_429_or_503_slows_the_host_for_the_rest_of_the_run() -> None:
-    queues: HostQueues[str] = HostQueues(per_host=4, rng=lambda: 0.0)
-    queues.add("a", "a0", 0.0)
-    drain(queues, 0.0)
-    queues.done("a", 1.0, throttled=True)
-    assert queues.delay_of("a") == THROTTLE_START
-    for n in range(1, 20):
-        queues.add("a", "again", 0.0)
-        assert len(drain(queues, 1000.0 * n)) == 1
-        queues.done("a", 1000.0 * n, throttled=True)
-    assert queues.delay_of("a") == THROTTLE_MAX
-    queues.add("a", "later", 0.0)
-    assert len(drain(queues, 1e6)) == 1
-    queues.done("a", 1e6)  # an ordinary answer does not undo the slow-down
-    assert queues.delay_of("a") == THROTTLE_MAX
 
 
 def test_a_held_host_waits_for_release_and_takes_its_crawl_delay() -> None:

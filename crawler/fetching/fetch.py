@@ -49,7 +49,13 @@ from crawler.fetching.address_guard import AddressGuard
 from crawler.fetching.credentials import Credentials, request_headers, split_userinfo, with_rule
 from crawler.fetching.decode import choose_encoding, is_text
 from crawler.fetching.exact_target import is_exact
-from crawler.fetching.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
+from crawler.fetching.retry import (
+    GIVEN_BACK,
+    RETRY_STATUSES,
+    RetryWait,
+    TransientError,
+    parse_retry_after,
+)
 from crawler.fetching.tls import Trust, extra_trust
 from crawler.fetching.transport import Transport
 from crawler.model import Failure, FetchPolicy, Page, Result
@@ -263,9 +269,12 @@ def fetch_once(
     settings: FetchSettings,
     policy: FetchPolicy | None = None,
     carried: Carried | None = None,
+    give_back: bool = False,
 ) -> Result:
     """One attempt. Returns a Page or a final Failure; raises TransientError for a
-    failure worth another attempt. `url` holds no `user:password@` (see `fetch`)."""
+    failure worth another attempt. `url` holds no `user:password@` (see `fetch`).
+    With `give_back`, a 429 or 503 is a final Failure carrying its status and
+    `Retry-After`, and a page carries its time to first byte (`ttfb`)."""
     deadline = time.monotonic() + settings.timeout
     response = body = None
     try:
@@ -276,6 +285,9 @@ def fetch_once(
             response, redirects = opened
             try:
                 status = response.status_code
+                if give_back and status in GIVEN_BACK:
+                    after = response.headers.get("Retry-After", "")
+                    return Failure(url, f"HTTP {status}", 1, True, status=status, retry_after=after)
                 if status in RETRY_STATUSES:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise TransientError(f"HTTP {status}", retry_after)
@@ -343,6 +355,7 @@ def fetch_once(
             )
         ),
         encoding=encoding,
+        ttfb=response.elapsed.total_seconds() if give_back and not from_cache(response) else 0.0,
     )
 
 
@@ -352,6 +365,7 @@ def fetch(
     settings: FetchSettings,
     policy: FetchPolicy | None = None,
     credentials: Credentials | None = None,
+    give_back: bool = False,
 ) -> Result:
     """Fetch `url` with retries, checked by `policy`, carrying what `credentials`
     bind to each hop's origin (see the module's docstring). Always returns: a
@@ -359,7 +373,16 @@ def fetch(
     attempts`, `HTTP 404`...). The result is marked `throttled` if any attempt got
     429 or 503, so the scheduler can slow down for that host. A `user:password@`
     in `url` is taken out of it and bound to its origin; the result's URL is the
-    URL without it."""
+    URL without it.
+
+    `give_back` (the crawl's workers): a 429 or 503 is not retried here but
+    returned at once, as a Failure with its `status` and `Retry-After`, and a
+    page comes with its time to first byte, for the site's rate. Saying
+    "slow down" is about the whole site, not this URL: the frontier pauses the
+    site and lowers its rate for every worker, and sends the URL again after the
+    pause (`crawler.frontier.politeness`), up to the same number of attempts.
+    Retrying here would wait in one worker while the others keep pressing the
+    site."""
     url, userinfo = split_userinfo(url)
     credentials = with_rule(credentials, userinfo)
     jar = cookies.new_jar(credentials.cookies if credentials is not None else ())
@@ -383,10 +406,11 @@ def fetch(
         for attempt in retrying:
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                result = fetch_once(session, url, settings, policy, carried)
+                result = fetch_once(session, url, settings, policy, carried, give_back)
     except TransientError as error:
         unit = "attempt" if attempts == 1 else "attempts"
         throttled = throttled or error.reason in SLOW_DOWN
         reason = f"{error.reason} after {attempts} {unit}"
         return Failure(url, reason, attempts, throttled, tuple(carried.received))
+    throttled = throttled or result.throttled
     return result._replace(attempts=attempts, throttled=throttled, cookies=tuple(carried.received))

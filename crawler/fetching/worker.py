@@ -55,7 +55,8 @@ def fetch_url(
     URL the crawl found (see `crawler.fetching.fetch`; None for a listed URL); `raw`: the
     body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
     type says; `credentials`: the headers and cookies the run binds to origins
-    (`crawler.fetching.credentials`; None: nothing but what sites set).
+    (`crawler.fetching.credentials`; None: nothing but what sites set). A 429 or
+    503 comes back at once, for the frontier to slow the whole site (`give_back`).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -65,7 +66,7 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
-    result = fetch(session(), url, settings, policy, credentials)
+    result = fetch(session(), url, settings, policy, credentials, give_back=True)
     if settings.links is not None and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
     return result
@@ -85,8 +86,8 @@ def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Pag
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
-               tuple, str, (tuple, type(None)))  # fmt: skip
-_FAILURE_TYPES = (str, str, int, bool, tuple)
+               tuple, str, (tuple, type(None)), float)  # fmt: skip
+_FAILURE_TYPES = (str, str, int, bool, tuple, int, str)
 
 
 def _pairs(values: tuple) -> bool:
