@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.fetching.decode import decode_body
+from crawler.page.decode import decode_body
 from pipelines.parsers.board import NoEntries, parse_board
 from tests.hostile.corpus import adversarial_board, nested_board, normal_board
 

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.run import Site, run_measured  # noqa: E402
 from benchmarks.site import page_bodies  # noqa: E402
 from crawler.config import tomllib  # noqa: E402
-from crawler.fetching.decode import decode_body  # noqa: E402
 from crawler.model import Page  # noqa: E402
+from crawler.page.decode import decode_body  # noqa: E402
 from pipelines import parse_page  # noqa: E402
 from pipelines.parsers import Parser, build  # noqa: E402
 from pipelines.parsers.plugins import runner  # noqa: E402

@@ -10,7 +10,7 @@ memory, next to the memory of the run that wrote the state.
    fetched those when it was killed. Its peak RSS is the run's frontier.
 2. `resume` (another process): what `crawl --resume` does before it fetches: the
    run's keys and counts from db.txt (`crawler.resume.finished.read_done`), then
-   the frontier rebuilt from the journal (`crawler.frontier.journal.replay`), the
+   the frontier rebuilt from the journal (`crawler.resume.replay`), the
    URLs without a line queued again (in memory up to the look-ahead, the rest on
    disk). Its wall time and peak RSS are printed.
 
@@ -94,8 +94,8 @@ def front_scope(front, seed: str):
 
 
 def resume(folder: Path) -> None:
-    from crawler.frontier.journal import replay
     from crawler.resume.finished import read_done
+    from crawler.resume.replay import replay
 
     baseline = peak_mb()
     started = time.perf_counter()

@@ -12,15 +12,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
 from crawler.config import parse_with_config
 from crawler.exit_codes import EXIT_UNUSABLE
-from crawler.identity import Identity
-from crawler.options import HelpFormatter, add_to
+from crawler.options import add_to
 from crawler.settings import DEFAULT_CACHE_NAME, FetchSettings, RunSettings
 from pipelines.parsers import Registry, install
+
+if TYPE_CHECKING:  # requests and http.cookiejar: only for a run, not for --help
+    from crawler.identity import Identity
 
 # `crawl NAME ...`: the module whose main(argv) runs the command.
 SUBCOMMANDS = {
@@ -37,7 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch the URLs listed in URLS_FILE with a pool of workers and append "
         "one record per page (and one per parsed entry) to the output file. "
         f"Other commands: {', '.join(f'crawl {name} --help' for name in SUBCOMMANDS)}.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "urls_file",

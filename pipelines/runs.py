@@ -1,7 +1,8 @@
-"""The runs of `db.txt`: which lines belong to which run, read as a stream. Shared by
-`crawl export` (`pipelines.export`) and `crawl diff` (`pipelines.diff`), so both
-read a run the same way. Pure: it reads an iterable of byte lines (a file opened in
-binary) and never holds more than one line and the list of runs.
+"""The runs of `db.txt`: which lines belong to which run, read as a stream. The one
+reader of runs: `crawl export` (`pipelines.export`), `crawl diff`
+(`pipelines.diff`) and `--resume` (`crawler.resume.finished`) read a run the same
+way. Pure: it reads an iterable of byte lines (a file opened in binary; only
+`last_event` seeks in one) and never holds more than one line and the list of runs.
 
 What a run is:
 - A `run:<ID> start ...` line opens the run ID; a `run:<ID> resume ...` line (a
@@ -16,10 +17,19 @@ What a run is:
   (`pipelines.records.read_line`).
 
 The order the readers decide in:
-1. Which run: `all` is every line; a run id is that run; `last` is the last run
-   that has a `start` line, or every line when the file has no `run:` line.
+1. Which run: `all` is every line; a run id is that run; `last` is the last run.
    `select_run` finds where the chosen run starts, so a reader can begin there
    (a seek); `list_runs` gives every run once, in the order of their start lines.
+   The last run is the run that the file's last whole `run:` line names (its
+   start, a resume or its end line: a run resumed after another run is the last
+   one); a file with no whole `run:` line has none (`crawl export --run last`
+   then reads every line). It finished when that line is its `end` line and
+   does not say `status=interrupted` (a killed run has no end line, a stopped
+   one says it was interrupted): `--resume` continues a last run that did not
+   finish (`crawler.resume`). `select_run` finds that line reading forwards,
+   `last_event` from the end of a file (a few blocks, however long the file);
+   both skip a final line cut short and every line that is not a `run:` line,
+   so they agree.
 2. Each line (`run_lines`): a final line without its newline was cut short (a
    writer killed mid-line): skipped, whatever it looks like. A line that is not a
    record line (a stray line) is skipped too. Either way `skipped(number, why)` is
@@ -31,8 +41,9 @@ The order the readers decide in:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from pipelines.records import Line, read_line
 
@@ -76,6 +87,12 @@ class RunEvent(NamedTuple):
     event: str  # start, resume, end, or whatever a later version writes
     rest: str  # what follows the event word
 
+    @property
+    def finished(self) -> bool:
+        """Whether this line ends its run for good: an `end` line that does not say
+        `status=interrupted`."""
+        return self.event == END and "status=interrupted" not in self.rest.split()
+
 
 def run_event(raw: bytes) -> RunEvent | None:
     """The run id, event and fields of a whole `run:` line, else None."""
@@ -116,24 +133,56 @@ def list_runs(lines: Iterable[bytes]) -> list[Run]:
     return list(runs.values())
 
 
+BLOCK = 1 << 16
+
+
+def last_event(file: BinaryIO) -> RunEvent | None:
+    """The last whole `run:` line of a seekable binary file (it names the last
+    run), None if it has none; read from the end backwards."""
+    end = file.seek(0, os.SEEK_END)
+    tail = b""  # the start of a line whose beginning is in an earlier block
+    first = True
+    while end > 0:
+        start = max(0, end - BLOCK)
+        file.seek(start)
+        lines = (file.read(end - start) + tail).split(b"\n")
+        tail = lines.pop(0) if start > 0 else b""
+        if first:  # after the file's last newline: empty, or a line cut short
+            lines.pop()
+            first = False
+        for line in reversed(lines):
+            if line.startswith(b"run:"):
+                event = run_event(line + b"\n")
+                if event is not None:
+                    return event
+        end = start
+    return None
+
+
 def select_run(lines: Iterable[bytes], which: str) -> Selection | None:
     """Where the records of `which` (`all`, `last` or a run id) start; None when
-    the file has no run of that id. Reads up to the run's start line (`last`:
-    the whole file, looking only at `run:` lines)."""
+    the file has no run of that id (or the last run has no start line in it).
+    Reads up to the run's start line (`last`: the whole file, looking only at
+    `run:` lines)."""
     if which == ALL:
         return EVERY_RECORD
-    found = EVERY_RECORD if which == LAST else None
+    starts: dict[str, Selection] = {}
+    last = None
     offset = 0
     for number, raw in enumerate(lines, 1):
         if raw.startswith(b"run:") and raw.endswith(b"\n"):
             event = run_event(raw)
-            if event is not None and event.event == START:
-                if which == LAST:
-                    found = Selection(event.run, offset, number)
-                elif event.run == which:
-                    return Selection(which, offset, number)
+            if event is not None:
+                last = event
+                if event.event == START:
+                    if event.run == which:
+                        return Selection(which, offset, number)
+                    if which == LAST:
+                        starts.setdefault(event.run, Selection(event.run, offset, number))
         offset += len(raw)
-    return found
+    if which != LAST:
+        return None
+    return EVERY_RECORD if last is None else starts.get(last.run)
 
 
 def run_lines(

@@ -94,18 +94,6 @@ def test_help_lists_every_option_with_its_default() -> None:
         assert noise not in text
 
 
-def readme_option_rows() -> list[str]:
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-    section = text.split("### Options", 1)[1].split("\n## ", 1)[0]
-    return [line for line in section.splitlines() if line.startswith("| `")]
-
-
-@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
-def test_the_readme_option_table_lists_every_option(option: Option) -> None:
-    rows = readme_option_rows()
-    assert any(f"`{option.flag}" in row.split("|")[1] for row in rows), option.flag
-
-
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
 def test_every_option_is_in_help_and_in_the_parser(option: Option) -> None:
     assert option.flag in build_parser().format_help()

@@ -1,4 +1,4 @@
-"""The decoding order of crawler.fetching.decode, pinned case by case (see its docstring)."""
+"""The decoding order of crawler.page.decode, pinned case by case (see its docstring)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import codecs
 
 import pytest
 
-from crawler.fetching.decode import (
-    TEXT_ENCODINGS,
-    choose_encoding,
-    decode_body,
-    is_text,
-    normalize_encoding,
-)
+from crawler.page.charsets import TEXT_ENCODINGS, codec_for_label
+from crawler.page.decode import choose_encoding, decode_body
+from crawler.page.media_type import is_text
 
 CHINESE = "中文页面，用 GBK 编码。这是一个没有声明字符集的页面，浏览器需要猜测它的编码方式。"
 GBK_NO_DECLARATION = f"<html><body><p>{CHINESE}</p></body></html>".encode("gbk")
@@ -62,6 +58,14 @@ ORDER = [
     ("GB2312 meta is read as GB18030", http_equiv("gb2312"), "text/html", "gb18030", 0),
     ("latin1 header is read as cp1252", b"abc", "text/plain; charset=iso-8859-1", "cp1252", 0),
     ("us-ascii header is read as cp1252", b"abc", "text/plain; charset=us-ascii", "cp1252", 0),
+    (
+        "latin-1 is no WHATWG label: detection",
+        "ñ".encode(),
+        "text/html; charset=latin-1",
+        "utf-8",
+        0,
+    ),
+    ("utf_8 is no WHATWG label: meta", meta("koi8-r"), "text/html; charset=utf_8", "koi8-r", 0),
 ]
 
 
@@ -72,49 +76,6 @@ ORDER = [
 )
 def test_decision_order(body: bytes, content_type: str, encoding: str, skip: int) -> None:
     assert choose_encoding(body, content_type) == (encoding, skip)
-
-
-@pytest.mark.parametrize(
-    ("label", "name"),
-    [
-        ("gbk", "gb18030"),
-        ("GB2312", "gb18030"),
-        ("x-gbk", "gb18030"),
-        ("cp936", "gb18030"),
-        ("gb18030", "gb18030"),
-        ("latin1", "cp1252"),
-        ("ISO-8859-1", "cp1252"),
-        ("ascii", "cp1252"),
-        ("windows-1252", "cp1252"),
-        ("UTF8", "utf-8"),
-        (' "utf-8" ', "utf-8"),
-        ("no-such-charset", None),
-        ("", None),
-        # WHATWG labels Python does not know, and encodings read as browsers read them
-        ("x-sjis", "cp932"),
-        ("Shift_JIS", "cp932"),
-        ("euc-kr", "cp949"),
-        ("big5", "big5hkscs"),
-        ("unicode-1-1-utf-8", "utf-8"),
-        ("x-mac-cyrillic", "mac-cyrillic"),
-        ("latin5", "cp1254"),
-        ("tis-620", "cp874"),
-        ("utf-16", "utf-16-le"),
-        # Python names WHATWG does not list, for encodings it does
-        ("utf_8", "utf-8"),
-        ("latin_1", "cp1252"),
-        ("koi8_u", "koi8-u"),
-        # WHATWG encodings without a Python codec that reads them so: unknown
-        ("replacement", None),
-        ("iso-2022-kr", None),
-        ("x-user-defined", None),
-        # text encodings no browser reads
-        ("utf-7", None),
-        ("utf-32", None),
-    ],
-)
-def test_normalize_encoding(label: str, name: str | None) -> None:
-    assert normalize_encoding(label) == name
 
 
 # Codecs Python finds by these names that are not text encodings (bytes to bytes,
@@ -141,7 +102,7 @@ NOT_TEXT = [
 
 @pytest.mark.parametrize("label", NOT_TEXT)
 def test_a_label_that_is_no_text_encoding_is_unknown(label: str) -> None:
-    assert normalize_encoding(label) is None
+    assert codec_for_label(label) is None
 
 
 @pytest.mark.parametrize("label", NOT_TEXT)

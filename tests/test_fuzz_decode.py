@@ -8,13 +8,9 @@ import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.fetching.decode import (
-    TEXT_ENCODINGS,
-    choose_encoding,
-    decode_body,
-    is_text,
-    normalize_encoding,
-)
+from crawler.page.charsets import TEXT_ENCODINGS, codec_for_label
+from crawler.page.decode import choose_encoding, decode_body
+from crawler.page.media_type import is_text
 
 FUZZ = settings(max_examples=300, deadline=5000)
 
@@ -70,7 +66,7 @@ def test_is_text_reads_the_media_type_only(content_type: str, parameters: str) -
 @FUZZ
 @given(st.text(max_size=40))
 def test_any_label_is_a_text_encoding_or_none(label: str) -> None:
-    name = normalize_encoding(label)
+    name = codec_for_label(label)
     assert name is None or name in TEXT_ENCODINGS
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from crawler.fetching.decode import decode_body
 from crawler.model import Page
+from crawler.page.decode import decode_body
 from pipelines import records_for
 from pipelines.parsers.board import parse_board
 from pipelines.records import read_line, record_key

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from crawler.config import tomllib
-from crawler.fetching.decode import decode_body
 from crawler.model import Page
+from crawler.page.decode import decode_body
 from pipelines import parse_page
 from pipelines.parsers import build
 from pipelines.records import read_line

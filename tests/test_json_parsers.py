@@ -349,10 +349,10 @@ def test_a_jmespath_that_fails_on_a_page_s_data_is_that_page_s_error_line() -> N
     assert "invalid type for value: 1" in line
 
 
-def test_the_readme_s_json_example_gives_the_readme_s_record() -> None:
+def test_the_docs_json_example_gives_the_docs_record() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "parsers.md").read_text("utf-8")
     at = readme.index('item = { jmespath = "data.movies[*]" }')
     table = readme[readme.rindex("[parsers.film]", 0, at) : readme.index("```", at)]
     line = next(text for text in readme[at:].splitlines() if text.startswith("film:<"))

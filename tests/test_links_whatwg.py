@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.frontier.links import extract_links, resolve
-from crawler.frontier.query_encoding import encode_query
+from crawler.frontier.links import extract_links
 from crawler.frontier.scope import split_url
 from crawler.model import Page
+from crawler.page.query_encoding import encode_query
+from crawler.page.resolve import document_base, resolve, resolve_link, without_fragment
 
 BASE = "http://example.org/foo/bar"
 
@@ -52,13 +53,38 @@ REJECTED = [
 
 @pytest.mark.parametrize(("base", "href", "expected"), RESOLVED)
 def test_a_link_resolves_to_the_request_a_browser_sends(base, href, expected) -> None:
-    assert resolve(base, href) == expected
+    assert resolve_link(base, href) == expected
     assert split_url(expected) is not None
 
 
 @pytest.mark.parametrize("href", REJECTED)
 def test_a_link_a_browser_rejects_is_not_followed(href: str) -> None:
-    assert split_url(resolve(BASE, href)) is None
+    assert split_url(resolve_link(BASE, href)) is None
+
+
+@pytest.mark.parametrize("href", REJECTED)
+def test_the_resolver_says_none_where_a_browser_rejects_the_url(href: str) -> None:
+    assert resolve(BASE, href) is None
+
+
+def test_the_resolver_keeps_the_fragment_and_without_fragment_drops_it() -> None:
+    assert resolve(BASE, " ../x?q#frag ") == "http://example.org/x?q#frag"
+    assert without_fragment("http://example.org/x?q#frag") == "http://example.org/x?q"
+    assert resolve(BASE, "mailto:a@b.test") == "mailto:a@b.test"  # the caller checks schemes
+
+
+@pytest.mark.parametrize(
+    ("declared", "base"),
+    [
+        (None, BASE),
+        ("/dir/", "http://example.org/dir/"),
+        ("\\\\other.test\\dir\\", "http://other.test/dir/"),
+        ("javascript:void(0)", BASE),  # not http(s): ignored
+        ("http://192.168.0.257/", BASE),  # rejected: ignored
+    ],
+)
+def test_the_base_of_a_document(declared: str | None, base: str) -> None:
+    assert document_base(BASE, declared) == base
 
 
 def test_base_href_resolves_by_the_same_rules() -> None:
@@ -103,7 +129,7 @@ def test_web_platform_tests_url_data(case: dict) -> None:
     """Each case of WPT's URL data a crawler meets: the link is followed to the URL
     a browser requests (without its fragment), or not followed where a browser
     fails. A fragment-only href is the page itself: skipped, never fetched again."""
-    got = resolve(case["base"], case["input"])
+    got = resolve_link(case["base"], case["input"])
     if case["input"].strip(" \t\n\r\f").startswith("#"):
         assert got.startswith("#") and split_url(got) is None
     elif case.get("failure"):

@@ -8,7 +8,6 @@ import pytest
 
 from crawler.frontier.core import FOUND, Entry
 from crawler.frontier.json_links import json_links
-from crawler.frontier.links import resolve
 from crawler.frontier.pagination import (
     LAST_PAGE,
     NextPage,
@@ -21,6 +20,7 @@ from crawler.frontier.pagination import (
 from crawler.frontier.policy import make_policy
 from crawler.frontier.rules import FollowRule, RulesError, read_follow_table
 from crawler.model import Link
+from crawler.page.resolve import resolve_link as resolve
 
 
 @pytest.mark.parametrize(

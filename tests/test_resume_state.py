@@ -12,13 +12,14 @@ import pytest
 
 from crawler.frontier import Frontier
 from crawler.frontier.core import FOUND, Entry, Fetch
-from crawler.frontier.journal import FLUSH_AT, Journal, committed_groups, replay
+from crawler.frontier.journal import FLUSH_AT, Journal, committed_groups
 from crawler.frontier.links import PageLinks
 from crawler.frontier.policy import make_policy
 from crawler.frontier.scope import make_scope
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.model import Job, Link, Page
 from crawler.resume.finished import find_start, last_run, read_done
+from crawler.resume.replay import replay
 from crawler.resume.state import differences
 from crawler.resume.urlfile import KnownOrigins, TrackedLines, skip_to
 
@@ -168,13 +169,13 @@ def test_the_last_run_and_whether_it_finished(
     tmp_path: Path, lines: list[str], ending: str, expected: tuple | None
 ) -> None:
     last = last_run(write_db(tmp_path / "db.txt", *lines, ending=ending))
-    got = None if last is None else (last.id, last.event, last.finished)
+    got = None if last is None else (last.run, last.event, last.finished)
     assert got == expected
 
 
 def test_the_last_run_is_found_behind_many_blocks(tmp_path: Path) -> None:
     lines = ["run:<A> start"] + [f"url:<http://x/{n}> size:[{n}]" for n in range(20000)]
-    assert last_run(write_db(tmp_path / "db.txt", *lines)).id == "A"
+    assert last_run(write_db(tmp_path / "db.txt", *lines)).run == "A"
 
 
 def test_what_a_run_has_done_counts_as_its_end_line_would(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ runs with the URL file each read."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from pipelines.records import run_line, url_line
-from pipelines.runs import list_runs, parse_fields, run_lines
+from pipelines.runs import LAST, last_event, list_runs, parse_fields, run_lines, select_run
 from tests.test_export import A, B, C, as_file, end, start
 
 
@@ -85,3 +87,44 @@ def test_the_list_of_runs_in_the_order_they_started() -> None:
 )
 def test_the_fields_of_a_run_line(rest: str, fields: dict[str, str]) -> None:
     assert parse_fields(rest) == fields
+
+
+def interrupted(run: str) -> str:
+    return run_line(run, "end", {"status": "interrupted", "ok": 1})
+
+
+GARBAGE = "not a record line \u2028 run:<nope> start"  # a stray line, e.g. another tool's
+
+
+@pytest.mark.parametrize(
+    ("lines", "last_newline", "expected"),
+    [
+        ([], True, None),
+        ([url_line("http://h/0", 1)], True, None),  # the tutorial's db.txt: no run
+        ([start(A), url_line("http://h/1", 1)], True, (A, False)),  # killed
+        ([start(A), url_line("http://h/1", 1), end(A)], True, (A, True)),  # finished
+        ([start(A), url_line("http://h/1", 1), interrupted(A)], True, (A, False)),  # SIGTERM
+        ([start(A), end(A), start(B), url_line("http://h/2", 2)], True, (B, False)),  # two runs
+        ([start(A), end(A), start(B), end(B)], True, (B, True)),
+        ([start(A), GARBAGE, url_line("http://h/1", 1), GARBAGE, end(A), GARBAGE], True,
+         (A, True)),  # interleaved garbage lines
+        ([start(A), "run:<A", url_line("http://h/1", 1)], True, (A, False)),  # a torn run: line
+        ([start(A), url_line("http://h/1", 1), end(A)], False, (A, False)),  # end line cut short
+        ([start(A), end(A), start(B), interrupted(B), resume(B)], True, (B, False)),  # resumed
+        ([start(A), start(B), end(B), resume(A), url_line("http://h/3", 3)], True, (A, False)),
+    ],
+    ids=["empty", "no-run", "killed", "finished", "interrupted", "two-runs", "two-finished",
+         "garbage", "torn-run-line", "torn-end", "resumed", "resumed-after-another"],
+)  # fmt: skip
+def test_the_last_run_is_one_thing_read_forwards_or_backwards(
+    lines: list[str], last_newline: bool, expected: tuple[str, bool] | None
+) -> None:
+    """`crawl export --run last` (forwards) and `--resume` (backwards) pick the
+    same run: the one the last whole `run:` line names; it finished when that line
+    is its end line and does not say it was interrupted."""
+    data = as_file(*lines, last_newline=last_newline) if lines else []
+    event = last_event(io.BytesIO(b"".join(data)))
+    assert (None if event is None else (event.run, event.finished)) == expected
+    selected = select_run(data, LAST)
+    assert selected is not None
+    assert selected.run == (None if expected is None else expected[0])

@@ -11,8 +11,8 @@ import pytest
 from lxml import etree
 
 from crawler.config import tomllib
-from crawler.fetching.decode import decode_body
 from crawler.model import Page
+from crawler.page.decode import decode_body
 from pipelines import parse_page
 from pipelines.parsers import Registry, RegistryError, build
 from pipelines.parsers import selectors as selectors_module
@@ -326,12 +326,12 @@ def test_a_bad_table_is_one_line_naming_parser_field_and_selector(toml: str, mes
     assert len(text.splitlines()) == 1
 
 
-# -- the board, declared as selectors (the README shows this table) -----------------
+# -- the board, declared as selectors (docs/parsers.md shows this table) -----------------
 
 
 def readme_board_table() -> str:
-    """The `[parsers.film]` example of the README, as the README spells it."""
-    readme = (ROOT / "README.md").read_text("utf-8")
+    """The `[parsers.film]` example of the docs' Parsers page, as it spells it."""
+    readme = (ROOT / "docs" / "parsers.md").read_text("utf-8")
     start = readme.index("[parsers.film]")
     return readme[start : readme.index("```", start)]
 

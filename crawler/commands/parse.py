@@ -9,7 +9,7 @@
   config's fetch options, headers, `[sites]` tables and cookie file, so a page
   behind a login can be tried; without the HTTP cache or robots.txt), or a
   saved file.
-- A saved file is decoded exactly as a fetched page is (`crawler.fetching.decode`): as if
+- A saved file is decoded exactly as a fetched page is (`crawler.page.decode`): as if
   the server had sent `--content-type`. Without it, a file named `.json` is taken as
   `application/json` and one named `.jsonld` as `application/ld+json`; any other has
   no Content-Type, which a browser, and the crawl, take as HTML (or as JSON when its
@@ -128,7 +128,8 @@ def read_page(
     path: Path, url: str | None, content_type: str, parser: argparse.ArgumentParser
 ) -> Page:
     """A saved page, decoded as a fetched one is (`crawler.fetching.fetch.fetch_once`)."""
-    from crawler.fetching.decode import decode_body, is_text
+    from crawler.page.decode import decode_body
+    from crawler.page.media_type import is_text
 
     try:
         body = path.read_bytes()

@@ -47,7 +47,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from crawler.fetching import cookies, reasons
 from crawler.fetching.address_guard import AddressGuard
 from crawler.fetching.credentials import Credentials, request_headers, split_userinfo, with_rule
-from crawler.fetching.decode import choose_encoding, is_text
 from crawler.fetching.exact_target import is_exact
 from crawler.fetching.retry import (
     GIVEN_BACK,
@@ -59,6 +58,8 @@ from crawler.fetching.retry import (
 from crawler.fetching.tls import Trust, extra_trust
 from crawler.fetching.transport import Transport
 from crawler.model import Failure, FetchPolicy, Page, Result
+from crawler.page.decode import choose_encoding
+from crawler.page.media_type import is_text
 from crawler.settings import FetchSettings
 from crawler.urls import host_key, redact_url
 

@@ -16,10 +16,9 @@ from typing import Any
 
 _HOMES = {
     **dict.fromkeys(
-        ["FOUND", "LISTED", "MAPPED", "ROBOTS", "SITEMAP", "Entry", "Fetch", "Frontier",
-         "Refused"],
-        "crawler.frontier.core",
+        ["FOUND", "LISTED", "MAPPED", "ROBOTS", "SITEMAP", "Entry"], "crawler.frontier.entry"
     ),
+    **dict.fromkeys(["Fetch", "Frontier", "Refused"], "crawler.frontier.core"),
     **dict.fromkeys(["REASONS", "FollowPolicy", "make_policy"], "crawler.frontier.policy"),
 }  # fmt: skip
 __all__ = sorted(_HOMES)

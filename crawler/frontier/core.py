@@ -40,14 +40,14 @@ its lock around every call. Pure and clock-driven: no I/O but the spill.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter, deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.frontier.canonical import canonical_key
-from crawler.frontier.links import PageLinks, resolve
+from crawler.frontier.entry import FOUND, LISTED, MAPPED, ROBOTS, SITEMAP, Entry
+from crawler.frontier.links import PageLinks
 from crawler.frontier.pagination import next_links
 from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import Answer, HostQueues
@@ -63,47 +63,15 @@ from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
 from crawler.model import Failure, FetchPolicy, Job, Link, Page, Result
+from crawler.page.resolve import resolve_link as resolve
 from crawler.urls import host_key, redact_url
 from pipelines.records import record_key
 
 if TYPE_CHECKING:
     from crawler.frontier.journal import Journal
 
-LISTED = "listed"  # a line of the URL file
-FOUND = "found"  # a link found on a page
-MAPPED = "mapped"  # an entry of a sitemap
-SITEMAP = "sitemap"  # a sitemap file
-ROBOTS = "robots"  # a host's robots.txt
 PRIVATE_REFUSAL = "refused: private address"  # how the worker's guard answers
 CHECKED_KEPT = 8192  # links whose URL-and-scope checks are kept (a few MB at most)
-
-
-class Entry(NamedTuple):
-    """A URL waiting in the frontier."""
-
-    url: str
-    parsers: tuple[str, ...] = ()
-    kind: str = LISTED
-    line: int = 0  # its line in the URL file (listed only)
-    depth: int = 0  # hops from the listed URL it descends from
-    chain: int = 0  # pagination hops in a row
-    level: int = 0  # a sitemap's nesting: 1 for one robots.txt names
-    scope: Scope | None = None  # that of the listed URL it descends from
-    rule: int = -1  # the follow rule that took it (-1: none)
-
-    def to_line(self) -> str:
-        """One line of text (for the spill); URLs hold no tab or line break."""
-        spec = _spec(self.scope) if self.scope is not None else ""
-        fields = (self.kind, self.line, self.depth, self.chain, self.level, self.rule, self.url)
-        return "\t".join(map(str, fields)) + "\t" + ",".join(self.parsers) + "\t" + spec
-
-    @staticmethod
-    def from_line(text: str) -> Entry:
-        kind, line, depth, chain, level, rule, url, parsers, spec = text.split("\t", 8)
-        scope = Scope.from_spec(spec) if spec else None
-        names = tuple(name for name in parsers.split(",") if name)
-        return Entry(url, names, kind, int(line), int(depth), int(chain), int(level), scope,
-                     int(rule))  # fmt: skip
 
 
 class Fetch(NamedTuple):
@@ -424,7 +392,7 @@ class Frontier:
                     self.journal.seen(pair)
         return []
 
-    # -- a resumed run (crawler.frontier.journal.replay) ------------------------------
+    # -- a resumed run (crawler.resume.replay) ---------------------------------------
     def readmit(
         self, pair: tuple[int, int], host: str, kind: str, line: str, pending: bool, now: float
     ) -> None:
@@ -627,12 +595,6 @@ def _answer(result: Result, sent: float) -> Answer:
         return Answer(result.status, None, result.ttfb, sent)
     status = getattr(result, "status", 0)
     return Answer(status, getattr(result, "retry_after", "") or None, 0.0, sent)
-
-
-@functools.lru_cache(maxsize=256)
-def _spec(scope: Scope) -> str:
-    """`scope.spec()`, written once for the many entries of one listed URL."""
-    return scope.spec()
 
 
 def page_key(url: str) -> str:

@@ -58,11 +58,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
 
-from crawler.frontier.core import LISTED, Entry, Frontier
-from crawler.frontier.robots import interpret_again
-from crawler.frontier.seen import SeenUrls, digest
+from crawler.frontier.entry import LISTED, Entry
+from crawler.frontier.seen import digest
 from crawler.urls import redact_url
 from pipelines.records import record_key
 
@@ -228,70 +226,3 @@ def committed_groups(path: Path) -> Iterator[tuple[int, list[str]]]:
                 pending = []
             elif raw.endswith(b"\n"):
                 pending.append(raw[:-1].decode("utf-8", "surrogatepass"))
-
-
-class Replayed(NamedTuple):
-    """What a replay found beside the frontier's state."""
-
-    offset: int  # the URL file was handled up to this byte offset...
-    number: int  # ...and this line
-    counters: str  # the last `b` record
-    links_taken: set[str]  # pages whose links are in, whose line is not
-    identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
-    admitted_done: int  # admitted URLs that have their line in db.txt
-    end: int  # the byte offset just past the last commit
-
-
-def replay(
-    path: Path,
-    frontier: Frontier,
-    done: SeenUrls,
-    reread: Callable[[int], str | None],
-    now: float,
-) -> Replayed:
-    """Rebuild `frontier` from the journal at `path`: every admitted URL seen again,
-    those without a key in `done` (the db.txt keys of the run's lines) queued again
-    in the order they came, the links not followed counted again. `reread(offset)`:
-    the URL at that byte offset of the URL file (a listed URL whose password the
-    journal does not hold), None if it cannot be read."""
-    offset = number = admitted_done = end = 0
-    counters = ""
-    if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
-        frontier.seen = SeenUrls(path.stat().st_size // 120)
-    links_taken: set[str] = set()
-    identity_lines: list[tuple[int, int]] = []
-    for committed, records in committed_groups(path):
-        end = committed
-        for record in records:
-            mark, _, rest = record.partition("\t")
-            if mark == "+":
-                seen, key, host, flag, line = rest.split("\t", 4)
-                finished = done.has_digest(digest_pair(key))
-                admitted_done += finished
-                if flag.startswith("u") and not finished:
-                    url = reread(int(flag[1:]))
-                    if url is not None:
-                        line = Entry.from_line(line)._replace(url=url).to_line()
-                kind = line[: line.index("\t")]
-                frontier.readmit(digest_pair(seen), host, kind, line, not finished, now)
-            elif mark == "=":
-                frontier.mark_seen(digest_pair(rest))
-            elif mark == "p" and not done.has_digest(digest(rest)):
-                links_taken.add(rest)
-            elif mark == "s":
-                frontier.mark_sitemapped(rest)
-            elif mark == "r":
-                host, read = rest.split("\t", 1)
-                frontier.restore_robots(host, interpret_again(json.loads(read)), now)
-            elif mark == "d":
-                reason, count = rest.split("\t")
-                frontier.dropped[reason] += int(count)
-            elif mark == "@":
-                at, line_number = rest.split("\t")
-                offset, number = int(at), int(line_number)
-            elif mark == "b":
-                counters = rest
-            elif mark == "k":
-                at, line_number = rest.split("\t")
-                identity_lines.append((int(at), int(line_number)))
-    return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)

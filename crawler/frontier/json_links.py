@@ -6,7 +6,7 @@
 
 The JMESPath result, flattened one level (a list gives its elements), keeps its
 strings (anything else is passed over); each is a URL, absolute or relative to the
-page, resolved as an HTML link is (`crawler.frontier.links.resolve`, against where
+page, resolved as an HTML link is (`crawler.page.resolve.resolve_link`, against where
 the page was served from). A result that JMESPath cannot compute on the page's data
 (a function given the wrong type) gives no link. Pure: the page's JSON is parsed by
 the caller, once, with the parsers' (`ParserPage.json`).
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from crawler.frontier.links import resolve
 from crawler.model import Link
+from crawler.page.resolve import resolve_link as resolve
 
 if TYPE_CHECKING:
     from crawler.frontier.rules import FollowRule

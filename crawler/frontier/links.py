@@ -19,7 +19,7 @@ In this order:
    `none` for every crawler or for `AGENT:` (one for `otherbot:` is not ours);
 4. the links are `a[href]` and `area[href]`, plus what each follow rule's own
    selector picks, in document order, each resolved against the base as the
-   WHATWG URL standard says (`_Resolver`), without its fragment. A fragment-only
+   WHATWG URL standard says (`crawler.page.resolve`), without its fragment. A fragment-only
    href (`#top`), one of another scheme (`mailto:`...) and one a browser rejects
    are kept as written, so the frontier counts them as skipped (`scheme`). `rel`
    tokens are compared in any case (`rel="external NoFollow"`).
@@ -36,19 +36,17 @@ import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ada_url import join_url
-
-from crawler.frontier.query_encoding import encode_query
 from crawler.frontier.rules import compile_selector
 from crawler.model import Link, Page
+from crawler.page import media_type
+from crawler.page.resolve import LinkResolver, document_base
 
-HTML_TYPES = ("text/html", "application/xhtml+xml")
+HTML_TYPES = media_type.HTML_TYPES
 _SNIFF = re.compile(
     r"\s*(?:<!--|<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b"
     r"|body|br|p)[\s>])",
     re.IGNORECASE,
 )
-_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # what WHATWG strips from both ends
 _DIRECTIVES_WITH_VALUES = ("unavailable_after", "max-snippet", "max-image-preview",
                            "max-video-preview")  # fmt: skip
 
@@ -64,7 +62,7 @@ NO_LINKS = PageLinks(None, [])
 def is_html(page: Page) -> bool:
     if page.text is None:
         return False
-    media = page.content_type.split(";", 1)[0].strip().lower()
+    media = media_type.essence(page.content_type)
     if media:
         return media in HTML_TYPES
     return _SNIFF.match(page.text[:1024]) is not None
@@ -129,23 +127,10 @@ def extract_links(
             name = (element.get("name") or "").strip().lower()
             if name in ("robots", agent) and _says_nofollow(element.get("content") or ""):
                 nofollow = f'<meta name="{name}">'
-    base = page.final_url or page.url
-    if declared is not None:
-        try:
-            joined = join_url(base, declared.strip(_C0_AND_SPACE))
-        except ValueError:
-            joined = ""
-        if joined.startswith(("http:", "https:")):
-            base = joined
+    base = document_base(page.final_url or page.url, declared)
     nofollow = nofollow or _header_nofollow(page, agent)
-    resolver = _Resolver(base, page.encoding)
+    resolver = LinkResolver(base, page.encoding)
     return PageLinks(nofollow, _links(doc, anchors, resolver, selectors, local))
-
-
-def resolve(base: str, href: str) -> str:
-    """`href` resolved against `base` exactly as a link of an HTML page is (the one
-    resolution every found URL goes through: JSON links and Link headers too)."""
-    return _Resolver(base)(href)
 
 
 def _parse(text: str, parser):
@@ -165,40 +150,10 @@ def _parse(text: str, parser):
         return None
 
 
-class _Resolver:
-    """hrefs resolved against one base as the WHATWG URL standard says (ada-url: the
-    parser Node.js uses), into the URL a browser requests: without its fragment.
-
-    An href a browser rejects (`http://192.168.0.257`, `http://a b/`) comes back as
-    written, which the policy counts as `scheme` (a broken URL); so do a
-    fragment-only href and one of another scheme (`mailto:`). On a page that is
-    not in UTF-8 the query of an href is percent-encoded in the page's encoding,
-    as a browser encodes it (`crawler.frontier.query_encoding`)."""
-
-    def __init__(self, base: str, encoding: str = "utf-8") -> None:
-        self.base = base
-        self.encoding = encoding
-
-    def __call__(self, raw: str) -> str:
-        href = raw.strip(_C0_AND_SPACE)
-        if href.startswith("#"):
-            return href  # fragment-only: the page itself, skipped
-        try:
-            url = join_url(self.base, href)
-        except ValueError:
-            return href
-        if not url.startswith(("http:", "https:")):
-            return href  # mailto:, javascript:, ...: skipped as they are
-        url = url.partition("#")[0]
-        if self.encoding != "utf-8" and not href.isascii():
-            url = encode_query(url, href, self.encoding)
-        return url
-
-
 def _links(
     doc,
     anchors: list[tuple[object, str]],
-    resolve: _Resolver,
+    resolve: LinkResolver,
     selectors: Sequence[str | None],
     local: _PerThread,
 ) -> list[Link]:

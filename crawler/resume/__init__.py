@@ -5,8 +5,9 @@ The runner asks `plan_run` once the frontier is built, before any worker starts.
 The order of decisions:
 1. Without `--resume`: a new run, and no state is kept (`Plan`, which does nothing);
    a state left by a killed run goes, as that run is no longer the last one.
-2. With it, the last run of the output (`crawler.resume.finished.last_run`): if it
-   finished (an end line that does not say `interrupted`), or there is none, a new
+2. With it, the last run of the output and whether it finished, as
+   `pipelines.runs` says (the run of the last whole `run:` line; finished if that
+   is its end line, not saying `interrupted`): if it finished, or there is none, a new
    run, which keeps a state from its start (`<output>.state/`, see
    `crawler.resume.state`), so that it can be continued if it is killed.
 3. If it did not finish, it is continued, or nothing happens (`ResumeError`, one
@@ -16,7 +17,7 @@ The order of decisions:
    run's (the line names what differs).
 4. Continuing: the run's keys and counts are read from db.txt
    (`crawler.resume.finished`), the frontier is rebuilt from the journal
-   (`crawler.frontier.journal.replay`): the URLs admitted that have no line are
+   (`crawler.resume.replay`): the URLs admitted that have no line are
    queued again, in their order; the URL file is read on from where it was
    handled. A state the journal shows behind db.txt (a power cut lost its last
    writes) is refused too.
@@ -39,11 +40,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from crawler.frontier import Frontier
-from crawler.frontier.journal import Journal, replay
+from crawler.frontier.journal import Journal
 from crawler.model import BadLine, Job
 from crawler.report import Stats
 from crawler.resume import state
 from crawler.resume.finished import Done, find_start, last_run, read_done
+from crawler.resume.replay import replay
 from crawler.resume.urlfile import KnownOrigins, TrackedLines, reread_job, reread_url
 from crawler.urlfile import read_jobs, read_lines
 from pipelines.writer import OutputError, Writer
@@ -230,7 +232,7 @@ def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> 
         raise ResumeError(f"cannot read {output}: {error.strerror}") from None
     if last is None or last.finished:
         return _new_run(output, directory, fingerprint, frontier)
-    return _continue(last.id, output, directory, fingerprint, urls, source, frontier)
+    return _continue(last.run, output, directory, fingerprint, urls, source, frontier)
 
 
 def _new_run(

@@ -1,31 +1,23 @@
-"""Turn a response body into text the way a browser would. Pure: bytes in, text out.
+"""The WHATWG Encoding Standard's labels, by the Python codec that reads each
+encoding as browsers do. Pure.
 
-Decision order (the first that names a usable encoding wins):
+- `codec_for_label(label)`: the codec a label names, or None for a label the
+  standard does not list, which a browser skips (detection decides then):
+  `latin1`, `iso-8859-1` and `windows-1252` are labels, `latin-1` and `utf_8`
+  are not, however Python spells its own aliases; nor are `base64` or `undefined`.
+- `codec_for_detected(name)`: the table's codec for the Python codec name a
+  detector (charset-normalizer) gives, or None if it names no text encoding of
+  the table.
 
-1. a byte-order mark (UTF-8, UTF-16 LE/BE);
-2. the `charset` parameter of the Content-Type header;
-3. a `<meta charset>` or `<meta http-equiv="Content-Type" content="...charset=...">`
-   within the first 4096 bytes;
-4. detection: strict UTF-8 if the bytes are valid UTF-8, else charset-normalizer's guess;
-5. UTF-8 with replacement characters.
-
-Only the text encodings of the WHATWG Encoding Standard count (`normalize_encoding`):
-a label such as `base64` or `undefined` is skipped like an unknown one. As in that
-standard, GBK and GB2312 are read as GB18030 (a superset that browsers use for both)
-and ISO-8859-1/ASCII as windows-1252. Bytes that do not fit the chosen encoding
-become U+FFFD: decoding never fails.
+As in that standard, GBK and GB2312 are read as GB18030 (a superset that browsers
+use for both) and ISO-8859-1/ASCII as windows-1252. Every answer is one of
+`TEXT_ENCODINGS`.
 """
 
 from __future__ import annotations
 
 import codecs
-import re
 
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 # The WHATWG Encoding Standard's labels (https://encoding.spec.whatwg.org/#names-and-labels),
 # by the Python codec that reads the encoding as browsers do: GBK as GB18030, Big5 as
 # Big5-HKSCS, Shift_JIS as windows-31j (cp932), EUC-KR as windows-949 (cp949), the
@@ -92,8 +84,7 @@ _WHATWG: dict[str, tuple[str, ...]] = {
 _LABELS = {label: codec for codec, labels in _WHATWG.items() for label in labels}
 TEXT_ENCODINGS = frozenset(_WHATWG)  # every codec a label can name
 # Python's own names for what the table reads as a wider encoding (its `gbk` codec
-# is the narrower GBK, say): a label Python knows and WHATWG does not (`cp936`,
-# `utf_8`, `latin_1`) is accepted when its codec is one of these or in the table.
+# is the narrower GBK, say), for a detector's answer.
 _WIDER = {
     "gbk": "gb18030",
     "gb2312": "gb18030",
@@ -106,79 +97,19 @@ _WIDER = {
     "iso8859-11": "cp874",
     "utf-16": "utf-16-le",
 }
-_META_PRESCAN = 4096
-_CHARSET_PARAM = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I)
-_META = re.compile(rb"<meta\b[^>]*>", re.I)
-_TEXT_TYPES = ("text/", "application/xhtml", "application/xml", "application/json")
+_TRIM = " \t\n\f\r"  # ASCII white space, which the standard strips from a label
 
 
-def is_text(content_type: str) -> bool:
-    """A body is text when its media type says so; no Content-Type at all is taken
-    as HTML, as browsers sniff most such pages to be."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    return not media or media.startswith(_TEXT_TYPES) or media.endswith(("+xml", "+json"))
+def codec_for_label(label: str) -> str | None:
+    """The codec of a WHATWG label (any case, white space around it ignored), or None."""
+    return _LABELS.get(label.strip(_TRIM).lower())
 
 
-def normalize_encoding(label: str) -> str | None:
-    """Python's codec for an encoding label, or None if the label names no text
-    encoding a browser reads: `base64`, `rot13`, `zlib`, `hex` or `undefined` are
-    unknown here, as a misspelt label is, and decoding goes on to the next step.
-
-    A WHATWG label gives its table's codec; any other label Python knows is
-    accepted only when its codec is one the table names (`cp936` is GBK, read as
-    GB18030), so every answer is a codec in `TEXT_ENCODINGS`."""
-    label = label.strip().strip("\"'").strip().lower()
-    if label in _LABELS:
-        return _LABELS[label]
+def codec_for_detected(name: str) -> str | None:
+    """The table's codec for a Python codec name (`utf_8`, `gbk`, `cp1252`), or None."""
     try:
-        name = codecs.lookup(label).name
+        codec = codecs.lookup(name).name
     except (LookupError, ValueError):
         return None
-    name = _WIDER.get(name, name)
-    return name if name in TEXT_ENCODINGS else None
-
-
-def header_charset(content_type: str) -> str | None:
-    match = _CHARSET_PARAM.search(content_type.encode("latin-1", "replace"))
-    return normalize_encoding(match.group(1).decode("ascii")) if match else None
-
-
-def meta_charset(body: bytes) -> str | None:
-    """The charset that a page's own `<meta>` declares near its start."""
-    for meta in _META.finditer(body, 0, _META_PRESCAN):
-        match = _CHARSET_PARAM.search(meta.group(0))
-        if match:
-            encoding = normalize_encoding(match.group(1).decode("ascii"))
-            # A page whose bytes we are reading as ASCII cannot really be UTF-16.
-            if encoding and not encoding.startswith("utf-16"):
-                return encoding
-    return None
-
-
-def detect_encoding(body: bytes) -> str:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return "utf-8"
-    from charset_normalizer import from_bytes  # slow to import; rarely needed
-
-    best = from_bytes(body[:65536]).best()
-    guess = normalize_encoding(best.encoding) if best else None
-    return guess or "utf-8"
-
-
-def choose_encoding(body: bytes, content_type: str = "") -> tuple[str, int]:
-    """The encoding to read `body` with, and how many leading bytes (a BOM) to skip."""
-    for bom, encoding in _BOMS:
-        if body.startswith(bom):
-            return encoding, len(bom)
-    encoding = header_charset(content_type) or meta_charset(body) or detect_encoding(body)
-    return encoding, 0
-
-
-def decode_body(body: bytes, content_type: str = "") -> str:
-    """The text of `body`, decoded as a browser would (see the module's docstring)."""
-    encoding, skip = choose_encoding(body, content_type)
-    return body[skip:].decode(encoding, errors="replace")
+    codec = _WIDER.get(codec, codec)
+    return codec if codec in TEXT_ENCODINGS else None

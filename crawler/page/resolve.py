@@ -1,0 +1,88 @@
+"""The one URL resolver: every URL the crawl derives from a page goes through here.
+
+WHATWG URL parsing (ada-url, the parser Node.js uses): HTML links and `<base>`,
+`url = true` fields, links returned by parsers and plugins, JSON links, `Link`
+headers, sitemap `<loc>`s, robots.txt `Sitemap:` lines and redirect `Location`s.
+
+- `resolve(base, href)`: the absolute URL a browser builds (fragment kept), or None
+  when a browser rejects it (`http://192.168.0.257`, `http://a b/`). The href is
+  first stripped of C0 controls and spaces at both ends, as the standard says.
+- `document_base(url, declared)`: a page's base: its first `<base href>` resolved
+  against the page's final URL when that gives http(s), else the final URL.
+- `LinkResolver(base, encoding)`: what the frontier is handed for a found link: the
+  URL without its fragment, its query percent-encoded in the page's encoding on a
+  page that is not UTF-8 (`query_encoding`); a fragment-only href (`#top`), one of
+  another scheme (`mailto:`) and one a browser rejects come back as written, which
+  the frontier counts as skipped (`scheme`).
+"""
+
+from __future__ import annotations
+
+from ada_url import join_url
+
+from crawler.page.query_encoding import encode_query
+
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # what WHATWG strips from both ends
+_HTTP = ("http:", "https:")
+
+
+def resolve(base: str, href: str) -> str | None:
+    """`href` resolved against `base` as a browser resolves it, fragment kept; None
+    when a browser rejects the result (an invalid host, an unparsable base)."""
+    try:
+        return join_url(base, href.strip(_C0_AND_SPACE))
+    except ValueError:
+        return None
+
+
+def without_fragment(url: str) -> str:
+    """`url` without its `#fragment` (what a browser sends)."""
+    return url.partition("#")[0]
+
+
+def is_http(url: str) -> bool:
+    """Whether a resolved URL (lower-case scheme, as ada-url writes it) is http(s)."""
+    return url.startswith(_HTTP)
+
+
+def document_base(url: str, declared: str | None) -> str:
+    """The base of a page whose final URL is `url` and whose first `<base href>` is
+    `declared` (None: no `<base>`): `declared` resolved against `url` when that is
+    an http(s) URL, else `url` (a `<base>` of another scheme is ignored)."""
+    if declared is not None:
+        joined = resolve(url, declared)
+        if joined is not None and is_http(joined):
+            return joined
+    return url
+
+
+class LinkResolver:
+    """hrefs of one page resolved against its base into what the frontier is handed
+    (see the module docstring)."""
+
+    __slots__ = ("base", "encoding")
+
+    def __init__(self, base: str, encoding: str = "utf-8") -> None:
+        self.base = base
+        self.encoding = encoding
+
+    def __call__(self, raw: str) -> str:
+        href = raw.strip(_C0_AND_SPACE)
+        if href.startswith("#"):
+            return href  # fragment-only: the page itself, skipped
+        try:
+            url = join_url(self.base, href)
+        except ValueError:
+            return href  # a browser rejects it: skipped as written
+        if not url.startswith(_HTTP):
+            return href  # mailto:, javascript:, ...: skipped as they are
+        url = url.partition("#")[0]
+        if self.encoding != "utf-8" and not href.isascii():
+            url = encode_query(url, href, self.encoding)
+        return url
+
+
+def resolve_link(base: str, href: str) -> str:
+    """`href` resolved against `base` exactly as a link of a UTF-8 HTML page is (JSON
+    links, Link headers, sitemap `<loc>`s, robots.txt `Sitemap:` lines)."""
+    return LinkResolver(base)(href)

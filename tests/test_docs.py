@@ -1,0 +1,96 @@
+"""The docs site: it builds with `mkdocs build --strict` (a broken link, a missing page
+or a page left out of the navigation fails), and its option reference says what
+`crawl --help` says, group by group, option by option."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.cli import build_parser
+from crawler.options import GROUPS, OPTIONS, Option, help_text, reference, usage_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_site_builds_strict_with_no_internet(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "no_proxy": "*"}
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "reference" / "options" / "index.html").is_file()
+    tour = (tmp_path / "getting-started" / "index.html").read_text("utf-8")
+    assert "missing.html: HTTP 404" in tour  # the README's tour, included
+
+
+def sections_of_help() -> dict[str, list[tuple[str, str]]]:
+    """`crawl --help` as printed: each group's title and its (invocation, help) pairs."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    entries: list[list[str]] = []
+    for line in build_parser().format_help().splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            entries = []
+            sections[line[:-1]] = entries  # type: ignore[assignment]
+        elif line.startswith("  -"):
+            invocation, _, words = line.strip().partition("  ")
+            entries.append([invocation, words])
+        elif line.startswith("    ") and entries:
+            entries[-1][1] += " " + line
+    return {
+        title: [(invocation, " ".join(words.split())) for invocation, words in pairs]
+        for title, pairs in sections.items()
+    }
+
+
+def sections_of_reference() -> dict[str, list[tuple[str, str]]]:
+    """The reference page: each `## group` and its options (heading, first paragraph)."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    for section in reference().split("\n## ")[1:]:
+        title, _, body = section.partition("\n")
+        entries = re.findall(r"^### `([^`]+)` \{ #[\w-]+ \}\n\n(.+)$", body, re.MULTILINE)
+        sections[title.lower()] = [(usage, " ".join(words.split())) for usage, words in entries]
+    return sections
+
+
+def test_the_reference_and_help_list_the_same_options_in_the_same_groups() -> None:
+    in_help = sections_of_help()
+    in_reference = sections_of_reference()
+    assert list(in_reference) == [group.title for group in GROUPS]
+    for title, entries in in_reference.items():
+        assert in_help[title] == entries, title
+
+
+def test_every_option_has_a_group_and_is_listed_once() -> None:
+    assert [option for option in OPTIONS if option.group not in GROUPS] == []
+    listed = [usage for entries in sections_of_help().values() for usage, _ in entries]
+    for option in OPTIONS:
+        assert sum(usage_of(option).split(" ")[0].rstrip(",") in usage.split(", ")[0].split(" ")
+                   for usage in listed) == 1, option.flag  # fmt: skip
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
+def test_help_says_each_default_once(option: Option) -> None:
+    text = help_text(option)
+    assert text.count("(default") <= text.count("; with --scheduler") + 1, text
+    for noise in ["(default: None)", "(default: False)", "(default: ())", "(default: [])"]:
+        assert noise not in text
+
+
+def test_the_readme_is_a_front_page_whose_test_command_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert len(readme.splitlines()) <= 300
+    (command,) = [line for line in readme.splitlines() if "python -m pytest" in line]
+    command = command.split("  #")[0].strip()
+    ci = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
+    assert ci[-1] == command  # `.ci/run` runs exactly the README's test command

@@ -1,0 +1,44 @@
+"""`crawl --version` and `crawl --help` pay for `import crawler.cli`: it imports
+none of the heavy libraries, which only a run (or a subcommand) imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT, crawl_env
+
+HEAVY = (
+    "requests",
+    "urllib3",
+    "http.cookiejar",
+    "lxml",
+    "parsel",
+    "jmespath",
+    "sqlite3",
+    "ada_url",
+    "distributed",
+    "bs4",
+    "charset_normalizer",
+    "prometheus_client",
+)
+
+PROBE = f"""
+import sys
+import crawler.cli
+heavy = {HEAVY!r}
+print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))
+"""
+
+
+def test_importing_the_command_line_imports_no_heavy_library() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=crawl_env(),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
