@@ -59,7 +59,10 @@ def positive_float(text: str) -> float:
 
 def seconds_bound(text: str) -> float:
     """A finite number of seconds, 0 or more: a bound on a wait (`--max-wait`)."""
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text}")
     return value

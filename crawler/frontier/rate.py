@@ -60,6 +60,7 @@ PROBE_ROUNDS = 50  # rounds per request more in flight, past the in-flight too m
 EWMA = 0.3  # weight of a new time-to-first-byte sample
 SLOW_RATIO = 1.6  # answer time over base above which the window shrinks
 GROW_RATIO = 1.3  # and under which it may grow
+BEYOND_CLOCKS = 1e10  # seconds (three centuries): a wait said as `more than --max-wait`
 FREE_FACTOR = 2.0  # the spacing is lifted once it allows this much more than the window
 
 
@@ -208,6 +209,6 @@ class SiteRate:
     def wait_text(self) -> str:
         """`N` of `rate limited: the site asks to wait N s`."""
         wait = self.given_up
-        if wait is None or not math.isfinite(wait):
+        if wait is None or not wait < BEYOND_CLOCKS:
             return f"more than {self.max_wait:g}"
         return f"{wait:.0f}"
