@@ -147,8 +147,16 @@ def _locked_run(
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     frontier = Frontier(
-        # A site's first answer may set the cookie the others need: one at a time until then.
-        HostQueues(settings.per_host, settings.delay, first_alone=True, max_wait=settings.max_wait),
+        # A site's first answer may set the cookie the others need: one at a time until
+        # then, and from there one more in flight a round, up to --per-host: a site's
+        # limits are met gently (crawler.frontier.rate).
+        HostQueues(
+            settings.per_host,
+            settings.delay,
+            first_alone=True,
+            max_wait=settings.max_wait,
+            start_window=1,
+        ),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
         follow=policy_for(settings, active().check),  # the command line checked it

@@ -12,7 +12,8 @@ path is a small page, answered as the site's `Limit` allows:
   every request.
 
 `statuses` counts the answers by status, `max_active` the most requests served at
-once, `ttfbs` the time to first byte of each 200 with the requests then served.
+once, `ttfbs` the time to first byte of each 200 with the requests then served,
+`first_request` and `last_answer` (a 200's) when they came.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class LimitedServer:
         self.active = 0
         self.max_active = 0
         self.ttfbs: list[tuple[int, float]] = []  # (being served, seconds) of each 200
+        self.first_request: float | None = None  # time.monotonic()
+        self.last_answer: float | None = None  # of a 200
         self._lock = threading.Lock()
         self._tokens = limit.burst
         self._filled = time.monotonic()
@@ -84,6 +87,8 @@ class LimitedServer:
         """The status this request gets, and the requests being served with it."""
         limit = self.limit
         with self._lock:
+            if self.first_request is None:
+                self.first_request = time.monotonic()
             self.active += 1
             self.max_active = max(self.max_active, self.active)
             active = self.active
@@ -104,6 +109,8 @@ class LimitedServer:
         with self._lock:
             self.active -= 1
             self.statuses[status] += 1
+            if status == 200:
+                self.last_answer = time.monotonic()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -118,6 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner, limit = self.owner, self.owner.limit
         started = time.monotonic()
         status, active = owner.admit()
+        left = False
         try:
             headers = {}
             if status == 429:
@@ -135,7 +143,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if status == 200:
                     with owner._lock:
                         owner.ttfbs.append((active, time.monotonic() - started))
+                # Served from here: the client may have its answer and send the next
+                # request before this thread runs again.
+                owner.leave(status)
+                left = True
                 self.wfile.write(body)
                 self.wfile.flush()
         finally:
-            owner.leave(status)
+            if not left:
+                owner.leave(status)

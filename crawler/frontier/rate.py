@@ -17,11 +17,14 @@ What an answer does (`answered`), in this order:
    - it halves the rate, once a round: not again for the answers to requests sent
      before the last halving (they were sent at the rate already halved). The
      window halves (the requests in flight when the answer came, halved, at least
-     1) and so does the rate: the spacing becomes twice that of the rate the site
-     took over the last second (the current rate when fewer than `MEASURED`
-     answers came in it: a site that says no at once leaves only the in-flight
-     to halve). What the site took is remembered (`ceiling`) and the in-flight
-     that was too many (`too_many`).
+     1), which halves the rate of a site whose answer time sets the pace. A site
+     that answers faster than it lets itself be asked took far less than its
+     window allows (under `PACED_SHARE` of it, at the answer time seen) and gets
+     a spacing too, or one already spaced: twice that of the rate the site took
+     since it last said no (or since the first request), pauses included (the
+     current rate when fewer than `MEASURED` answers came since: a site that says
+     no at once leaves only the in-flight to halve). What the site took is
+     remembered (`ceiling`) and the in-flight that was too many (`too_many`).
 2. Any other answer raises the rate step by step, fast back up to just below what
    the site took before it said no, then slowly past it, probing:
    - the window grows by one a round (1/window an answer), by one every
@@ -29,14 +32,17 @@ What an answer does (`answered`), in this order:
    - the rate grows by `ceiling / RECOVER_ANSWERS` an answer up to
      `RECOVER_TO` x `ceiling`, then by `PROBE_GROWTH` an answer (compounded), a
      little more for each `PROBE_ACCELERATION` answers since the halving; once
-     the spacing no longer holds anything back (it allows twice what the window
-     does at the answer time seen), it is lifted: back to `floor`.
-3. Latency: the time to first byte is smoothed (`EWMA`); the lowest smoothed value
-   seen is the site's unpressed answer time (`base`). Above `SLOW_RATIO` x `base`
-   the window shrinks by one, once a round; it grows again only under
-   `GROW_RATIO` x `base`. So a site whose answers slow down as it is pressed is
-   given fewer requests in flight, and its answer time stays within 2x its
-   unpressed one; when it recovers, more.
+     the spacing no longer holds anything back (it allows more than the window
+     does at the answer time seen: a site that limits its requests in flight,
+     not its rate), it is lifted: back to `floor`.
+3. Latency: the time to first byte is smoothed (`EWMA`); the shortest one seen is
+   the site's unpressed answer time (`base`: a site pressed from its first answer
+   on still answers one request alone now and then, and one short answer too
+   many only makes the crawl gentler). Above `SLOW_RATIO` x `base` (and
+   `LATENCY_SLACK`) the window shrinks by one, once a round; it grows again only
+   under `GROW_RATIO` x `base` (and the slack). So a site whose answers slow down
+   as it is pressed is given fewer requests in flight, and its answer time stays
+   within 2x its unpressed one; when it recovers, more.
 
 An answer that is not the site's (a connection refused, a timeout) changes nothing.
 A round is `window` answers.
@@ -45,23 +51,24 @@ A round is `window` answers.
 from __future__ import annotations
 
 import math
-from collections import deque
 
 from crawler.fetching.retry import parse_retry_after
 
 SLOW_DOWN = frozenset({429, 503})
-WINDOW_SECONDS = 1.0  # what the site took is measured over this much time
+PACED_SHARE = 0.25  # took less than this share of what the window allows: the spacing halves
+MIN_ELAPSED = 0.1  # seconds: what the site took is measured over at least this long
 RECOVER_ANSWERS = 10  # answers to come back from half the ceiling to it
 RECOVER_TO = 0.95  # of the ceiling: fast up to there, then probing
 PROBE_GROWTH = 0.001  # per answer past it, at first; then faster:
 PROBE_ACCELERATION = 100  # answers without a no for each 0.1% more: x2 in ~300, x400 in 1000
-MEASURED = 2  # fine answers in the last second it takes to measure what the site took
+MEASURED = 10  # fine answers in the last second it takes to measure what the site took
 PROBE_ROUNDS = 50  # rounds per request more in flight, past the in-flight too many
 EWMA = 0.3  # weight of a new time-to-first-byte sample
 SLOW_RATIO = 1.6  # answer time over base above which the window shrinks
 GROW_RATIO = 1.3  # and under which it may grow
+LATENCY_SLACK = 0.02  # seconds more: a few milliseconds on a near site are no slowing down
 BEYOND_CLOCKS = 1e10  # seconds (three centuries): a wait said as `more than --max-wait`
-FREE_FACTOR = 2.0  # the spacing is lifted once it allows this much more than the window
+FREE_FACTOR = 1.0  # the spacing is lifted once it allows this much more than the window
 
 
 class SiteRate:
@@ -92,7 +99,7 @@ class SiteRate:
         self.since_halving = 0  # fine answers since the rate was last halved
         self.counts = {429: 0, 503: 0}
         self.paused_seconds = 0.0
-        self._fine: deque[float] = deque()  # when the last second's fine answers came
+        self.counted_from = 0.0  # fine answers are counted since (a halving, the start)
 
     # -- what the queues ask ----------------------------------------------------
     @property
@@ -132,13 +139,13 @@ class SiteRate:
         its `Retry-After` value, its time to first byte (0: not measured)."""
         if status <= 0:
             return
+        if self.answers == 0:  # the rate the site takes is counted from the first request
+            self.counted_from = sent if math.isfinite(sent) else now
         self.answers += 1
         if status in SLOW_DOWN:
             self._slow_down(now, status, sent, in_flight, retry_after, wall)
             return
-        self._fine.append(now)
         self.since_halving += 1
-        self._forget(now)
         if ttfb > 0:
             self._latency(ttfb)
         self._grow()
@@ -160,22 +167,25 @@ class SiteRate:
             until = now + wait
             self.paused_seconds += max(0.0, until - max(self.paused_until, now))
             self.paused_until = max(self.paused_until, until)
-        if sent < self.halved_at:
+        if sent <= self.halved_at:
             return  # sent before the last halving: at the rate halved already
         self.halved_at = now
-        self.since_halving = 0
         self.too_many = max(1, in_flight)
         self.window = max(1.0, self.too_many / 2)
-        self._forget(now)
-        took = len(self._fine) / WINDOW_SECONDS if len(self._fine) >= MEASURED else math.inf
+        took = math.inf
+        if self.since_halving >= MEASURED:  # the rate since it last said no, pauses included
+            took = self.since_halving / max(MIN_ELAPSED, now - self.counted_from)
+        self.counted_from, self.since_halving = now, 0
         current = self.rate if self.rate is not None else math.inf
-        if min(took, current) < math.inf:  # else nothing to halve yet but the in-flight
-            self.ceiling = min(took, current)
+        paced = self.too_many / self.recent if self.recent else math.inf  # what the window allows
+        took = min(took, current)
+        if took < math.inf and (self.spacing > self.floor or took < PACED_SHARE * paced):
+            self.ceiling = took
             self.spacing = max(self.floor, 2.0 / self.ceiling)
 
     def _grow(self) -> None:
         window = self.window
-        if self.recent is None or self.base is None or self.recent < GROW_RATIO * self.base:
+        if self.recent is None or self.base is None or self.recent < self._slower(GROW_RATIO):
             step = 1.0 / window
             if window >= self.too_many - 1:
                 step /= PROBE_ROUNDS
@@ -192,18 +202,17 @@ class SiteRate:
             else:
                 self.spacing = max(self.floor, 1.0 / rate)
 
+    def _slower(self, ratio: float) -> float:
+        """The answer time `ratio` x the unpressed one, and `LATENCY_SLACK` more."""
+        return ratio * (self.base or 0.0) + LATENCY_SLACK
+
     def _latency(self, ttfb: float) -> None:
         self.recent = ttfb if self.recent is None else EWMA * ttfb + (1 - EWMA) * self.recent
-        self.base = self.recent if self.base is None else min(self.base, self.recent)
+        self.base = ttfb if self.base is None else min(self.base, ttfb)
         round_over = self.answers - self.shrunk_at >= self.limit
-        if self.recent > SLOW_RATIO * self.base and round_over and self.window > 1:
+        if self.recent > self._slower(SLOW_RATIO) and round_over and self.window > 1:
             self.window = max(1.0, float(self.limit - 1))
             self.shrunk_at = self.answers
-
-    def _forget(self, now: float) -> None:
-        fine = self._fine
-        while fine and fine[0] < now - WINDOW_SECONDS:
-            fine.popleft()
 
     # -- what is reported ---------------------------------------------------------
     def wait_text(self) -> str:
