@@ -53,7 +53,7 @@ class LimitedServer:
         self._filled = time.monotonic()
         self._stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"owner": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -111,6 +111,11 @@ class LimitedServer:
             self.statuses[status] += 1
             if status == 200:
                 self.last_answer = time.monotonic()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hung up (a crawler killed at its time limit): nothing to say
 
 
 class _Handler(BaseHTTPRequestHandler):

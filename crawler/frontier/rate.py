@@ -21,10 +21,12 @@ What an answer does (`answered`), in this order:
      that answers faster than it lets itself be asked took far less than its
      window allows (under `PACED_SHARE` of it, at the answer time seen) and gets
      a spacing too, or one already spaced: twice that of the rate the site took
-     since it last said no (or since the first request), pauses included (the
-     current rate when fewer than `MEASURED` answers came since: a site that says
-     no at once leaves only the in-flight to halve). What the site took is
-     remembered (`ceiling`) and the in-flight that was too many (`too_many`).
+     since it last said no (or since the first request), pauses included, the
+     one it asks for now too (20 requests taken at once, then a second's pause
+     asked for: 20 a second). When fewer than `MEASURED` answers came since, the
+     current rate is halved (a site that says no at once leaves only the
+     in-flight to halve). What the site took is remembered (`ceiling`) and the
+     in-flight that was too many (`too_many`).
 2. Any other answer raises the rate step by step, fast back up to just below what
    the site took before it said no, then slowly past it, probing:
    - the window grows by one a round (1/window an answer), by one every
@@ -161,9 +163,11 @@ class SiteRate:
     ) -> None:
         self.counts[status] += 1
         wait = parse_retry_after(retry_after, now=wall)
+        asked = 0.0  # the pause the site asks for: the time its answers so far stand for
         if wait is not None and not (wait <= self.max_wait and math.isfinite(wait)):
             self.given_up = wait
         elif wait is not None and wait > 0:
+            asked = wait
             until = now + wait
             self.paused_seconds += max(0.0, until - max(self.paused_until, now))
             self.paused_until = max(self.paused_until, until)
@@ -174,7 +178,7 @@ class SiteRate:
         self.window = max(1.0, self.too_many / 2)
         took = math.inf
         if self.since_halving >= MEASURED:  # the rate since it last said no, pauses included
-            took = self.since_halving / max(MIN_ELAPSED, now - self.counted_from)
+            took = self.since_halving / (max(MIN_ELAPSED, now - self.counted_from) + asked)
         self.counted_from, self.since_halving = now, 0
         current = self.rate if self.rate is not None else math.inf
         paced = self.too_many / self.recent if self.recent else math.inf  # what the window allows
