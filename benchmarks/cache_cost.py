@@ -5,7 +5,7 @@
 A script, not a test: it prints figures. It serves pages of about 20 KB of real
 text (this project's README, not a repeated filler that compresses for free) from
 a threaded server in this process, and fetches them with the worker's own
-`fetch` and `make_session`, one thread, measuring that thread's CPU time
+`fetch` and `make_transport`, one thread, measuring that thread's CPU time
 (`time.thread_time`: the server's threads are not counted). Four cases:
 
 - `not stored`: pages without a validator (as the benchmark site's), from a site
@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.fetching.fetch import fetch, make_session  # noqa: E402
+from crawler.fetching.fetch import fetch, make_transport  # noqa: E402
 from crawler.model import Page  # noqa: E402
 from crawler.settings import FetchSettings  # noqa: E402
 
@@ -103,10 +103,10 @@ class Meter:
             finally:
                 self.spent += time.thread_time() - before - inner
 
-        def timed_store(response, body):
+        def timed_store(*args):
             before = time.thread_time()
             try:
-                return store(response, body)
+                return store(*args)
             finally:
                 self.spent += time.thread_time() - before
 
@@ -115,7 +115,7 @@ class Meter:
 
 def run(urls: list[str], settings: FetchSettings, session=None) -> tuple[float, float]:
     """(fetch CPU, bookkeeping CPU) per request, in ms."""
-    session = session or make_session(settings)
+    session = session or make_transport(settings)
     cache = getattr(session, "cache", None)
     meter = Meter(session) if hasattr(cache, "store") and hasattr(cache, "send") else None
     before = time.thread_time()

@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.frontier import Frontier, Refused, make_policy
-from crawler.frontier.links import PageLinks
 from crawler.frontier.politeness import HostQueues
 from crawler.model import Job, Link, Page
+from crawler.page.links import PageLinks
 
 
 def rss_mb() -> float:

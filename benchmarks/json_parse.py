@@ -3,7 +3,7 @@
     python benchmarks/json_parse.py [--items 10,100,5000] [--repeats 3]
 
 A script, not a test: it prints figures. Each page is an API answer of N items
-(`{"data": {"movies": [...]}}`, about 250 bytes an item), parsed by the README's JSON
+(`{"data": {"movies": [...]}}`, about 250 bytes an item), parsed by the JSON
 `film` table (four fields: a number, a string, a list, a URL made absolute), through
 `pipelines.parse_page` as the crawl calls it. Printed for each size, in ms of CPU
 (time.process_time) a page, best of `--repeats`: the whole `parse_page` (JSON parsed
@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 from crawler.config import tomllib
 from crawler.model import Page
+from crawler.page.jsondoc import load
 from pipelines import parse_page
 from pipelines.parsers import build
-from pipelines.parsers.jsondoc import load
 
 FILM = """
 [parsers.film]

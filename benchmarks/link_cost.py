@@ -4,7 +4,7 @@ running link extraction in the main process.
     python benchmarks/link_cost.py [--pages 2000] [--workers 3]
 
 1. In-process, on the benchmark site's linked pages (benchmarks/site.py, `/site/N`:
-   20 KB, 38 links each), the time to extract a page's links (crawler.frontier.links), to
+   20 KB, 38 links each), the time to extract a page's links (crawler.page.links), to
    decide on them (the frontier: scope, patterns, dedupe) and the whole of the
    main process's callback for a page (records, the append, extraction, decisions).
 2. A real `crawl --depth inf` of the same pages served on 127.0.0.1: the CPU of the
@@ -30,10 +30,10 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.frontier import Frontier, make_policy  # noqa: E402
-from crawler.frontier.links import extract_links  # noqa: E402
 from crawler.frontier.politeness import HostQueues  # noqa: E402
 from crawler.loop import DispatchLoop  # noqa: E402
 from crawler.model import Job, Page  # noqa: E402
+from crawler.page.links import extract_links  # noqa: E402
 from crawler.report import Reporter  # noqa: E402
 from pipelines.writer import Writer  # noqa: E402
 

@@ -5,7 +5,7 @@
 
 A script, not a test: it prints figures. The page is the benchmark site's board page
 (crawler/demo_site/board-1.html padded to 20 KB, as benchmarks/site.py serves it);
-the parser is the README's `film` table, the built-in board declared as five fields.
+the parser is the `film` table of docs/parsers.md, the built-in board declared as five fields.
 
 1. Parse alone, in this one process (one core): decode nothing, build the records'
    lines from the decoded text, `--pages` times, for

@@ -51,8 +51,8 @@ def frontier():
 def write(folder: Path, urls: int, done_share: float) -> None:
     from crawler.frontier.core import LISTED, Entry, Fetch
     from crawler.frontier.journal import Journal
-    from crawler.frontier.links import PageLinks
     from crawler.model import Job, Link, Page
+    from crawler.page.links import PageLinks
     from crawler.resume import state
 
     started = time.perf_counter()
@@ -102,9 +102,7 @@ def resume(folder: Path) -> None:
     done = read_done(folder / "db.txt", RUN, 0)
     read = time.perf_counter()
     front = frontier()
-    replayed = replay(
-        folder / "db.txt.state" / "journal", front, done.keys, lambda offset: None, 0.0
-    )
+    replayed = replay(folder / "db.txt.state" / "journal", front, done.keys, 0.0)
     ended = time.perf_counter()
     pending = front.queued + front.spill.count
     print(f"resume: {len(done.keys)} done read in {read - started:.1f} s, journal replayed "

@@ -10,7 +10,7 @@ parsed by the board parser), and runs each contender over it as its own command:
 
 - `crawl`: the real command, `python -m crawler URLS --workers N --output ... -q`
   (and `crawl-nocache`: the same with `--no-cache`), parsers and writer on. At a
-  level that `--shape` names (`16=2x8`: the README's recommendation for 16 in
+  level that `--shape` names (`16=2x8`: docs/speed.md's recommendation for 16 in
   flight), N is made of W processes of T threads: `--workers W --threads T`;
 - `pool`: the tutorial's Pool + apply_async + requests.get per call;
 - `threads`: a thread pool with one requests.Session per thread;

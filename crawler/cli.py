@@ -162,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     identity = identity_of(settings, args.urls_file, reporter)
     if identity is None:
         return EXIT_UNUSABLE
+    settings = with_archives(settings, identity, reporter)
+    if settings is None:
+        return EXIT_UNUSABLE
     if args.urls_file == "-":
         return run_crawl(settings, sys.stdin.buffer, "-", reporter, identity)
     try:
@@ -171,6 +174,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     with urls:
         return run_crawl(settings, urls, args.urls_file, reporter, identity)
+
+
+def with_archives(settings: RunSettings, identity: Identity, reporter: Any) -> RunSettings | None:
+    """`settings` made ready for `--warc` and `--replay`, checked before anything is
+    fetched; None (after one line on stderr) when they cannot be used.
+
+    `--warc`: its folder must be writable; the workers capture records, redacting
+    the values of the headers the identity binds to sites (the names only travel).
+    `--replay`: the archives are indexed here, once (a damaged file costs a warning
+    line), and the index goes to each worker; the HTTP cache is off, since nothing
+    is fetched that it could save."""
+    fetch = settings.fetch
+    if settings.warc is not None:
+        from crawler.archive.writer import check_writable
+
+        problem = check_writable(settings.warc)
+        if problem:
+            reporter.say(f"crawl: {problem}")
+            return None
+        names = {name.lower() for name, _ in identity.header}
+        names |= {name.lower() for rule in identity.sites for name, _ in rule.headers}
+        fetch = dataclasses.replace(fetch, archive=True, secret_headers=frozenset(names))
+    if settings.replay is not None:
+        from crawler.archive.replay import ReplayError, archive_files, build_index
+
+        try:
+            files = archive_files(settings.replay)
+        except ReplayError as error:
+            reporter.say(f"crawl: {error}")
+            return None
+        index = build_index(files, reporter.say)
+        fetch = dataclasses.replace(fetch, replay_index=index, cache_path=None)
+    return dataclasses.replace(settings, fetch=fetch)
 
 
 def identity_of(settings: RunSettings, urls_file: str, reporter: Any) -> Identity | None:
@@ -205,20 +241,16 @@ def identity_of(settings: RunSettings, urls_file: str, reporter: Any) -> Identit
 
 def urls_hold_credentials(urls_file: str) -> bool:
     """Whether a line of the URL file (a file; stdin cannot be read twice) starts
-    with a URL holding `user:password@`."""
-    from crawler.urls import redact_url
+    with a URL holding `user:password@` (`crawler.urlfile.holds_credentials`)."""
+    from crawler.urlfile import holds_credentials
 
     if urls_file == "-":
         return False
     try:
         with open(urls_file, "rb") as lines:
-            for raw in lines:
-                first = raw.split(None, 1)[0].decode("utf-8", "replace") if raw.strip() else ""
-                if "@" in first and redact_url(first) != first:
-                    return True
+            return holds_credentials(lines)
     except OSError:
         return False  # said when the run opens it
-    return False
 
 
 def entry_point() -> None:

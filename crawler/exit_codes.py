@@ -1,4 +1,4 @@
-"""The exit statuses of `crawl` (README.md, "Exit status"); 130 and 143 are 128 plus
+"""The exit statuses of `crawl` (docs/urls-and-output.md, "Exit status"); 130 and 143 are 128 plus
 the signal's number."""
 
 EXIT_OK = 0  # every URL was fetched and parsed

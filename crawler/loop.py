@@ -7,7 +7,7 @@ the frontier, collects results, and writes records.
   frontier has room, and keeps at most `max_in_flight` tasks submitted and
   unfinished, so memory does not grow with the URL list or with what is found.
 - Results arrive in the pool's callback thread: (with `--depth`) the page's links
-  are extracted (`crawler.frontier.links`) and handed to the frontier, and a
+  are extracted (`crawler.page.links`) and handed to the frontier, and a
   sitemap's entries (`crawler.frontier.sitemaps`); then its records are written. A callback never
   raises: an exception there would kill the thread that delivers every later
   result.
@@ -35,19 +35,19 @@ from typing import NamedTuple, TextIO
 from crawler.fetching.credentials import Credentials
 from crawler.fetching.worker import fetch_url, run_task
 from crawler.frontier import ROBOTS, SITEMAP, Entry, Fetch, Frontier, Refused
-from crawler.frontier.json_links import json_links
-from crawler.frontier.links import NO_LINKS, PageLinks, extract_links
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.sitemaps import read_sitemap
 from crawler.identity import Identity
 from crawler.model import BadLine, Failure, Job, Link, Page, Result
+from crawler.page.json_links import json_links
+from crawler.page.jsondoc import NotJSON
+from crawler.page.links import NO_LINKS, PageLinks, extract_links
 from crawler.pools.base import TaskLost, TaskPool
 from crawler.progress_log import Progress
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
 from pipelines import parse_page, records_for
 from pipelines.parsers import ParserPage
-from pipelines.parsers.jsondoc import NotJSON
 from pipelines.records import error_line, record_key
 from pipelines.writer import OutputError, Writer
 

@@ -60,6 +60,9 @@ class Page(NamedTuple):
     # (nofollow reason or None, (Link, ...)): the page's links, taken in the worker;
     # None when the worker did not take them (the run does not follow, a sitemap)
     links: tuple | None = None
+    # (Capture, ...): the WARC records of each request the fetch sent (--warc), for
+    # the main process to write; taken off before the page reaches the loop
+    archived: tuple = ()
     ttfb: float = 0.0  # seconds from sending the request to the answer's headers; 0: none sent
 
     def header(self, name: str) -> str | None:
@@ -80,11 +83,33 @@ class Failure(NamedTuple):
     attempts: int
     throttled: bool = False
     cookies: tuple[tuple[str, str], ...] = ()
+    archived: tuple = ()  # as a Page's
     status: int = 0
     retry_after: str = ""
 
 
 Result = Page | Failure
+
+
+class Capture(NamedTuple):
+    """One request that reached a server and its answer, as WARC records
+    (`crawler.archive.records.capture`, made in the worker): `request` and
+    `response` are whole gzip members (`response` is b"" for a 304, whose revisit
+    the main process writes); `head` is the answer's HTTP header block, for a
+    revisit; the rest is what the archive's index and revisits name."""
+
+    url: str
+    date: str  # WARC-Date
+    status: int
+    mime: str
+    digest: str  # WARC-Payload-Digest of the body as received
+    length: int  # the body's bytes as received
+    record_id: str  # the response's (or its revisit's) WARC-Record-ID
+    request_id: str
+    ip: str
+    head: bytes
+    response: bytes
+    request: bytes
 
 
 class FetchPolicy(NamedTuple):

@@ -128,8 +128,9 @@ LOGIN = Group("logging in", "logging-in.md", "headers, cookies and passwords, pe
 BETWEEN_RUNS = Group("between runs", "between-runs.md", "the HTTP cache, resuming, the lock")
 REPORTS = Group("reports", "cron.md", "what a run says on stderr and leaves for monitoring")
 CLUSTER = Group("cluster", "cluster.md", "fetching on a Dask cluster")
+ARCHIVES = Group("archives", "archives.md", "WARC archives of what was fetched, and replay")
 GROUPS: tuple[Group, ...] = (
-    IO, FETCHING, FOLLOWING, PARSERS, LOGIN, BETWEEN_RUNS, REPORTS, CLUSTER
+    IO, FETCHING, FOLLOWING, PARSERS, LOGIN, BETWEEN_RUNS, ARCHIVES, REPORTS, CLUSTER
 )  # fmt: skip
 
 
@@ -321,6 +322,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("--wait-lock", "if another run holds the output's lock, wait up to this long "
            "before exit 75", type=non_negative_float, metavar="SECONDS", group=BETWEEN_RUNS,
            more='Exit 75 tells cron that runs overlap: see [From cron](../cron.md).'),
+    Option("--warc", "keep every request and answer in WARC/1.1 files in the folder PATH "
+           "(crawl-RUNID-00000.warc.gz, a CDXJ index beside each), or, with PATH ending in "
+           ".warc.gz, named after it; secret header values are kept as 'redacted'",
+           metavar="PATH", path=True, group=ARCHIVES,
+           more='Records are written as pages finish, so a killed run leaves whole files; '
+                '`--resume` goes on in a new file. See [Archives](../archives.md).'),
+    Option("--warc-max-size", "start a new --warc file past this size, in bytes or with "
+           "K, M, G as in 500M (default: 1G)", type=byte_size, metavar="SIZE",
+           group=ARCHIVES),
+    Option("--replay", "take every page from these WARC archives (a file, a folder of them, "
+           "or a glob) instead of the network; a URL they lack gets "
+           "'error:<URL> not in the archive'", metavar="ARCHIVE", path=True, group=ARCHIVES,
+           more='No connection is opened. See [Archives](../archives.md#replay).'),
     Option("--stats", "at the end of every run, replace this file with the run's report, "
            "one JSON object (status, exit, counts, errors by reason)",
            type=Path, metavar="PATH", path=True, group=REPORTS,
@@ -335,7 +349,7 @@ OPTIONS: tuple[Option, ...] = (
            more='Every option but `--demo`, `--list-parsers` and `--config` can go in it; '
                 'its `[parsers]`, `[follow]` and `[sites]` tables are on the pages of '
                 '[Parsers](../parsers.md), [Following '
-                'links](../following-links.md#follow-rules-in-config) and [Logging '
+                'links](../follow-rules.md) and [Logging '
                 'in](../logging-in.md).'),
     Option("--progress", "progress bar on stderr (default: only when stderr is a terminal)",
            kind="toggle", group=REPORTS),
@@ -452,7 +466,7 @@ def reference(options: tuple[Option, ...] = OPTIONS) -> str:
         "[Between runs](../between-runs.md) and",
         "[Parsers](../parsers.md#trying-a-parser-crawl-parse).",
         "",
-        "```sh",
+        "```",
         "crawl [options] URLS_FILE     # one URL per line; - reads standard input",
         "crawl --demo                  # the built-in demo site, no internet needed",
         "```",

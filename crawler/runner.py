@@ -1,5 +1,6 @@
 """One run, start to end: the output lock, the `run:` lines, the pool, the signals,
-the exit status (see the table in README.md) and the reports (`--stats`, `--metrics`)."""
+the exit status (see the table in docs/urls-and-output.md) and the reports (`--stats`,
+`--metrics`)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,19 @@ from typing import Any, BinaryIO, TextIO
 from crawler import __version__
 from crawler.exit_codes import EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE
 from crawler.frontier import Frontier
-from crawler.frontier.links import agent_token
 from crawler.frontier.policy import policy_for
 from crawler.frontier.politeness import HostQueues
 from crawler.identity import Identity
 from crawler.loop import DispatchLoop, Outcome
 from crawler.model import BadLine, Job
+from crawler.page.links import agent_token
 from crawler.pools import BackendError, make_pool
 from crawler.progress_log import progress_lines
 from crawler.report import Reporter, Stats
 from crawler.resume import RESUME, ResumeError, new_run_id, plan_run
 from crawler.run_report import RunReport
 from crawler.settings import RunSettings
+from crawler.urlfile import UrlFile
 from pipelines.parsers import Registry, active
 from pipelines.records import run_line
 from pipelines.run_lock import LockHeld, RunLock
@@ -164,8 +166,9 @@ def _locked_run(
         keep_rejected=settings.rejected_log is not None,
         attempts=settings.fetch.attempts,  # a URL whose site says slow down is sent again
     )
+    url_file = UrlFile(urls, source, settings.parse, active())  # the one reader of its lines
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
-        plan = plan_run(settings, urls, source, frontier)
+        plan = plan_run(settings, url_file, frontier)
     except ResumeError as error:
         writer.close()
         reporter.say(f"crawl: {error}")
@@ -179,6 +182,18 @@ def _locked_run(
             f"crawl: cannot write --rejected-log {settings.rejected_log}: {error.strerror}"
         )
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
+    archive = None
+    if settings.warc is not None:  # --warc: the workers' records are written here
+        from crawler.archive.run import open_archive
+        from crawler.archive.writer import ArchiveError
+
+        try:
+            archive = open_archive(settings, run_id, reporter.say)
+        except ArchiveError as error:
+            writer.close()
+            close_quietly(rejected_log)
+            reporter.say(f"crawl: {error}")
+            return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     if settings.fetch.cache_path is not None:  # a broken cache costs a warning, not the run
         from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
 
@@ -200,6 +215,10 @@ def _locked_run(
         reporter.say(f"crawl: interrupted by {signal.Signals(stop.signum).name}; nothing fetched")
         code = exit_status(Outcome(Stats(), stop.signum))
         return end_run(settings, run_id, "interrupted", code, Stats(), reporter)
+    if archive is not None:
+        from crawler.archive.run import ArchivingPool
+
+        pool = ArchivingPool(pool, archive)
     if settings.workers == 0:  # a joined cluster: as many at once as it has threads
         settings = replace(settings, workers=max(1, getattr(pool, "threads", 1)))
     if getattr(pool, "dashboard_link", None):
@@ -250,11 +269,15 @@ def _locked_run(
         ):
             registry = active()
             unusable: list[str] = []
-            jobs = identity.listed(plan.jobs(urls, settings.parse, registry))
+            # The URL file's lines, in turn: read, past what a killed run handled,
+            # passwords taken out, then to the loop.
+            jobs = identity.listed(plan.jobs(url_file))
             outcome = scheduler.run(until_unusable(jobs, registry, source, unusable))
     finally:
         shut_down(pool, scheduler.clean, reporter)
         close_quietly(rejected_log)
+        if archive is not None:
+            archive.close()
     reporter.close()
     outcome.stats.slowed = frontier.hosts.slowed()  # the sites that said slow down
     if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second

@@ -46,6 +46,14 @@ class FetchSettings:
     # (the follow rules' selectors, our agent token) when the run follows links: the
     # worker takes each HTML page's links where the page is (crawler.fetching.worker)
     links: tuple[tuple[str | None, ...], str] | None = None
+    # --warc: each request and answer is kept as WARC records, sent back with the
+    # result (crawler.fetching.archiving); the values of these headers (lower-case
+    # names the run binds to sites) are kept as `redacted`
+    archive: bool = False
+    secret_headers: frozenset[str] = frozenset()
+    # --replay: answers come from these archives (a crawler.archive.replay.Index),
+    # never from the network
+    replay_index: object | None = None
 
     @property
     def attempts(self) -> int:
@@ -126,6 +134,12 @@ class RunSettings:
     # a Netscape cookies.txt; `[sites]` tables come in `config_tables`.
     header: tuple[str, ...] = ()
     cookies: Path | None = None
+
+    # --warc: the archive's folder or file stem (crawler.archive.writer), and the
+    # size past which a new file is started; --replay: the archives to fetch from
+    warc: str | None = None
+    warc_max_size: int = 1024 * MiB
+    replay: str | None = None
 
     # The --config file's tables that are not options (`parsers`, `follow`, `sites`), as parsed.
     config_tables: dict = field(default_factory=dict)

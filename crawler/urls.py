@@ -1,6 +1,7 @@
 """URL hygiene, pure and shared by both packages: whether a URL can be fetched
 (`check_url`), the origin a host's politeness and robots.txt are keyed by
-(`host_key`), and a URL fit to be shown or written (`redact_url`).
+(`host_key`), a URL fit to be shown or written (`redact_url`), and a URL as the key
+of a line of `db.txt` (`record_key`).
 
 Part of the bottom layer with `crawler.model`: it imports nothing of the project.
 """
@@ -8,9 +9,13 @@ Part of the bottom layer with `crawler.model`: it imports nothing of the project
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# What a key may not hold, beyond what str.isprintable() already refuses.
+_KEY_BREAKERS = frozenset("<> ")
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 
 
 def check_url(url: str) -> str | None:
@@ -83,3 +88,20 @@ def _http_netloc(url: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return parts.netloc
+
+
+def _percent(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+
+
+def _unsafe_in_key(char: str) -> bool:
+    return char in "<>" or char.isspace() or unicodedata.category(char) in _UNSAFE_CATEGORIES
+
+
+def record_key(url: str) -> str:
+    """`url` as the key of a line: credentials removed, then `<`, `>`, whitespace and
+    control or format characters percent-encoded (as UTF-8)."""
+    url = redact_url(url)
+    if url.isprintable() and _KEY_BREAKERS.isdisjoint(url):
+        return url  # the usual case, without a look at each character
+    return "".join(_percent(char) if _unsafe_in_key(char) else char for char in url)

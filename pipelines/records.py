@@ -23,24 +23,20 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from crawler.urls import redact_url
+from crawler.urls import record_key as record_key  # URL grammar; the lines' key, read here too
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Everything up to the end of the authority (`//` is optional; see redact_url).
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# What a key may not hold, beyond what str.isprintable() already refuses.
-_KEY_BREAKERS = frozenset("<> ")
 _KIND = re.compile("[a-z_][a-z0-9_]*")
 # The kinds the crawl itself writes: no parser may be named like them.
 RESERVED_KINDS = frozenset({"url", "error", "run"})
 # A lone surrogate (JSON's `"\ud800"` reads as one) cannot be written as UTF-8.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 
 
 def is_kind(name: str) -> bool:
@@ -59,23 +55,6 @@ def escape(text: str) -> str:
     Backslashes are left alone: the escapes are for a reader's eye and for keeping
     one record on one line, not for a round trip."""
     return _BREAKERS.sub(_escape_char, text)
-
-
-def _percent(char: str) -> str:
-    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
-
-
-def _unsafe_in_key(char: str) -> bool:
-    return char in "<>" or char.isspace() or unicodedata.category(char) in _UNSAFE_CATEGORIES
-
-
-def record_key(url: str) -> str:
-    """`url` as the key of a line: credentials removed, then `<`, `>`, whitespace and
-    control or format characters percent-encoded (as UTF-8)."""
-    url = redact_url(url)
-    if url.isprintable() and _KEY_BREAKERS.isdisjoint(url):
-        return url  # the usual case, without a look at each character
-    return "".join(_percent(char) if _unsafe_in_key(char) else char for char in url)
 
 
 def _head(kind: str, key: str) -> str:

@@ -20,7 +20,7 @@ import trustme
 
 from crawler.fetching import worker
 from crawler.fetching.address_guard import AddressGuard, PrivateAddress, is_global_address
-from crawler.fetching.fetch import fetch, make_session
+from crawler.fetching.fetch import fetch, make_transport
 from crawler.model import Failure, FetchPolicy, Page
 from crawler.settings import FetchSettings
 from crawler.urls import host_key
@@ -192,7 +192,7 @@ def test_a_guarded_fetch_never_reuses_an_unchecked_connection(
 
 @pytest.mark.parametrize("spelling", ["2130706433", "0x7f.1", "127.1", "[::ffff:127.0.0.1]"])
 def test_numeric_host_names_are_refused(server: TestServer, spelling: str) -> None:
-    session = make_session(SETTINGS, guard=AddressGuard(numeric))
+    session = make_transport(SETTINGS, guard=AddressGuard(numeric))
     url = f"http://{spelling}:{server.port}/page/a"
     result = fetch(session, url, SETTINGS, FetchPolicy(None, True, ""))
     assert isinstance(result, Failure) and result.reason.startswith("refused: private address")
@@ -217,7 +217,7 @@ def test_a_redirect_to_localhost_is_refused(serve) -> None:
     def hosts_file(host: str, port: int) -> list:  # what /etc/hosts would say
         return numeric("127.0.0.1" if host == "localhost" else host, port)
 
-    session = make_session(SETTINGS, guard=AddressGuard(hosts_file))
+    session = make_transport(SETTINGS, guard=AddressGuard(hosts_file))
     url = listed.url(f"/redirect-to?url=http://localhost:{other.port}/page/b")
     result = fetch(session, url, SETTINGS, FetchPolicy(None, True, listed.base))
     assert result == Failure(url, "refused: private address (127.0.0.1)", 1)
@@ -271,7 +271,7 @@ def only(address: str):
 def test_the_connection_goes_to_the_address_that_was_checked(serve) -> None:
     checked, rebound = serve(host="127.0.0.1"), serve(host="127.0.0.2")
     resolver = Rebinding(("127.0.0.1", checked.port), ("127.0.0.2", rebound.port))
-    session = make_session(SETTINGS, guard=AddressGuard(resolver, only("127.0.0.1")))
+    session = make_transport(SETTINGS, guard=AddressGuard(resolver, only("127.0.0.1")))
     url = f"http://rebind.test:{checked.port}/page/a"
     page = fetch(session, url, SETTINGS, FetchPolicy(None, True, ""))
     assert isinstance(page, Page)
@@ -283,7 +283,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(serve) -> None:
 def test_a_private_first_answer_is_refused_whatever_comes_next(serve) -> None:
     private, allowed = serve(host="127.0.0.2"), serve(host="127.0.0.1")
     resolver = Rebinding(("127.0.0.2", private.port), ("127.0.0.1", allowed.port))
-    session = make_session(SETTINGS, guard=AddressGuard(resolver, only("127.0.0.1")))
+    session = make_transport(SETTINGS, guard=AddressGuard(resolver, only("127.0.0.1")))
     url = f"http://rebind.test:{allowed.port}/page/a"
     assert fetch(session, url, SETTINGS, FetchPolicy(None, True, "")) == Failure(
         url, "refused: private address (127.0.0.2)", 1
@@ -302,7 +302,9 @@ def test_tls_verifies_the_name_not_the_address(
     settings = replace(SETTINGS, ca_bundle=tmp_path / "ca.pem")
     guard = AddressGuard(lambda host, port: numeric("127.0.0.1", port), only("127.0.0.1"))
     url = f"https://site.test:{server.port}/page/a"
-    result = fetch(make_session(settings, guard=guard), url, settings, FetchPolicy(None, True, ""))
+    result = fetch(
+        make_transport(settings, guard=guard), url, settings, FetchPolicy(None, True, "")
+    )
     if ok:
         assert isinstance(result, Page) and "页面 a" in result.text
     else:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.frontier.links import extract_links
 from crawler.model import Page
 from crawler.page.charsets import codec_for_detected, codec_for_label
 from crawler.page.decode import choose_encoding, decode_body
+from crawler.page.links import extract_links
 
 LABELS = [
     # (label, codec): the standard's labels, any case, white space around them

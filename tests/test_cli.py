@@ -94,6 +94,17 @@ def test_help_lists_every_option_with_its_default() -> None:
         assert noise not in text
 
 
+def test_help_shows_the_options_in_their_groups_in_order() -> None:
+    from crawler.options import GROUPS
+
+    text = build_parser().format_help()
+    headings = [line[:-1] for line in text.splitlines() if line.endswith(":") and line[0] != " "]
+    titles = [group.title for group in GROUPS]
+    assert [heading for heading in headings if heading in titles] == titles
+    fetching = text.split("\nfetching:\n", 1)[1].split("\n\n", 1)[0]
+    assert "--timeout SECONDS" in fetching and "--depth" not in fetching
+
+
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.flag)
 def test_every_option_is_in_help_and_in_the_parser(option: Option) -> None:
     assert option.flag in build_parser().format_help()

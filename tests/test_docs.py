@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_site_builds_strict_with_no_internet(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "no_proxy": "*"}
+    # Not `-q`: it silences the warnings, and --strict then counts none of them.
     built = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -94,3 +95,25 @@ def test_the_readme_is_a_front_page_whose_test_command_ci_runs() -> None:
     command = command.split("  #")[0].strip()
     ci = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
     assert ci[-1] == command  # `.ci/run` runs exactly the README's test command
+
+
+def nav_pages(entries: object) -> list[str]:
+    if isinstance(entries, str):
+        return [entries]
+    if isinstance(entries, dict):
+        return [page for value in entries.values() for page in nav_pages(value)]
+    return [page for entry in entries for page in nav_pages(entry)]  # type: ignore[attr-defined]
+
+
+def test_the_front_pages_link_every_page_of_the_site() -> None:
+    """README.md and docs/index.md list the pages, so a page added to the navigation
+    is added to both."""
+    import yaml
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text("utf-8"))["nav"]
+    pages = [page for page in nav_pages(nav) if page not in ("index.md", "reference/options.md")]
+    readme = (ROOT / "README.md").read_text("utf-8")
+    index = (ROOT / "docs" / "index.md").read_text("utf-8")
+    for page in pages:
+        assert f"](docs/{page})" in readme, page
+        assert f"]({page})" in index, page

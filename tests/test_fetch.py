@@ -1,4 +1,6 @@
-"""The worker-side fetch, in-process against `responses` (no network, no pool)."""
+"""The worker-side fetch, in-process: its policy through the fake transport
+(crawler.fetching.transports.fake), the HTTP transport's own errors against `responses`,
+and bodies cut off mid-way against the real test server (no pool)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,17 @@ import pytest
 import requests
 import responses
 
-from crawler.fetching.fetch import AttemptDeadline, attempt_deadline, fetch, make_session
+from crawler.fetching.body import ACCEPT_ENCODING
+from crawler.fetching.fetch import AttemptDeadline, attempt_deadline, fetch, make_transport
 from crawler.fetching.retry import RetryWait, TransientError, parse_retry_after
+from crawler.fetching.transports.base import TransportError
+from crawler.fetching.transports.fake import FakeTransport
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.server import TestServer
 
 URL = "http://site.example/page"
+HTML = "text/html; charset=utf-8"
 FAST = FetchSettings(
     timeout=5.0,
     retries=2,
@@ -31,8 +37,15 @@ FAST = FetchSettings(
 
 @pytest.fixture
 def mock() -> Iterator[responses.RequestsMock]:
+    """requests' adapter answered by `responses`: the HTTP transport's own errors."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def fake() -> FakeTransport:
+    """A transport with canned answers: fetch's policy alone, no HTTP library."""
+    return FakeTransport()
 
 
 @pytest.fixture
@@ -45,107 +58,122 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def get(url: str = URL, settings: FetchSettings = FAST) -> Page | Failure:
-    return fetch(make_session(settings), url, settings)
+    return fetch(make_transport(settings), url, settings)
 
 
 def calls(mock: responses.RequestsMock, url: str = URL) -> int:
     return sum(call.request.url == url for call in mock.calls)
 
 
-def test_a_page(mock: responses.RequestsMock) -> None:
-    mock.get(URL, body="<p>页面</p>".encode(), content_type="text/html; charset=utf-8")
-    page = get()
-    assert page._replace(headers=()) == Page(
-        URL, 200, "text/html; charset=utf-8", "<p>页面</p>", 9, 13, 1
+def test_a_page(fake: FakeTransport) -> None:
+    fake.add(URL, body="<p>页面</p>".encode(), headers=[("Content-Type", HTML)])
+    page = fetch(fake, URL, FAST)
+    assert page._replace(headers=()) == Page(URL, 200, HTML, "<p>页面</p>", 9, 13, 1)
+    assert page.header("Content-Type") == HTML
+
+
+def test_what_a_request_carries(fake: FakeTransport) -> None:
+    fake.add(URL, body=b"ok")
+    fetch(fake, URL, FetchSettings(user_agent="crawl-test/1"))
+    (sent,) = fake.requests
+    assert sent.headers.pairs == (
+        ("User-Agent", "crawl-test/1"),
+        ("Accept-Encoding", ACCEPT_ENCODING),
+        ("Accept", "*/*"),
+        ("Connection", "keep-alive"),
     )
-    assert page.header("Content-Type") == "text/html; charset=utf-8"
+    assert (sent.method, sent.target, sent.guarded) == ("GET", "/page", False)
 
 
-def test_user_agent_is_sent(mock: responses.RequestsMock) -> None:
-    mock.get(URL, body=b"ok")
-    get(settings=FetchSettings(user_agent="crawl-test/1"))
-    assert mock.calls[0].request.headers["User-Agent"] == "crawl-test/1"
-
-
-def test_an_image_is_counted_in_bytes(mock: responses.RequestsMock) -> None:
-    mock.get(URL, body=bytes(range(256)) * 3, content_type="image/png")
-    page = get()
+def test_an_image_is_counted_in_bytes(fake: FakeTransport) -> None:
+    fake.add(URL, body=bytes(range(256)) * 3, headers=[("Content-Type", "image/png")])
+    page = fetch(fake, URL, FAST)
     assert isinstance(page, Page)
     assert (page.text, page.size, page.nbytes) == (None, 768, 768)
 
 
-def test_503_twice_then_200(mock: responses.RequestsMock, waits: list[float]) -> None:
-    mock.get(URL, status=503)
-    mock.get(URL, status=503)
-    mock.get(URL, body=b"finally")
-    page = get()
+def test_503_twice_then_200(fake: FakeTransport, waits: list[float]) -> None:
+    fake.add(URL, 503).add(URL, 503).add(URL, body=b"finally")
+    page = fetch(fake, URL, FAST)
     assert isinstance(page, Page)
     assert (page.text, page.attempts) == ("finally", 3)
-    assert calls(mock) == 3
+    assert fake.sent(URL) == 3
     assert len(waits) == 2
     assert all(0 <= wait <= FAST.backoff_max for wait in waits)
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
 def test_retryable_statuses_give_up_after_every_attempt(
-    mock: responses.RequestsMock, waits: list[float], status: int
+    fake: FakeTransport, waits: list[float], status: int
 ) -> None:
-    mock.get(URL, status=status)
-    assert get() == Failure(URL, f"HTTP {status} after 3 attempts", 3, status in (429, 503))
-    assert calls(mock) == 3
+    fake.add(URL, status)
+    assert fetch(fake, URL, FAST) == Failure(
+        URL, f"HTTP {status} after 3 attempts", 3, status in (429, 503)
+    )
+    assert fake.sent(URL) == 3
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 451, 501])
-def test_other_errors_are_not_retried(
-    mock: responses.RequestsMock, waits: list[float], status: int
-) -> None:
-    mock.get(URL, status=status)
-    assert get() == Failure(URL, f"HTTP {status}", 1)
-    assert calls(mock) == 1
+def test_other_errors_are_not_retried(fake: FakeTransport, waits: list[float], status: int) -> None:
+    fake.add(URL, status)
+    assert fetch(fake, URL, FAST) == Failure(URL, f"HTTP {status}", 1)
+    assert fake.sent(URL) == 1
     assert waits == []
 
 
-def test_no_retries_means_one_attempt(mock: responses.RequestsMock, waits: list[float]) -> None:
-    mock.get(URL, status=503)
-    assert get(settings=FetchSettings(retries=0)) == Failure(
+def test_no_retries_means_one_attempt(fake: FakeTransport, waits: list[float]) -> None:
+    fake.add(URL, 503)
+    assert fetch(fake, URL, FetchSettings(retries=0)) == Failure(
         URL, "HTTP 503 after 1 attempt", 1, throttled=True
     )
-    assert calls(mock) == 1
+    assert fake.sent(URL) == 1
 
 
-def test_429_with_retry_after_seconds(mock: responses.RequestsMock, waits: list[float]) -> None:
-    mock.get(URL, status=429, headers={"Retry-After": "7"})
-    mock.get(URL, body=b"ok")
-    page = get()
+def test_429_with_retry_after_seconds(fake: FakeTransport, waits: list[float]) -> None:
+    fake.add(URL, 429, headers=[("Retry-After", "7")]).add(URL, body=b"ok")
+    page = fetch(fake, URL, FAST)
     assert isinstance(page, Page)
     assert page.attempts == 2
     assert waits == [7.0]
 
 
-def test_retry_after_http_date(mock: responses.RequestsMock, waits: list[float]) -> None:
+def test_retry_after_http_date(fake: FakeTransport, waits: list[float]) -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
-    mock.get(URL, status=503, headers={"Retry-After": when})
-    mock.get(URL, body=b"ok")
-    assert isinstance(get(), Page)
+    fake.add(URL, 503, headers=[("Retry-After", when)]).add(URL, body=b"ok")
+    assert isinstance(fetch(fake, URL, FAST), Page)
     (wait,) = waits
     assert 25 <= wait <= 31
 
 
-def test_retry_after_is_capped(mock: responses.RequestsMock, waits: list[float]) -> None:
-    mock.get(URL, status=429, headers={"Retry-After": "86400"})
-    mock.get(URL, body=b"ok")
-    assert isinstance(get(), Page)
+def test_retry_after_is_capped(fake: FakeTransport, waits: list[float]) -> None:
+    fake.add(URL, 429, headers=[("Retry-After", "86400")]).add(URL, body=b"ok")
+    assert isinstance(fetch(fake, URL, FAST), Page)
     assert waits == [FAST.retry_after_cap]
 
 
 def test_unusable_retry_after_falls_back_to_backoff(
-    mock: responses.RequestsMock, waits: list[float]
+    fake: FakeTransport, waits: list[float]
 ) -> None:
-    mock.get(URL, status=503, headers={"Retry-After": "soon"})
-    mock.get(URL, body=b"ok")
-    assert isinstance(get(), Page)
+    fake.add(URL, 503, headers=[("Retry-After", "soon")]).add(URL, body=b"ok")
+    assert isinstance(fetch(fake, URL, FAST), Page)
     (wait,) = waits
     assert 0 <= wait <= FAST.backoff_max
+
+
+@pytest.mark.parametrize(
+    ("error", "result"),
+    [
+        (TransportError("connection refused", True), "connection refused after 3 attempts"),
+        (TransportError("TLS: hostname mismatch", False), "TLS: hostname mismatch"),
+    ],
+)
+def test_a_transport_error_is_retried_when_it_is_transient(
+    fake: FakeTransport, waits: list[float], error: TransportError, result: str
+) -> None:
+    fake.add(URL, error=error)
+    attempts = 3 if error.transient else 1
+    assert fetch(fake, URL, FAST) == Failure(URL, result, attempts)
+    assert fake.sent(URL) == attempts
 
 
 def test_connection_errors_are_retried(mock: responses.RequestsMock, waits: list[float]) -> None:
@@ -174,10 +202,10 @@ def test_transient_failures_say_what_and_how_many_attempts(
     assert calls(mock) == 3
 
 
-def test_declared_length_over_the_cap_is_not_read(mock: responses.RequestsMock) -> None:
-    mock.get(URL, body=b"y" * 2000, headers={"Content-Length": "2000"})
-    assert get() == Failure(URL, "larger than 1000 bytes", 1)
-    assert calls(mock) == 1
+def test_declared_length_over_the_cap_is_not_read(fake: FakeTransport) -> None:
+    fake.add(URL, body=b"y" * 2000)
+    assert fetch(fake, URL, FAST) == Failure(URL, "larger than 1000 bytes", 1)
+    assert fake.sent(URL) == 1
 
 
 def test_body_over_the_cap_without_a_length(mock: responses.RequestsMock) -> None:
@@ -185,39 +213,66 @@ def test_body_over_the_cap_without_a_length(mock: responses.RequestsMock) -> Non
     assert get() == Failure(URL, "larger than 1000 bytes", 1)
 
 
-def test_body_at_the_cap_is_kept(mock: responses.RequestsMock) -> None:
-    mock.get(URL, body=b"y" * 1000, content_type="text/plain")
-    page = get()
+def test_body_at_the_cap_is_kept(fake: FakeTransport) -> None:
+    fake.add(URL, body=b"y" * 1000, headers=[("Content-Type", "text/plain")])
+    page = fetch(fake, URL, FAST)
     assert isinstance(page, Page)
     assert page.size == 1000
 
 
-def test_the_cap_counts_decompressed_bytes(mock: responses.RequestsMock) -> None:
+def test_the_cap_counts_decompressed_bytes(fake: FakeTransport) -> None:
     bomb = gzip.compress(b"\0" * 100_000)
-    mock.get(URL, body=bomb, headers={"Content-Encoding": "gzip"}, content_type="text/plain")
+    fake.add(URL, body=bomb, headers=[("Content-Encoding", "gzip"), ("Content-Type", "text/plain")])
     assert len(bomb) < FAST.max_bytes
-    assert get() == Failure(URL, "larger than 1000 bytes", 1)
+    assert fetch(fake, URL, FAST) == Failure(URL, "larger than 1000 bytes", 1)
 
 
-def test_a_body_that_is_not_gzip(mock: responses.RequestsMock) -> None:
-    mock.get(URL, body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
-    assert get() == Failure(URL, "body does not match its Content-Encoding", 1)
+def test_a_body_that_is_not_gzip(fake: FakeTransport) -> None:
+    fake.add(URL, body=b"not gzip at all", headers=[("Content-Encoding", "gzip")])
+    assert fetch(fake, URL, FAST) == Failure(URL, "body does not match its Content-Encoding", 1)
 
 
-def test_redirects_are_followed_up_to_the_limit(mock: responses.RequestsMock) -> None:
+def test_redirects_are_followed_up_to_the_limit(fake: FakeTransport) -> None:
     for hop in range(3):
-        mock.get(f"{URL}/{hop}", status=302, headers={"Location": f"{URL}/{hop + 1}"})
-    mock.get(f"{URL}/3", body=b"arrived")
-    page = get(f"{URL}/0")
+        fake.redirect(f"{URL}/{hop}", f"{URL}/{hop + 1}")
+    fake.add(f"{URL}/3", body=b"arrived")
+    page = fetch(fake, f"{URL}/0", FAST)
     assert isinstance(page, Page)
     assert page.url == f"{URL}/0"  # the URL as asked, not where it led
     assert page.text == "arrived"
+    assert page.redirects == (f"{URL}/1", f"{URL}/2", f"{URL}/3")
 
 
-def test_a_redirect_loop_stops_at_the_limit(mock: responses.RequestsMock) -> None:
-    mock.get(URL, status=302, headers={"Location": URL})
-    assert get() == Failure(URL, "too many redirects (3)", 1)
-    assert calls(mock) == FAST.max_redirects + 1
+def test_a_redirect_loop_stops_at_the_limit(fake: FakeTransport) -> None:
+    fake.redirect(URL, URL)
+    assert fetch(fake, URL, FAST) == Failure(URL, "too many redirects (3)", 1)
+    assert fake.sent(URL) == FAST.max_redirects + 1
+
+
+@pytest.mark.parametrize(
+    ("location", "sent"),
+    [
+        ("/foo%", "/foo%"),  # as resolved: not re-spelled /foo%25
+        ("C|", "/C|"),
+        ("..//path", "//path"),
+        ("\\x", "/x"),
+        ("next?", "/next?"),  # the empty query kept
+    ],
+)
+def test_a_location_is_resolved_and_sent_as_a_browser_does(
+    fake: FakeTransport, location: str, sent: str
+) -> None:
+    fake.redirect(URL, location)
+    fake.add(f"http://site.example{sent}", body=b"arrived")
+    assert isinstance(fetch(fake, URL, FAST), Page)
+    assert [request.target for request in fake.requests] == ["/page", sent]
+
+
+@pytest.mark.parametrize("location", ["http://192.168.0.257/", "http://a b/", "https://x:99999/"])
+def test_a_location_a_browser_rejects_ends_the_fetch(fake: FakeTransport, location: str) -> None:
+    fake.redirect(URL, location)
+    assert fetch(fake, URL, FAST) == Failure(URL, "redirect to an invalid URL", 1)
+    assert len(fake.requests) == 1  # nothing more requested
 
 
 @pytest.mark.parametrize("url", ["ftp://site.example/file", "file:///etc/passwd"])
@@ -297,26 +352,26 @@ def test_a_refused_connection_says_so(server: TestServer) -> None:
     ],
 )
 def test_a_login_follows_redirects_only_on_its_origin(
-    mock: responses.RequestsMock, location: str, kept: bool
+    fake: FakeTransport, location: str, kept: bool
 ) -> None:
     listed = "http://user:secret@site.example/page"
-    mock.get("http://site.example/page", status=302, headers={"Location": location})
-    mock.get(location, body=b"arrived")
-    assert isinstance(get(listed), Page)
-    first, second = (call.request for call in mock.calls)
+    fake.redirect("http://site.example/page", location)
+    fake.add(location, body=b"arrived")
+    assert isinstance(fetch(fake, listed, FAST), Page)
+    first, second = fake.requests
     assert "secret" not in first.url  # the password goes in the header, not the URL
-    assert first.headers["Authorization"].startswith("Basic ")
+    assert (first.headers.get("Authorization") or "").startswith("Basic ")
     assert ("Authorization" in second.headers) is kept
 
 
-def test_a_broken_redirect_body_does_not_fail_the_fetch(mock: responses.RequestsMock) -> None:
-    mock.get(
+def test_a_broken_redirect_body_does_not_fail_the_fetch(fake: FakeTransport) -> None:
+    fake.add(
         URL,
-        status=302,
-        headers={"Location": f"{URL}/next", "Content-Encoding": "gzip"},
+        302,
         body=b"not gzip",
+        headers=[("Location", f"{URL}/next"), ("Content-Encoding", "gzip")],
     )
-    mock.get(f"{URL}/next", body=b"arrived")
-    page = get()
+    fake.add(f"{URL}/next", body=b"arrived")
+    page = fetch(fake, URL, FAST)
     assert isinstance(page, Page) and page.text == "arrived"
     assert page.redirects == (f"{URL}/next",)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from crawler.fetching.fetch import fetch, make_session
+from crawler.fetching.fetch import fetch, make_transport
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.certs import issued, self_signed
@@ -26,7 +26,7 @@ TWICE = replace(ONCE, retries=1, backoff_initial=0.001, backoff_max=0.002)
 
 
 def get(url: str, settings: FetchSettings = ONCE) -> Page | Failure:
-    return fetch(make_session(settings), url, settings)
+    return fetch(make_transport(settings), url, settings)
 
 
 def closed_port() -> int:
@@ -70,7 +70,7 @@ def test_ca_bundle_adds_to_the_usual_trust(serve, tmp_path: Path) -> None:
     settings = replace(ONCE, ca_bundle=first_pem)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(second_pem))
-        session = make_session(settings)
+        session = make_transport(settings)
     for server in (one, two):
         assert isinstance(fetch(session, server.url("/page/x"), settings), Page)
 

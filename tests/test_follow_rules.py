@@ -77,3 +77,43 @@ def test_depths(value: object, depth: float) -> None:
 def test_bad_depths(value: object) -> None:
     with pytest.raises(ValueError):
         parse_depth(value)
+
+
+# -- one dialect: follow rules read CSS and XPath as declared parsers do (parsel's) -------
+PAGER = """<html><body>
+<ul class="pager"><li><a href="/p/2">2</a></li><li class="next"><a href="/p/3">next</a></li></ul>
+<div class="card" data-url="/item/7">seven</div>
+<a class="skip" href="/elsewhere">elsewhere</a>
+</body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        # parsel's pseudo-elements, which cssselect alone refused ("bad CSS selector")
+        ("li.next a::attr(href)", ["http://h.test/p/3"]),
+        ("div.card::attr(data-url)", ["http://h.test/item/7"]),
+        # parsel's XPath namespaces: EXSLT regular expressions
+        ("//a[re:test(@href, '^/p/[0-9]+$')]", ["http://h.test/p/2", "http://h.test/p/3"]),
+        # plain CSS, as before
+        ("ul.pager a", ["http://h.test/p/2", "http://h.test/p/3"]),
+    ],
+)
+def test_a_rule_s_selector_is_parsel_s_dialect(selector: str, expected: list[str]) -> None:
+    from crawler.model import Page
+    from crawler.page.links import extract_links
+    from pipelines.parsers.selectors import query
+
+    rule = read({"rule": [{"links": selector}]}).rules[0]
+    assert rule.selector == selector
+    query("a declared field", selector)  # one dialect: a declared parser takes it too
+    page = Page("http://h.test/", 200, "text/html", PAGER, len(PAGER), len(PAGER), 1)
+    found = extract_links(page, (rule.selector,)).links
+    assert [link.url for link in found if link.rules] == expected
+
+
+def test_a_rule_s_jmespath_is_compiled_when_the_config_loads() -> None:
+    rule = read({"rule": [{"links": {"jmespath": "data.next"}}]}).rules[0]
+    assert rule.jmespath is not None and rule.jmespath.search({"data": {"next": "/2"}}) == "/2"
+    with pytest.raises(RulesError, match=r"^\[\[follow.rule\]\] 1 links: bad JMESPath 'nope\(a\)'"):
+        read({"rule": [{"links": {"jmespath": "nope(a)"}}]})

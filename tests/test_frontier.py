@@ -19,11 +19,11 @@ from crawler.frontier import (
     Refused,
     make_policy,
 )
-from crawler.frontier.links import PageLinks
 from crawler.frontier.politeness import HostQueues
 from crawler.frontier.rules import FollowRule
 from crawler.frontier.sitemaps import Sitemap
 from crawler.model import Failure, FetchPolicy, Job, Link, Page
+from crawler.page.links import PageLinks
 
 Web = dict[str, list[str]]  # page URL -> the links on it
 

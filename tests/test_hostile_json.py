@@ -13,9 +13,9 @@ import pytest
 
 from crawler.config import tomllib
 from crawler.model import Page
+from crawler.page.jsondoc import MAX_DEPTH, NotJSON, load, nesting
 from pipelines import parse_page
 from pipelines.parsers import build
-from pipelines.parsers.jsondoc import MAX_DEPTH, NotJSON, load, nesting
 from pipelines.records import read_line
 
 MB = 1024 * 1024

@@ -12,8 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-from crawler.fetching.fetch import fetch, make_session
-from crawler.fetching.httpcache import HttpCache
+from crawler.fetching.credentials import Credentials, SiteRule
+from crawler.fetching.fetch import fetch, make_transport
+from crawler.fetching.httpcache import CacheLayer, HttpCache
+from crawler.fetching.transports.base import Headers, Request
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.server import TestServer
@@ -29,20 +31,25 @@ def stored(cache: Path) -> int:
         return connection.execute("SELECT count(*) FROM responses").fetchone()[0]
 
 
+def carrying(server: TestServer, name: str, value: str) -> Credentials:
+    """A header the run sends to the test server's origin (as `--header` does)."""
+    return Credentials((SiteRule(server.base, ((name, value),)),))
+
+
 def test_the_cache_does_not_read_a_body_before_the_worker(server, tmp_path: Path) -> None:
     """The worker streams the body within its bounds; the cache waits for it."""
-    session = make_session(settings(tmp_path))
-    response = session.get(server.url("/etag/big?bytes=5000000"), stream=True, timeout=10)
+    transport = make_transport(settings(tmp_path))
+    assert isinstance(transport, CacheLayer)
+    response = transport.send(Request(server.url("/etag/big?bytes=5000000"), Headers(), None))
     try:
-        assert response._content_consumed is False
-        assert response.raw.tell() == 0
+        assert response.raw.tell() == 0  # type: ignore[attr-defined]
     finally:
         response.close()
 
 
 def test_a_large_page_is_cut_off_and_not_stored(server, tmp_path: Path) -> None:
     config = settings(tmp_path, max_bytes=100_000)
-    session = make_session(config)
+    session = make_transport(config)
     for path in ("/etag/big?bytes=2000000", "/big?bytes=2000000&length=0", "/gzip-bomb"):
         result = fetch(session, server.url(path), config)
         assert result == Failure(server.url(path), "larger than 100000 bytes", 1)
@@ -51,15 +58,15 @@ def test_a_large_page_is_cut_off_and_not_stored(server, tmp_path: Path) -> None:
 
 def test_the_deadline_holds_with_the_cache(server, tmp_path: Path) -> None:
     config = settings(tmp_path, timeout=1.0)
-    result = fetch(make_session(config), server.url("/drip?bytes=50&every=0.2"), config)
+    result = fetch(make_transport(config), server.url("/drip?bytes=50&every=0.2"), config)
     assert result.reason == "timed out after 1 attempt"
 
 
 def test_a_revalidated_page_is_the_same_page(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
     for path in ("/etag/a", "/lastmod/b"):
-        first = fetch(make_session(config), server.url(path), config)
-        second = fetch(make_session(config), server.url(path), config)
+        first = fetch(make_transport(config), server.url(path), config)
+        second = fetch(make_transport(config), server.url(path), config)
         assert isinstance(first, Page) and not first.cached
         assert isinstance(second, Page) and second.cached
         assert second._replace(cached=False) == first
@@ -68,10 +75,10 @@ def test_a_revalidated_page_is_the_same_page(server, tmp_path: Path) -> None:
 
 def test_a_changed_page_is_fetched_in_full_and_stored_again(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
-    first = fetch(make_session(config), server.url("/etag/a"), config)
+    first = fetch(make_transport(config), server.url("/etag/a"), config)
     server.version = 2
-    changed = fetch(make_session(config), server.url("/etag/a"), config)
-    again = fetch(make_session(config), server.url("/etag/a"), config)
+    changed = fetch(make_transport(config), server.url("/etag/a"), config)
+    again = fetch(make_transport(config), server.url("/etag/a"), config)
     assert not changed.cached and changed.size == first.size + 2  # "!" in title and body
     assert again.cached and again._replace(cached=False) == changed
     assert server.not_modified == 1
@@ -79,7 +86,7 @@ def test_a_changed_page_is_fetched_in_full_and_stored_again(server, tmp_path: Pa
 
 def test_revalidating_keeps_the_connection(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
-    session = make_session(config)
+    session = make_transport(config)
     for _ in range(2):
         for n in range(5):
             assert isinstance(fetch(session, server.url(f"/etag/{n}"), config), Page)
@@ -89,7 +96,7 @@ def test_revalidating_keeps_the_connection(server, tmp_path: Path) -> None:
 
 def test_pages_without_validators_are_not_stored(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
-    session = make_session(config)
+    session = make_transport(config)
     result = fetch(session, server.url("/page/plain"), config)
     assert isinstance(result, Page) and result.text  # fetched, and still not stored
     assert server.count("/page/plain") == 1
@@ -100,13 +107,13 @@ def test_an_unusable_cache_file_costs_only_the_cache(server, tmp_path: Path) -> 
     broken = tmp_path / "cache.sqlite"
     broken.write_bytes(b"this is not a database" * 100)
     config = settings(tmp_path)
-    result = fetch(make_session(config), server.url("/etag/x"), config)
+    result = fetch(make_transport(config), server.url("/etag/x"), config)
     assert isinstance(result, Page)
 
 
 def _fetch_many(cache: str, base: str, first: int) -> int:
     config = FetchSettings(cache_path=Path(cache), retries=0)
-    session = make_session(config)
+    session = make_transport(config)
     fetched = 0
     for n in range(first, first + 25):
         fetched += isinstance(fetch(session, f"{base}/etag/{n}", config), Page)
@@ -142,9 +149,8 @@ def test_one_identity_s_page_is_never_served_to_another(server, tmp_path: Path) 
     alice, bob = secrets.token_hex(16), secrets.token_hex(16)
 
     def get(token: str, path: str) -> Page:
-        session = make_session(config)
-        session.headers["Authorization"] = f"Bearer {token}"
-        result = fetch(session, server.url(path), config)
+        who = carrying(server, "Authorization", f"Bearer {token}")
+        result = fetch(make_transport(config), server.url(path), config, credentials=who)
         assert isinstance(result, Page)
         return result
 
@@ -166,12 +172,12 @@ def test_cookies_and_passwords_are_keyed_and_never_written(server, tmp_path: Pat
     cookie, password, set_by_site = (secrets.token_hex(12) for _ in range(3))
     server.cookie_value = set_by_site
     url = server.url("/cache/cookie/a").replace("http://", f"http://alice:{password}@")
-    session = make_session(config)
-    session.headers["Cookie"] = f"session={cookie}"
-    assert not fetch(session, url, config).cached
-    assert fetch(session, url, config).cached
+    session = make_transport(config)
+    who = carrying(server, "Cookie", f"session={cookie}")
+    assert not fetch(session, url, config, credentials=who).cached
+    assert fetch(session, url, config, credentials=who).cached
     assert server.not_modified == 1
-    other = make_session(config)
+    other = make_transport(config)
     assert not fetch(other, server.url("/cache/cookie/a"), config).cached  # no credentials
     held = every_byte(tmp_path)
     assert b"/cache/cookie/a" in held  # the URL is there, without its user:password@
@@ -184,7 +190,7 @@ def test_the_cache_s_files_are_its_owner_s_only(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
     before = os.umask(0o022)
     try:
-        session = make_session(config)
+        session = make_transport(config)
         assert isinstance(fetch(session, server.url("/etag/a"), config), Page)
         made = sorted(tmp_path.iterdir())
         assert {path.name for path in made} >= {
@@ -203,11 +209,10 @@ def test_the_cache_s_files_are_its_owner_s_only(server, tmp_path: Path) -> None:
 def test_no_store_is_obeyed(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
     for _ in range(2):
-        assert not fetch(make_session(config), server.url("/cache/nostore/a"), config).cached
+        assert not fetch(make_transport(config), server.url("/cache/nostore/a"), config).cached
     assert stored(config.cache_path) == 0
-    session = make_session(config)
-    session.headers["Cache-Control"] = "no-store"  # the request's own word
-    assert not fetch(session, server.url("/etag/a"), config).cached
+    asks = carrying(server, "Cache-Control", "no-store")  # the request's own word
+    assert not fetch(make_transport(config), server.url("/etag/a"), config, None, asks).cached
     assert stored(config.cache_path) == 0
 
 
@@ -215,9 +220,8 @@ def test_vary_is_obeyed(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
 
     def get(language: str) -> Page:
-        session = make_session(config)
-        session.headers["Accept-Language"] = language
-        return fetch(session, server.url("/cache/vary/a"), config)
+        who = carrying(server, "Accept-Language", language)
+        return fetch(make_transport(config), server.url("/cache/vary/a"), config, None, who)
 
     english = get("en")
     assert get("en").cached
@@ -228,22 +232,24 @@ def test_vary_is_obeyed(server, tmp_path: Path) -> None:
 
 def test_a_fresh_page_is_served_without_a_request(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
-    first = fetch(make_session(config), server.url("/cache/fresh/a"), config)
-    again = fetch(make_session(config), server.url("/cache/fresh/a"), config)
+    first = fetch(make_transport(config), server.url("/cache/fresh/a"), config)
+    again = fetch(make_transport(config), server.url("/cache/fresh/a"), config)
     assert again.cached and again._replace(cached=False) == first
     assert server.count("/cache/fresh/a") == 1
-    session = make_session(config)
-    session.headers["Cache-Control"] = "no-cache"  # asked again, whatever it says
-    assert not fetch(session, server.url("/cache/fresh/a"), config).cached
+    asks = carrying(server, "Cache-Control", "no-cache")  # asked again, whatever it says
+    assert not fetch(
+        make_transport(config), server.url("/cache/fresh/a"), config, None, asks
+    ).cached
     assert server.count("/cache/fresh/a") == 2
 
 
 def test_a_cache_locked_mid_run_costs_one_wait_per_thread(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
-    session = make_session(config)
+    session = make_transport(config)
     assert not fetch(session, server.url("/etag/a"), config).cached  # stored: site known
+    assert isinstance(session, CacheLayer)
+    session.cache.close()
     session.cache = HttpCache(config.cache_path, busy_timeout=0.3)
-    session.get_adapter(server.base).cache = session.cache
     holder = sqlite3.connect(config.cache_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock, and keeps it
     try:

@@ -10,10 +10,10 @@ import pytest
 
 from crawler.config import tomllib
 from crawler.model import Page
+from crawler.page.media_type import is_json
 from pipelines import parse_page
 from pipelines.parsers import Registry, RegistryError, build
 from pipelines.parsers import page as page_module
-from pipelines.parsers.jsondoc import is_json_type
 from pipelines.records import read_line
 
 URL = "https://api.example/board?offset=0"
@@ -67,7 +67,7 @@ def test_the_issue_s_example_keeps_json_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("content_type", "is_json"),
+    ("content_type", "json_type"),
     [
         ("application/json", True),
         ("application/json; charset=utf-8", True),
@@ -83,8 +83,8 @@ def test_the_issue_s_example_keeps_json_types() -> None:
         ("", False),  # no Content-Type: the text decides (ParserPage.is_json)
     ],
 )
-def test_a_content_type_says_json(content_type: str, is_json: bool) -> None:
-    assert is_json_type(content_type) is is_json
+def test_a_content_type_says_json(content_type: str, json_type: bool) -> None:
+    assert is_json(content_type) is json_type
 
 
 @pytest.mark.parametrize(
@@ -352,7 +352,7 @@ def test_a_jmespath_that_fails_on_a_page_s_data_is_that_page_s_error_line() -> N
 def test_the_docs_json_example_gives_the_docs_record() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "docs" / "parsers.md").read_text("utf-8")
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "json.md").read_text("utf-8")
     at = readme.index('item = { jmespath = "data.movies[*]" }')
     table = readme[readme.rindex("[parsers.film]", 0, at) : readme.index("```", at)]
     line = next(text for text in readme[at:].splitlines() if text.startswith("film:<"))
@@ -370,6 +370,6 @@ def test_the_docs_json_example_gives_the_docs_record() -> None:
 def test_a_query_gives_what_jmespath_gives(query: str, value: object) -> None:
     import jmespath
 
-    from pipelines.parsers.json_fields import Expression
+    from crawler.page.selectors import Expression
 
-    assert Expression("here", query).search(value) == jmespath.search(query, value)
+    assert Expression(query).search(value) == jmespath.search(query, value)

@@ -1,11 +1,11 @@
-"""crawler.frontier.links: the links of a page, as a browser resolves them, and its nofollow."""
+"""crawler.page.links: the links of a page, as a browser resolves them, and its nofollow."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawler.frontier.links import agent_token, extract_links, is_html
 from crawler.model import Link, Page
+from crawler.page.links import agent_token, extract_links, is_html
 
 URL = "http://a.test/dir/page.html"
 

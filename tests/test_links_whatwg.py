@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.frontier.links import extract_links
 from crawler.frontier.scope import split_url
 from crawler.model import Page
+from crawler.page.links import extract_links
 from crawler.page.query_encoding import encode_query
 from crawler.page.resolve import document_base, resolve, resolve_link, without_fragment
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from crawler.frontier.core import FOUND, Entry
-from crawler.frontier.json_links import json_links
+from crawler.frontier.follow_rule import FollowRule, NextPage
 from crawler.frontier.pagination import (
     LAST_PAGE,
-    NextPage,
     advance,
     default_start,
     link_header,
@@ -18,9 +17,11 @@ from crawler.frontier.pagination import (
     next_targets,
 )
 from crawler.frontier.policy import make_policy
-from crawler.frontier.rules import FollowRule, RulesError, read_follow_table
+from crawler.frontier.rules import RulesError, read_follow_table
 from crawler.model import Link
+from crawler.page.json_links import json_links
 from crawler.page.resolve import resolve_link as resolve
+from crawler.page.selectors import Expression
 
 
 @pytest.mark.parametrize(
@@ -141,10 +142,10 @@ def test_a_next_rule_applies_to_pages_its_patterns_allow() -> None:
 def test_json_links_keep_strings_resolved_against_the_page() -> None:
     rules = (
         FollowRule(links="a"),
-        FollowRule(jmespath="data.next"),
-        FollowRule(jmespath="items[*].url"),
-        FollowRule(jmespath="length(data)"),  # a number: no link
-        FollowRule(jmespath="abs(data)"),  # fails on this data: no link
+        FollowRule(jmespath=Expression("data.next")),
+        FollowRule(jmespath=Expression("items[*].url")),
+        FollowRule(jmespath=Expression("length(data)")),  # a number: no link
+        FollowRule(jmespath=Expression("abs(data)")),  # fails on this data: no link
     )
     document = {"data": {"next": "?page=2"}, "items": [{"url": "/a"}, {"url": 3}, {"no": 1}]}
     assert json_links(rules, document, "http://h/api/list?page=1") == [
@@ -165,7 +166,7 @@ def test_rules_read_links_tables_and_next() -> None:
         {"next": {"param": "offset", "step": 10}},
         {"next": {"param": "page", "start": 0}},
     )
-    assert (jmes.jmespath, jmes.selector, jmes.pagination) == ("data.next", "", True)
+    assert (jmes.jmespath, jmes.selector, jmes.pagination) == (Expression("data.next"), "", True)
     assert (css.links, css.selector, css.jmespath) == ("a.next", "a.next", None)
     assert (header.next, header.pagination, header.selector) == (NextPage(), True, "")
     assert offset.next == NextPage("offset", 10, 0)

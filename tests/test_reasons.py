@@ -1,5 +1,6 @@
-"""crawler.fetching.reasons: every row of the table, with the errors wrapped as requests and
-urllib3 wrap them (tests/test_fetch_failures.py meets the same errors for real)."""
+"""crawler.fetching.reasons: every row of the table, as the HTTP transport fills it with
+requests' and urllib3's types (crawler.fetching.transports.http), with the errors wrapped as
+requests and urllib3 wrap them (tests/test_fetch_failures.py meets the same errors for real)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,21 @@ import urllib3.exceptions
 from urllib3.connection import HTTPConnection
 from urllib3.util.ssl_match_hostname import CertificateError
 
+from crawler.fetching import reasons
 from crawler.fetching.address_guard import PrivateAddress
-from crawler.fetching.reasons import REASONS, Reason, explain, match
+from crawler.fetching.reasons import Reason
 from crawler.fetching.tls import CaBundleError
+from crawler.fetching.transports.http import REASONS
 
 CONNECTION = HTTPConnection("site.example", 80)
+
+
+def explain(error: BaseException) -> Reason | None:
+    return reasons.explain(error, REASONS)
+
+
+def match(error: BaseException) -> tuple[reasons.Row, BaseException] | None:
+    return reasons.match(error, REASONS)
 
 
 def wrapped(inner: BaseException, outer: type[Exception] = requests.ConnectionError) -> Exception:

@@ -4,7 +4,6 @@ fingerprint's differences, the URL file's offsets."""
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -13,15 +12,15 @@ import pytest
 from crawler.frontier import Frontier
 from crawler.frontier.core import FOUND, Entry, Fetch
 from crawler.frontier.journal import FLUSH_AT, Journal, committed_groups
-from crawler.frontier.links import PageLinks
 from crawler.frontier.policy import make_policy
 from crawler.frontier.scope import make_scope
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.model import Job, Link, Page
+from crawler.page.links import PageLinks
 from crawler.resume.finished import find_start, last_run, read_done
+from crawler.resume.origins import KnownOrigins
 from crawler.resume.replay import replay
 from crawler.resume.state import differences
-from crawler.resume.urlfile import KnownOrigins, TrackedLines, skip_to
 
 SITE = "http://127.0.0.1:9"
 
@@ -83,7 +82,7 @@ def test_a_pages_links_are_one_group_and_a_page_taken_again_adds_none(tmp_path: 
     # Killed before the seed's line was written: the seed is fetched again, and its
     # links are not taken twice (nor counted twice).
     again = following_frontier()
-    replayed = replay(path, again, SeenUrls(), lambda offset: None, 0.0)
+    replayed = replay(path, again, SeenUrls(), 0.0)
     assert replayed.links_taken == {seed}
     assert (again.taken, again.found, dict(again.dropped)) == (3, 2, {"scheme": 1})
     again.journal = Journal(os.open(path, os.O_WRONLY | os.O_APPEND), replayed.links_taken)
@@ -106,7 +105,7 @@ def test_what_has_its_line_is_not_queued_again(tmp_path: Path) -> None:
     for n in (0, 2, 3):
         done.add(f"{SITE}/{n}")
     again = Frontier(robots_agent=None)
-    replayed = replay(path, again, done, lambda offset: None, 0.0)
+    replayed = replay(path, again, done, 0.0)
     assert replayed.admitted_done == 3
     assert [again.next_ready(0.0).url for _ in range(2)] == [f"{SITE}/1", f"{SITE}/4"]
     assert again.next_ready(0.0) is None
@@ -114,20 +113,20 @@ def test_what_has_its_line_is_not_queued_again(tmp_path: Path) -> None:
     assert again.next_ready(0.0) is None
 
 
-def test_the_journal_holds_no_password_and_the_url_file_gives_it_back(tmp_path: Path) -> None:
+def test_the_journal_holds_no_password(tmp_path: Path) -> None:
+    """A URL that reaches the frontier with `user:password@` (a found link's) is
+    journaled, and so replayed, without it."""
     path = tmp_path / "journal"
     secret = os.urandom(6).hex()
     url = f"http://user:{secret}@127.0.0.1:9/private"
     frontier = Frontier(robots_agent=None)
-    frontier.journal = journal_at(path, position=lambda line: 42 if line == 7 else None)
+    frontier.journal = journal_at(path)
     frontier.add_listed(Job(7, url, ()), 0.0)
     frontier.journal.close()
     assert secret not in path.read_text()
-    asked: list[int] = []
     again = Frontier(robots_agent=None)
-    replay(path, again, SeenUrls(), lambda offset: asked.append(offset) or url, 0.0)
-    assert asked == [42]
-    assert again.next_ready(0.0).url == url
+    replay(path, again, SeenUrls(), 0.0)
+    assert again.next_ready(0.0).url == "http://127.0.0.1:9/private"
 
 
 def test_entries_keep_depth_chain_and_scope_through_the_journal(tmp_path: Path) -> None:
@@ -139,7 +138,7 @@ def test_entries_keep_depth_chain_and_scope_through_the_journal(tmp_path: Path) 
     frontier.journal.admitted(digest(entry.url), SITE, entry)
     frontier.journal.close()
     again = following_frontier()
-    replay(path, again, SeenUrls(), lambda offset: None, 0.0)
+    replay(path, again, SeenUrls(), 0.0)
     assert again.next_ready(0.0).entry == entry
 
 
@@ -233,29 +232,6 @@ def test_a_fingerprint_names_what_differs(now: dict, said: str | None) -> None:
     assert got == said if said is None else said in got
 
 
-def test_the_url_file_is_read_on_from_an_offset_with_its_line_numbers() -> None:
-    data = b"# head\nhttp://a/1\n\nhttp://a/2\nhttp://a/3\n"
-    lines = TrackedLines()
-    read = list(lines.read(io.BytesIO(data)))
-    assert read[1] == (2, b"http://a/1\n")
-    where = data.index(b"http://a/2")
-    after_2 = where + len(b"http://a/2\n")
-    lines = TrackedLines(after_2, 4)
-    assert list(lines.read(io.BytesIO(data))) == [(5, b"http://a/3\n")]
-    assert (lines.start, lines.end, lines.number) == (after_2, len(data), 5)
-    assert lines.start_of(5) == after_2 and lines.start_of(4) is None
-
-
-def test_a_pipe_is_read_past_instead_of_seeked() -> None:
-    class Pipe(io.BytesIO):
-        def seek(self, *args: object) -> int:
-            raise OSError("illegal seek")
-
-    stream = Pipe(b"0123456789" * 20000)
-    skip_to(stream, 150001)
-    assert stream.read(3) == b"123"
-
-
 def test_a_url_file_read_far_ahead_of_the_pages_is_not_held_in_memory(tmp_path: Path) -> None:
     """Thousands of listed URLs taken while no page is done yet (a host held by its
     robots.txt): the journal writes them as they come, a commit at a time."""
@@ -281,7 +257,7 @@ def test_a_robots_txt_read_before_the_kill_is_not_asked_for_again(tmp_path: Path
     frontier.journal.close()
 
     again = Frontier(robots_agent="crawl")
-    replay(path, again, SeenUrls(), lambda offset: None, 0.0)
+    replay(path, again, SeenUrls(), 0.0)
     first = again.next_ready(100.0)
     assert (first.kind, first.url) == ("listed", f"{SITE}/a")  # no robots.txt first
     again.done(first, page(first.url), 100.0)

@@ -3,13 +3,15 @@ loopback sites (tests/secret_server.py) that demand a header, a token, a passwor
 and cookies, with redirects and links to another port and to 127.0.0.2.
 
 The big test searches every byte the run wrote (the output folder with the HTTP
-cache and its -wal/-shm, --stats, --metrics, --rejected-log, temporary files,
+cache and its -wal/-shm, --stats, --metrics, --rejected-log, the --warc archive
+unzipped, temporary files,
 `crawl export`, `crawl parse`, stdout and stderr) for each secret, as given,
 base64-encoded and percent-encoded."""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import os
 import secrets
 import stat
@@ -136,7 +138,7 @@ def test_no_secret_goes_where_it_was_not_given_nor_is_written_anywhere(
     env["TMPDIR"] = str(tmp)
     reports = [
         "--stats", str(out / "stats.json"), "--metrics", str(out / "crawl.prom"),
-        "--rejected-log", str(out / "rejected.txt"),
+        "--rejected-log", str(out / "rejected.txt"), "--warc", str(out / "archive"),
     ]  # fmt: skip
     result = crawl(
         str(urls), "--output", str(out / "db.txt"), "--config", str(config),
@@ -178,12 +180,17 @@ def test_no_secret_goes_where_it_was_not_given_nor_is_written_anywhere(
     shown = [result.stdout, result.stderr, exported.stdout, exported.stderr,
              parsed.stdout, parsed.stderr]  # fmt: skip
     blobs = {str(path): path.read_bytes() for path in created}
+    archives = [path for path in created if path.name.endswith(".warc.gz")]
+    assert archives  # --warc: searched as written and as every reader sees it, unzipped
+    blobs.update({f"{path} unzipped": gzip.decompress(blobs[str(path)]) for path in archives})
+    for path in archives:
+        assert b"Authorization: redacted" in blobs[f"{path} unzipped"]
     blobs.update({f"output {n}": text.encode() for n, text in enumerate(shown)})
     for value in [*bound, file_cookie, home.session, f"alice:{password}"]:
         for form in forms(value):
             for where, blob in blobs.items():
                 assert form.encode() not in blob, f"{value!r} as {form!r} in {where}"
-    for cache_file in out.glob("http-cache.sqlite*"):
+    for cache_file in [*out.glob("http-cache.sqlite*"), *out.glob("archive/*")]:
         assert stat.S_IMODE(os.stat(cache_file).st_mode) == 0o600, cache_file
 
 

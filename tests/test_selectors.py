@@ -12,10 +12,10 @@ from lxml import etree
 
 from crawler.config import tomllib
 from crawler.model import Page
+from crawler.page import selectors as selectors_module
 from crawler.page.decode import decode_body
 from pipelines import parse_page
 from pipelines.parsers import Registry, RegistryError, build
-from pipelines.parsers import selectors as selectors_module
 from pipelines.records import read_line
 from tests.conftest import records as db_records
 from tests.conftest import run_crawl, write_urls
@@ -222,6 +222,8 @@ def test_a_page_that_is_not_text_is_an_error_for_the_parser() -> None:
 
 
 def test_selectors_are_compiled_when_the_config_loads_not_per_page(monkeypatch) -> None:
+    import parsel
+
     reg = registry(QUOTE)
     compiled: list[str] = []
     real = etree.XPath
@@ -230,8 +232,8 @@ def test_selectors_are_compiled_when_the_config_loads_not_per_page(monkeypatch) 
         compiled.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(selectors_module.etree, "XPath", counting)
-    monkeypatch.setattr(selectors_module, "css2xpath", lambda css: pytest.fail("translated"))
+    monkeypatch.setattr(etree, "XPath", counting)
+    monkeypatch.setattr(parsel, "css2xpath", lambda css: pytest.fail("translated"))
     for _ in range(20):
         assert len(parse_page(page(quotes()), ("quote",), reg).lines) == 3
     assert compiled == []

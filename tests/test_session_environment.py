@@ -1,4 +1,4 @@
-"""make_session reads the environment once: what requests would look up per request
+"""The HTTP transport reads the environment once: what requests would look up per request
 (proxies, .netrc, CA bundle) gives the same session settings, without the per-request cost."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from crawler.fetching.fetch import make_session
+from crawler.fetching.fetch import make_transport
 from crawler.settings import FetchSettings
 
 CASES = [
@@ -42,7 +42,7 @@ def test_session_takes_the_environment_once(
     for name in files:
         (tmp_path / name).write_text("machine example.com login a password b\n")
 
-    session = make_session(FetchSettings())
+    session = make_transport(FetchSettings()).session
 
     assert session.trust_env is trust_env
     assert session.verify == verify

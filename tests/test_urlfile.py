@@ -7,7 +7,16 @@ import io
 import pytest
 
 from crawler.model import BadLine, Job
-from crawler.urlfile import MAX_LINE, read_jobs, read_lines
+from crawler.urlfile import (
+    MAX_LINE,
+    Listed,
+    Place,
+    UrlFile,
+    holds_credentials,
+    read_jobs,
+    read_lines,
+    skip_to,
+)
 from crawler.urls import check_url
 
 KNOWN = {"board": object(), "other": object()}
@@ -159,3 +168,55 @@ def test_credentials_are_kept_for_the_fetch() -> None:
 )
 def test_check_url(url: str, ok: bool) -> None:
     assert (check_url(url) is None) is ok
+
+
+DATA = b"# head\nhttp://a/1\n\nhttp://a/2  board\nnope\nhttp://a/3\n"
+
+
+def at(text: bytes) -> int:
+    return DATA.index(text)
+
+
+def test_the_reader_tells_where_each_line_is() -> None:
+    """What a resumed run needs: where each job's line starts and where the next
+    one starts, with the line numbers counting the blank and comment lines."""
+    listed = list(UrlFile(io.BytesIO(DATA), "u.txt", (), KNOWN).read())
+    starts = [at(b"http://a/1"), at(b"http://a/2"), at(b"nope"), at(b"http://a/3"), len(DATA)]
+    assert listed == [
+        Listed(Job(2, "http://a/1", ()), starts[0], starts[0] + len(b"http://a/1\n")),
+        Listed(Job(4, "http://a/2", ("board",)), starts[1], starts[2]),
+        Listed(BadLine(5, "nope", "not an http(s) URL"), starts[2], starts[3]),
+        Listed(Job(6, "http://a/3", ()), starts[3], starts[4]),
+    ]
+
+
+def test_the_reader_reads_on_from_a_line_and_again_at_offsets() -> None:
+    url_file = UrlFile(io.BytesIO(DATA), "u.txt", ("board",), KNOWN)
+    assert [listed.item.line for listed in url_file.read(Place(at(b"nope"), 5))] == [5, 6]
+    again = [Place(at(b"http://a/3"), 6), Place(at(b"http://a/1"), 2), Place(len(DATA) + 9, 9)]
+    assert list(url_file.read_at(again)) == [
+        Job(6, "http://a/3", ("board",)),
+        Job(2, "http://a/1", ("board",)),
+    ]
+
+
+def test_a_pipe_is_read_past_instead_of_seeked() -> None:
+    class Pipe(io.BytesIO):
+        def seek(self, *args: object) -> int:
+            raise OSError("illegal seek")
+
+    stream = Pipe(b"0123456789" * 20000)
+    skip_to(stream, 150001)
+    assert stream.read(3) == b"123"
+
+
+@pytest.mark.parametrize(
+    ("data", "holds"),
+    [
+        (b"http://a/1\nhttp://u:p@a/2  board\n", True),
+        (b"http://a/1 board\nhttp://a/x@y\n# http://u:p@a/\n", False),  # an @ in the path
+        (b"http://a/" + b"x" * (3 * MAX_LINE) + b"\nu:p@a\n", True),  # after an over-long line
+    ],
+)
+def test_whether_a_line_holds_a_password(data: bytes, holds: bool) -> None:
+    assert holds_credentials(io.BytesIO(data)) is holds

@@ -22,6 +22,10 @@
   none, failed, or the fetch failed (a plugin's traceback then goes to stderr);
   2 when the command line, the config or PAGE is unusable.
 - Items dropped for want of a `required` field are counted on stderr.
+- PAGE may be a WARC archive (`crawl --warc`'s, or any `.warc.gz`/`.warc`): then
+  every page it holds (each URL's last answer with a 2xx status, in the order the
+  archive holds them) is decoded as the crawl decodes a fetched page, and the
+  parser's records for each are printed; exit 0 when any page gave records.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     problem = registry.problem(args.name)
     if problem is not None:
         parser.error(problem)
+    if args.page.endswith(ARCHIVE_SUFFIXES) and Path(args.page).is_file():
+        return parse_archive(Path(args.page), args.name, registry)
     if check_url(args.page) is None:
         from crawler.identity import IdentityError
 
@@ -104,15 +110,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(result, Failure):
         print(error_line(result.url, result.reason))
         return EXIT_NOTHING
-    parsed = registry.records(result, (args.name,))
-    print("\n".join(parsed.lines))
+    return EXIT_NOTHING if show(registry, result, args.name) else EXIT_OK
+
+
+def show(registry: Any, page: Page, name: str) -> bool:
+    """Print the records parser `name` makes of `page`, and what it dropped or
+    raised on stderr; whether it failed (found nothing, or raised)."""
+    parsed = registry.records(page, (name,))
+    if parsed.lines:
+        print("\n".join(parsed.lines))
     for (_, field), count in parsed.dropped.items():
         items = "item" if count == 1 else "items"
         print(f"crawl parse: {count} {items} dropped: no {field}", file=sys.stderr)
-    for name, error in parsed.errors:
-        print(f"crawl parse: {name} raised:", file=sys.stderr)
+    for parser_name, error in parsed.errors:
+        print(f"crawl parse: {parser_name} raised:", file=sys.stderr)
         traceback.print_exception(error, file=sys.stderr)
-    return EXIT_NOTHING if parsed.failure else EXIT_OK
+    return bool(parsed.failure)
+
+
+ARCHIVE_SUFFIXES = (".warc.gz", ".warc")
+
+
+def parse_archive(path: Path, name: str, registry: Any) -> int:
+    """Parser `name` over every page of the archive at `path` (see the module's
+    docstring)."""
+    from crawler.archive.replay import build_index
+
+    def warn(line: str) -> None:
+        print(line.replace("crawl: --replay:", "crawl parse:", 1), file=sys.stderr)
+
+    index = build_index([path], warn)
+    found = False
+    for url in index.where:
+        page = archived_page(index, url)
+        if page is not None:
+            found = not show(registry, page, name) or found
+    return EXIT_OK if found else EXIT_NOTHING
+
+
+def archived_page(index: Any, url: str) -> Page | None:
+    """The page the archive holds for `url`, decoded as a fetched page is; None when
+    its answer is not a 2xx or its body cannot be decoded."""
+    import math
+
+    from crawler.fetching.body import TooLarge, read_body
+    from crawler.fetching.transports.base import BytesResponse, Headers, Request, TransportError
+    from crawler.page.decode import page_text
+
+    stored = index.load(url)
+    if stored is None or not 200 <= stored.status < 300:
+        return None
+    headers = Headers(stored.headers)
+    answer = BytesResponse(Request(url, Headers()), stored.status, headers, stored.body)
+    try:
+        body = read_body(answer, 1 << 40, math.inf)
+    except (TooLarge, TransportError):
+        return None
+    content_type = headers.get("Content-Type") or ""
+    text, encoding = page_text(body, content_type)
+    size = len(text) if text is not None else len(body)
+    kept = tuple(sorted((key.lower(), value) for key, value in stored.headers
+                        if key.lower() != "set-cookie"))  # fmt: skip
+    return Page(url, stored.status, content_type, text, size, len(body), 1, headers=kept,
+                encoding=encoding)  # fmt: skip
 
 
 GUESSED_TYPES = {".json": "application/json", ".jsonld": "application/ld+json"}
@@ -128,8 +188,7 @@ def read_page(
     path: Path, url: str | None, content_type: str, parser: argparse.ArgumentParser
 ) -> Page:
     """A saved page, decoded as a fetched one is (`crawler.fetching.fetch.fetch_once`)."""
-    from crawler.page.decode import decode_body
-    from crawler.page.media_type import is_text
+    from crawler.page.decode import page_text
 
     try:
         body = path.read_bytes()
@@ -137,12 +196,12 @@ def read_page(
         parser.error(f"cannot read {path}: {error.strerror}")
     if url is not None and check_url(url) is not None:
         parser.error(f"--url: {check_url(url)}")
-    text = decode_body(body, content_type) if is_text(content_type) else None
+    text, encoding = page_text(body, content_type)
     size = len(text) if text is not None else len(body)
     headers = (("content-type", content_type),) if content_type else ()
     return Page(
         url or path.resolve().as_uri(), 200, content_type, text, size, len(body), 1,
-        headers=headers,
+        headers=headers, encoding=encoding,
     )  # fmt: skip
 
 
@@ -156,7 +215,7 @@ def fetch_page(
 
     from crawler.cli import build_parser as crawl_parser
     from crawler.config import defaults_from
-    from crawler.fetching.fetch import fetch, make_session
+    from crawler.fetching.fetch import fetch, make_transport
     from crawler.identity import build_identity
     from crawler.model import Job
     from crawler.settings import FetchSettings
@@ -172,8 +231,8 @@ def fetch_page(
         lambda line: print(line.replace("crawl:", "crawl parse:", 1), file=sys.stderr),
     )
     (job,) = identity.listed([Job(0, url, ())])
-    session = make_session(settings, pool_size=1)
+    transport = make_transport(settings, pool_size=1)
     try:
-        return fetch(session, job.url, settings, credentials=identity.for_fetch(job.url))
+        return fetch(transport, job.url, settings, credentials=identity.for_fetch(job.url))
     finally:
-        session.close()
+        transport.close()

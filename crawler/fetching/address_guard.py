@@ -3,7 +3,9 @@
 For a URL the crawl found (not one it was given), a link must not make a worker
 reach what only the worker's machine can: its loopback, the private network
 around it, a cloud's metadata service at 169.254.169.254. So when a fetch asks
-for the guard, each connection is made by `GuardedConnection`, which
+for the guard (`Request.guarded`), a transport that opens connections makes each
+one through an `AddressGuard` (the HTTP transport's guarded connections,
+`crawler.fetching.transports.http`), which
 
 1. resolves the host name once, with the guard's resolver (`socket.getaddrinfo`
    by default, which also turns `2130706433` or `0x7f.1` into 127.0.0.1);
@@ -17,22 +19,17 @@ TLS is unchanged by this: the socket is wrapped as usual, with SNI and the
 certificate's name check against the host name, not the address.
 
 Through a proxy the proxy makes the connection, so the guard cannot apply: the
-worker only ever connects to the proxy (see `crawler.fetching.transport`).
+worker only ever connects to the proxy. This module only decides (no library of
+a transport): which addresses pass.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-import sys
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
-
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util.connection import allowed_gai_family
-from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 AddressInfo = tuple[Any, Any, int, str, tuple]  # one entry of socket.getaddrinfo's answer
 Resolver = Callable[[str, int], Sequence[AddressInfo]]
@@ -94,10 +91,24 @@ def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
+@cache
+def address_family() -> int:
+    """IPv4 and IPv6 (`AF_UNSPEC`) where this machine can bind an IPv6 socket,
+    else IPv4 alone: what urllib3 asks the resolver for."""
+    if not socket.has_ipv6:
+        return socket.AF_INET
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return socket.AF_INET
+    return socket.AF_UNSPEC
+
+
 def system_resolver(host: str, port: int) -> Sequence[AddressInfo]:
     """The addresses of `host` for a TCP connection, as urllib3 itself asks
     (IPv4 only on a machine without IPv6)."""
-    return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    return socket.getaddrinfo(host, port, address_family(), socket.SOCK_STREAM)
 
 
 class AddressGuard:
@@ -123,71 +134,3 @@ class AddressGuard:
             if not self.allowed(str(sockaddr[0])):
                 raise PrivateAddress(str(sockaddr[0]))
         return answer
-
-
-class GuardedConnection(HTTPConnection):
-    """An HTTP connection that connects only to addresses its guard checked."""
-
-    guard: AddressGuard = AddressGuard()
-
-    def _new_conn(self) -> socket.socket:
-        try:
-            answer = self.guard.addresses(self._dns_host, self.port)
-        except socket.gaierror as error:
-            raise NameResolutionError(self.host, self, error) from error
-        try:
-            sock = _connect(answer, self.timeout, self.source_address, self.socket_options)
-        except TimeoutError as error:
-            raise ConnectTimeoutError(
-                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
-            ) from error
-        except OSError as error:
-            raise NewConnectionError(
-                self, f"Failed to establish a new connection: {error}"
-            ) from error
-        sys.audit("http.client.connect", self, self.host, self.port)
-        return sock
-
-
-class GuardedHTTPSConnection(GuardedConnection, HTTPSConnection):
-    """The same for HTTPS: `HTTPSConnection.connect` wraps the socket made by
-    `GuardedConnection._new_conn`, verifying the certificate for the host name."""
-
-
-def _connect(
-    answer: list[AddressInfo],
-    timeout: object,
-    source_address: tuple[str, int] | None,
-    socket_options: Sequence[tuple[int, int, int | bytes]] | None,
-) -> socket.socket:
-    """A socket connected to the first address of `answer` that accepts, the way
-    urllib3's `create_connection` tries them, without resolving anything again."""
-    error: OSError | None = None
-    for family, kind, proto, _, sockaddr in answer:
-        sock = socket.socket(family, kind, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if timeout is not _DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)  # type: ignore[arg-type]
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as failed:
-            error = failed
-            sock.close()
-    raise error if error is not None else OSError("no address to connect to")
-
-
-def guarded_pool_classes(guard: AddressGuard) -> dict[str, type[HTTPConnectionPool]]:
-    """urllib3 pool classes by scheme whose connections all go through `guard`
-    (for `PoolManager.pool_classes_by_scheme`)."""
-    http = type("GuardedConnection", (GuardedConnection,), {"guard": guard})
-    https = type("GuardedHTTPSConnection", (GuardedHTTPSConnection,), {"guard": guard})
-    return {
-        "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-        "https": type(
-            "GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https}
-        ),
-    }

@@ -7,7 +7,7 @@ The run's jar lives in the main process (`crawler.identity`); a fetch gets a jar
 its own holding the cookies its hops may need, sends and updates it hop by hop,
 and hands back the `Set-Cookie` values it received, with the URL each came
 from, so that the main process applies them to the run's jar by the same rules.
-requests' own cookie handling is switched off (`NO_COOKIES`): one place decides.
+A transport's own cookie handling is switched off (`refuse_all`): one place decides.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
-from requests.cookies import RequestsCookieJar
+from crawler.fetching.transports.base import Response
 
 HTTPONLY_PREFIX = "#HttpOnly_"  # curl's and browsers' mark of an HttpOnly cookie, not a comment
 
@@ -30,9 +30,9 @@ class _Refuse(DefaultCookiePolicy):
         return False
 
 
-def no_cookies() -> RequestsCookieJar:
-    """A jar for a requests Session that neither keeps nor sends anything."""
-    return RequestsCookieJar(policy=_Refuse())
+def refuse_all() -> DefaultCookiePolicy:
+    """A policy for a transport's own jar (requests'): keep nothing, send nothing."""
+    return _Refuse()
 
 
 def new_jar(cookies: Iterable[Cookie] = ()) -> CookieJar:
@@ -73,12 +73,10 @@ def absorb(jar: CookieJar, url: str, set_cookies: list[str]) -> None:
         jar.extract_cookies(_Answer(set_cookies), urllib.request.Request(url))  # type: ignore[arg-type]
 
 
-def received(response: object) -> list[str]:
-    """The `Set-Cookie` values of a requests response, each whole (requests' joined
-    header cannot be split back)."""
-    headers = getattr(getattr(response, "raw", None), "headers", None)
-    getlist = getattr(headers, "getlist", None)
-    return list(getlist("Set-Cookie")) if getlist is not None else []
+def received(response: Response) -> list[str]:
+    """The `Set-Cookie` values of an answer, each whole (joined, they could not be
+    split back)."""
+    return response.headers.get_all("Set-Cookie")
 
 
 def load_cookie_file(path: Path, now: float) -> tuple[list[Cookie], list[str]]:

@@ -1,4 +1,5 @@
-"""The HTTP cache between runs, as the worker's transport uses it.
+"""The HTTP cache between runs: a layer around the worker's transport (`CacheLayer`),
+whichever transport it is.
 
 `HttpCache.send` stands in front of the transport's `send` for every request a
 worker makes (each redirect hop too), with the request exactly as it goes out,
@@ -13,9 +14,10 @@ headers and cookies included. In order:
 3. An entry with validators sends the request with `If-None-Match` /
    `If-Modified-Since`; a `304` is answered with the stored body and the stored
    headers updated by the 304's, as a `200` marked `from_cache`.
-4. Any other answer goes back as it came, marked with what storing it would take.
-   The worker streams its body within its own bounds (size cap, deadline), then
-   calls `store`: only a body read whole is stored, and only what
+4. Any other answer goes back as it came, with what storing it would take in a
+   callback (`Response.on_body`). The worker streams its body within its own
+   bounds (size cap, deadline, `crawler.fetching.body`), which calls it once the
+   body is read whole: only such a body is stored, and only what
    `cache_policy.storage` allows.
 
 A cache that fails (a locked or damaged file) costs what it would have saved,
@@ -30,20 +32,26 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
+from functools import partial
 from hashlib import blake2b
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-from requests.structures import CaseInsensitiveDict
-
 from crawler.fetching import cache_policy, cache_store
+from crawler.fetching.body import CHUNK
+from crawler.fetching.transports.base import (
+    BytesResponse,
+    Headers,
+    Request,
+    Response,
+    Transport,
+)
 
 KEY_BYTES = 16  # of the keyed hash: 128 bits tell entries apart
 
 
 class Pending:
-    """What storing an answer will take, noted on the response when it came."""
+    """What storing an answer will take, noted when it came."""
 
     __slots__ = ("key", "url", "use")
 
@@ -52,7 +60,7 @@ class Pending:
 
 
 def origin_of(url: str) -> str:
-    """`scheme://host:port` of an absolute URL as requests prepares it, without
+    """`scheme://host:port` of an absolute URL as it is sent, without
     any `user:password@` (a string cut: it is asked on every request)."""
     start = url.find("//") + 2
     end = url.find("/", start)
@@ -104,37 +112,27 @@ class HttpCache:
         text = "\n".join(parts).encode("utf-8", "surrogatepass")
         return blake2b(text, key=self.key, digest_size=KEY_BYTES).digest()
 
-    def request_key(self, request: requests.PreparedRequest) -> bytes:
+    def request_key(self, request: Request) -> bytes:
         """MAC(method, URL as sent, identity headers): the only trace of who asked."""
-        headers = request.headers
-        pairs = (
-            headers.lower_items() if isinstance(headers, CaseInsensitiveDict) else headers.items()
-        )
-        identity = cache_policy.identity_pairs(pairs)
-        return self._hash(
-            request.method or "GET", request.url or "", *(f"{n}\0{v}" for n, v in identity)
-        )
+        identity = cache_policy.identity_pairs(request.headers.pairs)
+        return self._hash(request.method, request.url, *(f"{n}\0{v}" for n, v in identity))
 
-    def vary_hash(self, vary: str, headers: CaseInsensitiveDict) -> bytes | None:
+    def vary_hash(self, vary: str, headers: Headers) -> bytes | None:
         if not vary:
             return None
         return self._hash(*(f"{name}\0{headers.get(name, '')}" for name in vary.split(",")))
 
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        send_on: Callable[[requests.PreparedRequest], requests.Response],
-    ) -> requests.Response:
+    def send(self, request: Request, send_on: Callable[[Request], Response]) -> Response:
         """Answer `request` from the cache, or through `send_on` (the transport)."""
         if self.connection is None or request.method != "GET":
             return send_on(request)
-        use = cache_policy.request_directives(request.headers)
+        use = cache_policy.request_directives(request.headers)  # type: ignore[arg-type]
         if not use.read:
             return send_on(request)
-        url = request.url or ""
+        url = request.url
         if origin_of(url) not in self.origins:  # nothing stored there: no lookup, no key
             response = send_on(request)
-            response.cache_pending = Pending(None, url, use)  # type: ignore[attr-defined]
+            self._pending(response, Pending(None, url, use))
             return response
         key = self.request_key(request)
         try:
@@ -152,27 +150,33 @@ class HttpCache:
         if entry is not None and use.unasked and now < entry.fresh_until:
             return self._answer(request, entry, entry.header_pairs(), None, now)
         if entry is not None and (entry.etag or entry.last_modified):
+            headers = request.headers
             if entry.etag:
-                request.headers["If-None-Match"] = entry.etag
+                headers = headers.replaced("If-None-Match", entry.etag)
             if entry.last_modified:
-                request.headers["If-Modified-Since"] = entry.last_modified
+                headers = headers.replaced("If-Modified-Since", entry.last_modified)
+            request = request._replace(headers=headers)
         response = send_on(request)
-        if response.status_code == 304 and entry is not None:
+        if response.status == 304 and entry is not None:
             return self._revalidated(request, response, entry, now)
-        response.cache_pending = Pending(key, url, use)  # type: ignore[attr-defined]
+        self._pending(response, Pending(key, url, use))
         return response
 
+    def _pending(self, response: Response, pending: Pending) -> None:
+        """Store `response` once its body has been read whole within the bounds."""
+        response.on_body.append(partial(self._store_quietly, pending))
+
     def _revalidated(
-        self,
-        request: requests.PreparedRequest,
-        response: requests.Response,
-        entry: cache_store.Entry,
-        now: float,
-    ) -> requests.Response:
+        self, request: Request, response: Response, entry: cache_store.Entry, now: float
+    ) -> Response:
         """The stored answer, confirmed by `response` (a 304): its connection is
         handed back (the empty body read), and what the 304 changed is kept."""
-        response.raw.read()  # the (empty) body read to its end hands the connection back
-        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.lower_items())
+        try:
+            while response.read1(CHUNK):  # the (empty) body read to its end
+                pass
+        finally:
+            response.close()
+        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.pairs)
         # An entry with validators is asked every time (fresh_until 0); only new
         # validators are worth a write, and otherwise the mark of its last use.
         etag = response.headers.get("ETag") or entry.etag
@@ -190,43 +194,48 @@ class HttpCache:
 
     def _answer(
         self,
-        request: requests.PreparedRequest,
+        request: Request,
         entry: cache_store.Entry,
         headers: list[tuple[str, str]],
-        wire: requests.Response | None,
+        wire: Response | None,
         now: float,
-    ) -> requests.Response:
+    ) -> Response:
         """A 200 carrying the stored body. `wire`: the 304 that confirmed it, whose
-        connection and cookies requests still handles; None when nothing was sent."""
+        cookies still count (its `Set-Cookie` values go with the answer, for the
+        fetch's jar); None when nothing was sent."""
         if wire is None and self.writable:
             try:
                 cache_store.touch(self.connection, entry, now)
             except sqlite3.Error as error:
                 self._failed(error)
-        response = wire if wire is not None else requests.Response()
-        response.status_code = 200
-        response.reason = "OK"
-        response.headers = CaseInsensitiveDict(headers)
-        response._content = entry.decoded_body()
-        response._content_consumed = True
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
-        response.from_cache = True  # type: ignore[attr-defined]
-        return response
+        set_cookies = [] if wire is None else wire.headers.get_all("Set-Cookie")
+        answer = BytesResponse(
+            request,
+            200,
+            Headers([*headers, *(("Set-Cookie", value) for value in set_cookies)]),
+            entry.decoded_body(),
+            reason="OK",
+            peer=None if wire is None else wire.peer,
+        )
+        answer.decoded = True  # the stored body is the decoded one
+        answer.from_cache = True
+        return answer
 
-    def store(self, response: requests.Response, body: bytes) -> None:
+    def _store_quietly(self, pending: Pending, response: Response, body: bytes) -> None:
+        """`store`, costing the saving, never the page, when the file fails."""
+        with contextlib.suppress(sqlite3.Error, OSError, ValueError, TypeError):
+            self.store(pending, response, body)
+
+    def store(self, pending: Pending, response: Response, body: bytes) -> None:
         """Save `response` (read whole, as `body`) if the policy allows."""
-        pending: Pending | None = getattr(response, "cache_pending", None)
-        if pending is None or self.connection is None or not self.writable:
+        if self.connection is None or not self.writable:
             return
-        said = cache_policy.storage("GET", response.status_code, response.headers, pending.use)
+        headers = response.headers
+        said = cache_policy.storage("GET", response.status, headers, pending.use)  # type: ignore[arg-type]
         if not said.store:
             return
-        if response.request is None:
-            return
         now = self.clock()
-        vary = cache_policy.vary_names(response.headers)
+        vary = cache_policy.vary_names(headers)  # type: ignore[arg-type]
         key = pending.key or self.request_key(response.request)
         url = without_userinfo(pending.url)
         origin = origin_of(url)
@@ -239,17 +248,33 @@ class HttpCache:
                 key,
                 now,
                 now + said.fresh_for if said.fresh_for else 0.0,
-                response.headers.get("ETag"),
-                response.headers.get("Last-Modified"),
+                headers.get("ETag"),
+                headers.get("Last-Modified"),
                 vary,
                 self.vary_hash(vary, response.request.headers),
                 origin,
                 url,
-                cache_policy.kept_headers(response.headers.items()),
+                cache_policy.kept_headers(headers.pairs),
                 body,
             )
         except sqlite3.Error as error:
             self._failed(error)
+
+
+class CacheLayer:
+    """The cache as a layer: a transport whose requests `cache` answers first
+    (see the module's docstring), sending on through `inner`."""
+
+    def __init__(self, inner: Transport, cache: HttpCache) -> None:
+        self.inner = inner
+        self.cache = cache
+
+    def send(self, request: Request) -> Response:
+        return self.cache.send(request, self.inner.send)
+
+    def close(self) -> None:
+        self.inner.close()
+        self.cache.close()
 
 
 def open_cache(path: Path) -> HttpCache | None:
@@ -260,16 +285,3 @@ def open_cache(path: Path) -> HttpCache | None:
         return HttpCache(path)
     except (cache_store.Unusable, sqlite3.Error, OSError):
         return None
-
-
-def store(
-    session: requests.Session, response: requests.Response | None, body: bytes | None
-) -> None:
-    """Save `response` if its body was read within the bounds (`body` None: it was
-    not, and nothing is saved). Never raises for a cache problem."""
-    cache: HttpCache | None = getattr(session, "cache", None)
-    if cache is None or response is None or body is None:
-        return
-    # A locked or broken cache file costs the saving, not the page.
-    with contextlib.suppress(sqlite3.Error, OSError, ValueError, TypeError):
-        cache.store(response, body)

@@ -19,11 +19,10 @@ from __future__ import annotations
 import os
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import certifi
-from urllib3.util.ssl_ import create_urllib3_context
 
 
 class CaBundleError(Exception):
@@ -73,12 +72,18 @@ def ca_bundle_problem(path: Path) -> str | None:
 
 
 class Trust:
-    """The SSL contexts of one worker's session, one per `verify` value requests
-    hands the transport (in practice there is one: True, or the environment's
-    bundle), each trusting that bundle plus the extras."""
+    """The SSL contexts of one worker's transport, one per `verify` value (True:
+    certifi's bundle; or the environment's bundle), each trusting that bundle plus
+    the extras. `new_context` makes a context with the transport's defaults, which
+    this then loads with the trusted certificates."""
 
-    def __init__(self, extras: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        extras: tuple[str, ...] = (),
+        new_context: Callable[[], ssl.SSLContext] = ssl.create_default_context,
+    ) -> None:
         self.extras = extras
+        self.new_context = new_context  # the transport's own defaults (protocols, ciphers)
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
 
@@ -87,7 +92,8 @@ class Trust:
         with self._lock:
             context = self._contexts.get(bundle)
             if context is None:
-                context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                context = self.new_context()
+                context.verify_mode = ssl.CERT_REQUIRED
                 for place in (bundle, *self.extras):
                     load(context, place)
                 self._contexts[bundle] = context

@@ -4,8 +4,9 @@ Everything here is importable at module level and takes its state from the pool'
 initializer, so it works under every start method (`fork`, `spawn`, and
 `forkserver`, the default from Python 3.14 on) and in a Dask worker. A worker may
 run several tasks at once, each in a thread of its own (`--threads`, or a Dask
-worker's threads): each thread has its own `requests.Session`, made at its first
-task, since a Session is not made to be shared between threads.
+worker's threads): each thread has its own transport
+(`crawler.fetching.fetch.make_transport`), made at its first task, since the
+HTTP transport's session is not made to be shared between threads.
 """
 
 from __future__ import annotations
@@ -14,31 +15,30 @@ import dataclasses
 import threading
 from collections.abc import Callable
 
-import requests
-
 from crawler.fetching.credentials import Credentials
-from crawler.fetching.fetch import fetch, make_session
-from crawler.model import Failure, FetchPolicy, Link, Page, Result
+from crawler.fetching.fetch import fetch, make_transport
+from crawler.fetching.transports.base import Transport
+from crawler.model import Capture, Failure, FetchPolicy, Link, Page, Result
 from crawler.settings import FetchSettings
 
 _settings: FetchSettings | None = None
-_local = threading.local()  # .session: this thread's Session
+_local = threading.local()  # .transport: this thread's transport
 
 
 def init_worker(settings: FetchSettings) -> None:
     """Give this worker its settings (the pool's initializer), and the thread that
-    runs it its Session, so that the first fetch does not pay for it."""
+    runs it its transport, so that the first fetch does not pay for it."""
     global _settings
     _settings = settings
-    _local.session = make_session(settings)
+    _local.transport = make_transport(settings)
 
 
-def session() -> requests.Session:
-    """This thread's Session, made the first time it asks."""
-    current = getattr(_local, "session", None)
+def transport() -> Transport:
+    """This thread's transport, made the first time it asks."""
+    current = getattr(_local, "transport", None)
     if current is None:
         assert _settings is not None, "worker not initialized"
-        current = _local.session = make_session(_settings)
+        current = _local.transport = make_transport(_settings)
     return current
 
 
@@ -50,7 +50,7 @@ def fetch_url(
     raw: bool = False,
     credentials: Credentials | None = None,
 ) -> Result:
-    """The pool's task: fetch `url` with this thread's session and the worker's settings
+    """The pool's task: fetch `url` through this thread's transport, with the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
     URL the crawl found (see `crawler.fetching.fetch`; None for a listed URL); `raw`: the
     body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
@@ -66,17 +66,23 @@ def fetch_url(
         settings = dataclasses.replace(settings, max_bytes=max_bytes)
     if raw:
         settings = dataclasses.replace(settings, raw_body=True)
-    result = fetch(session(), url, settings, policy, credentials, give_back=True)
+    if settings.archive:
+        from crawler.fetching.archiving import take
+
+        take()  # nothing left behind by a fetch that raised
+    result = fetch(transport(), url, settings, policy, credentials, give_back=True)
+    if settings.archive:  # the records of every request it sent, for the main process
+        result = result._replace(archived=take())
     if settings.links is not None and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
     return result
 
 
 def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Page:
-    """`page` with its links (`crawler.frontier.links.extract_links`), taken here,
+    """`page` with its links (`crawler.page.links.extract_links`), taken here,
     where the page is, so that the main process only decides on them. A page lxml
     cannot read goes back without: the main process tries it once more."""
-    from crawler.frontier.links import extract_links  # lxml: only a crawl that follows
+    from crawler.page.links import extract_links  # lxml: only a crawl that follows
 
     try:
         found = extract_links(page, selectors, agent)
@@ -86,8 +92,9 @@ def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Pag
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
-               tuple, str, (tuple, type(None)), float)  # fmt: skip
-_FAILURE_TYPES = (str, str, int, bool, tuple, int, str)
+               tuple, str, (tuple, type(None)), tuple, float)  # fmt: skip
+_FAILURE_TYPES = (str, str, int, bool, tuple, tuple, int, str)
+_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes)
 
 
 def _pairs(values: tuple) -> bool:
@@ -129,8 +136,17 @@ def _plain(result: object) -> bool:
             and _pairs(result.headers)
             and _pairs(result.cookies)
             and (result.links is None or _links(result.links))
+            and _captures(result.archived)
         )
-    return _pairs(result.cookies)
+    return _pairs(result.cookies) and _captures(result.archived)
+
+
+def _captures(values: tuple) -> bool:
+    return all(
+        type(value) is Capture
+        and all(type(part) is kind for part, kind in zip(value, _CAPTURE_TYPES, strict=True))
+        for value in values
+    )
 
 
 def run_task(task: Callable[..., Result], url: str, task_id: int = 0, *extra: object) -> Result:

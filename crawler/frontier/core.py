@@ -47,7 +47,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.frontier.canonical import canonical_key
 from crawler.frontier.entry import FOUND, LISTED, MAPPED, ROBOTS, SITEMAP, Entry
-from crawler.frontier.links import PageLinks
 from crawler.frontier.pagination import next_links
 from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import Answer, HostQueues
@@ -63,9 +62,9 @@ from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
 from crawler.model import Failure, FetchPolicy, Job, Link, Page, Result
+from crawler.page.links import PageLinks
 from crawler.page.resolve import resolve_link as resolve
-from crawler.urls import host_key, redact_url
-from pipelines.records import record_key
+from crawler.urls import host_key, record_key, redact_url
 
 if TYPE_CHECKING:
     from crawler.frontier.journal import Journal

@@ -10,9 +10,9 @@ fetches it. Records are text lines, fields split by tabs:
                           an admitted URL: the digests of its seen-set key and of its
                           db.txt key and its host (so a resume need not work them out
                           again), and the frontier's `Entry.to_line()`, its URL
-                          without `user:password@` (FLAG: empty; `u` + the byte offset
-                          of its URL file line when the password was removed from a
-                          listed URL, which the resume reads back from the file)
+                          without `user:password@` (FLAG: empty; `-` when one was
+                          taken out: a found link's, as `crawler.identity` takes
+                          those of listed URLs out before the frontier sees them)
     = DIGEST              a key marked seen (a redirect's URLs)
     p KEY                 the links of the page KEY (its db.txt key) were taken: the
                           lines after it, to the group's end, are its admitted links
@@ -46,7 +46,7 @@ The order of writes makes a kill at any instant harmless:
 
 The journal holds URLs without credentials and nothing of headers or cookies. It is
 flushed (to the kernel, which keeps it through a kill of the process), not
-synced page by page; `close()` syncs (see the README's cron section for power cuts).
+synced page by page; `close()` syncs (see docs/between-runs.md, Killed runs, for power cuts).
 """
 
 from __future__ import annotations
@@ -59,10 +59,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from crawler.frontier.entry import LISTED, Entry
+from crawler.frontier.entry import Entry
 from crawler.frontier.seen import digest
-from crawler.urls import redact_url
-from pipelines.records import record_key
+from crawler.urls import record_key, redact_url
 
 FORMAT = "crawl-journal 1"
 FLUSH_AT = 4096  # records kept before a flush that no page asked for
@@ -82,16 +81,9 @@ class Journal:
     """The writing side. Thread-safe: the frontier calls it under the loop's lock,
     the writer's `flush` comes from whichever thread appends to db.txt."""
 
-    def __init__(
-        self,
-        fd: int,
-        links_taken: set[str] | None = None,
-        position: Callable[[int], int | None] | None = None,
-    ) -> None:
+    def __init__(self, fd: int, links_taken: set[str] | None = None) -> None:
         """`fd`: the journal file, open for appending; `links_taken`: the keys of
-        pages whose links the journal holds though their line is not in db.txt;
-        `position(line)`: the byte offset where the URL file's line `line` starts
-        (for a listed URL whose password is not written)."""
+        pages whose links the journal holds though their line is not in db.txt."""
         self._fd = fd
         self._lock = threading.RLock()
         self._buffer: list[str] = []
@@ -99,7 +91,6 @@ class Journal:
         self._depth = 0
         self._dropped: Counter[str] = Counter()
         self.links_taken = links_taken if links_taken is not None else set()
-        self.line_start = position
         self.snapshot: Callable[[], str] | None = None  # the `b` record of each flush
         self._position: tuple[int, int] | None = None
         self.broken: OSError | None = None
@@ -112,9 +103,7 @@ class Journal:
         flag = ""
         if url != entry.url:
             entry = entry._replace(url=url)
-            listed = self.line_start is not None and entry.kind == LISTED
-            start = self.line_start(entry.line) if listed else None
-            flag = f"u{start}" if start is not None else "-"
+            flag = "-"
         key = digest_hex(digest(record_key(url)))
         self._add(f"+\t{digest_hex(seen)}\t{key}\t{host}\t{flag}\t{entry.to_line()}")
 

@@ -27,30 +27,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote_plus
 
+from crawler.frontier.follow_rule import FollowRule
 from crawler.model import Link
 
-if TYPE_CHECKING:
-    from crawler.frontier.rules import FollowRule
-
-HEADER = "header"
 OFFSET_NAMES = frozenset({"offset", "skip", "start", "from"})
 LAST_PAGE = "last-page"  # the reason a param chain ends on a page without items
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-class NextPage(NamedTuple):
-    """A rule's `next`: the Link header (`param` None), or a query parameter."""
-
-    param: str | None = None
-    step: int = 1
-    start: int = 1
-
-    @property
-    def header(self) -> bool:
-        return self.param is None
 
 
 def default_start(param: str) -> int:

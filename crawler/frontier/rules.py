@@ -35,7 +35,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from crawler.frontier.pagination import HEADER, NextPage, default_start
+from crawler.frontier.follow_rule import HEADER, FollowRule, NextPage
+from crawler.frontier.pagination import default_start
+from crawler.page.selectors import Expression, SelectorError, compile_query, is_xpath
 
 PAGINATION_CAP = 100  # pages a pagination chain may run to
 RULE_KEYS = ("links", "next", "pagination", "parse", "allow", "deny")
@@ -43,28 +45,6 @@ RULE_KEYS = ("links", "next", "pagination", "parse", "allow", "deny")
 
 class RulesError(ValueError):
     """The `[follow]` table cannot be used; the message is one line."""
-
-
-class FollowRule(NamedTuple):
-    links: str | None = None  # selector text; None: a[href] and area[href]
-    pagination: bool = False
-    parse: tuple[str, ...] = ()
-    allow: tuple[re.Pattern[str], ...] = ()
-    deny: tuple[re.Pattern[str], ...] = ()
-    jmespath: str | None = None  # links = { jmespath = ... }: URLs of a JSON page
-    next: NextPage | None = None  # the next page of an API (no links then)
-
-    @property
-    def selector(self) -> str | None:
-        """What the HTML link extraction takes for this rule: its selector, None for
-        a[href] and area[href], or "" for nothing (a JMESPath or `next` rule)."""
-        return "" if self.jmespath is not None or self.next is not None else self.links
-
-    def matches(self, url: str) -> bool:
-        """Whether `url` passes this rule's patterns (its selector is checked apart)."""
-        if any(pattern.search(url) for pattern in self.deny):
-            return False
-        return not self.allow or any(pattern.search(url) for pattern in self.allow)
 
 
 class FollowTable(NamedTuple):
@@ -152,9 +132,10 @@ def _rule(
     return FollowRule(links, pagination, parse, allow, deny, jmespath, next_page)
 
 
-def _links(value: Any, where: str) -> tuple[str | None, str | None]:
+def _links(value: Any, where: str) -> tuple[str | None, Expression | None]:
     """`links`: a CSS/XPath selector (a string, or { css = ... } / { xpath = ... }),
-    or { jmespath = ... }; (selector, jmespath), checked."""
+    parsel's dialect, as declared parsers' (`crawler.page.selectors`), or
+    { jmespath = ... }; (selector, JMESPath compiled), checked."""
     if value is None:
         return None, None
     if isinstance(value, dict):
@@ -165,16 +146,15 @@ def _links(value: Any, where: str) -> tuple[str | None, str | None]:
             raise RulesError(f"{where}: {kind} is a non-empty string")
         if kind == "jmespath":
             try:
-                compile_jmespath(text)
-            except ValueError as error:
+                return None, Expression(text)
+            except SelectorError as error:
                 raise RulesError(f"{where}: {error}") from None
-            return None, text
         value = text if kind == "css" or is_xpath(text) else f"({text})"
     if not isinstance(value, str) or not value.strip():
         raise RulesError(f"{where}: expected a CSS or XPath selector")
     try:
-        compile_selector(value)
-    except ValueError as error:
+        compile_query(value, smart_strings=True)
+    except SelectorError as error:
         raise RulesError(f"{where}: {error}") from None
     return value, None
 
@@ -202,42 +182,9 @@ def _next(value: Any, where: str) -> NextPage:
     return NextPage(param, numbers["step"], numbers["start"])
 
 
-def compile_jmespath(text: str):
-    """A compiled JMESPath; ValueError names the expression."""
-    import jmespath
-    from jmespath.exceptions import JMESPathError
-
-    try:
-        return jmespath.compile(text)
-    except JMESPathError as error:
-        reason = " ".join(str(error).split())
-        raise ValueError(f"bad JMESPath {text!r}: {reason}") from None
-
-
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
         return tuple(value)
     raise RulesError(f"{where}: expected a string or a list of strings")
-
-
-def is_xpath(selector: str) -> bool:
-    return selector.lstrip().startswith(("/", "(", "./"))
-
-
-def compile_selector(selector: str):
-    """An `lxml.etree.XPath` for a CSS or XPath selector; ValueError names the query."""
-    from lxml import etree
-
-    if is_xpath(selector):
-        try:
-            return etree.XPath(selector)
-        except etree.XPathError as error:
-            raise ValueError(f"bad XPath {selector!r}: {error}") from None
-    from cssselect import HTMLTranslator, SelectorError
-
-    try:
-        return etree.XPath(HTMLTranslator().css_to_xpath(selector))
-    except (SelectorError, etree.XPathError) as error:
-        raise ValueError(f"bad CSS selector {selector!r}: {error}") from None

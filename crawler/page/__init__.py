@@ -9,5 +9,7 @@ frontier and the parsers all read pages through it:
 - `charsets`: the WHATWG Encoding Standard's labels;
 - `media_type`: the one reader of a Content-Type;
 - `decode`: a body's text, as a browser decodes it;
-- `links`: the links of an HTML page.
+- `selectors`: the one compiler of CSS/XPath (parsel's dialect) and JMESPath;
+- `links`: the links of an HTML page;
+- `jsondoc`, `json_links`: a JSON page's value, and the links JMESPath rules select.
 """

@@ -4,9 +4,11 @@ WHATWG URL parsing (ada-url, the parser Node.js uses): HTML links and `<base>`,
 `url = true` fields, links returned by parsers and plugins, JSON links, `Link`
 headers, sitemap `<loc>`s, robots.txt `Sitemap:` lines and redirect `Location`s.
 
-- `resolve(base, href)`: the absolute URL a browser builds (fragment kept), or None
-  when a browser rejects it (`http://192.168.0.257`, `http://a b/`). The href is
-  first stripped of C0 controls and spaces at both ends, as the standard says.
+- `resolve(base, href, encoding="utf-8")`: the absolute URL a browser builds
+  (fragment kept), or None when a browser rejects it (`http://192.168.0.257`,
+  `http://a b/`). The href is first stripped of C0 controls and spaces at both
+  ends, as the standard says; on a page that is not in UTF-8, the query is
+  percent-encoded in the page's encoding (`query_encoding`).
 - `document_base(url, declared)`: a page's base: its first `<base href>` resolved
   against the page's final URL when that gives http(s), else the final URL.
 - `LinkResolver(base, encoding)`: what the frontier is handed for a found link: the
@@ -26,13 +28,19 @@ _C0_AND_SPACE = "".join(map(chr, range(0x21)))  # what WHATWG strips from both e
 _HTTP = ("http:", "https:")
 
 
-def resolve(base: str, href: str) -> str | None:
+def resolve(base: str, href: str, encoding: str = "utf-8") -> str | None:
     """`href` resolved against `base` as a browser resolves it, fragment kept; None
-    when a browser rejects the result (an invalid host, an unparsable base)."""
+    when a browser rejects the result (an invalid host, an unparsable base). On a
+    page in another `encoding` than UTF-8, an http(s) URL's query is encoded in it."""
+    href = href.strip(_C0_AND_SPACE)
     try:
-        return join_url(base, href.strip(_C0_AND_SPACE))
+        url = join_url(base, href)
     except ValueError:
         return None
+    if encoding != "utf-8" and not href.isascii() and url.startswith(_HTTP):
+        url, mark, fragment = url.partition("#")
+        url = encode_query(url, href, encoding) + mark + fragment
+    return url
 
 
 def without_fragment(url: str) -> str:

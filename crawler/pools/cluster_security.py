@@ -49,5 +49,5 @@ def secrets_refusal(address: str) -> str | None:
     return (
         f"--scheduler {address}: this run sends headers, cookies or passwords, and "
         f"{protocol}:// carries them in clear to a scheduler on which anyone who reaches "
-        "it can run code; use tls:// with Dask's TLS configuration (README: Logging in)"
+        "it can run code; use tls:// with Dask's TLS configuration (docs/logging-in.md)"
     )

@@ -23,10 +23,11 @@ The order of decisions:
    writes) is refused too.
 
 The runner then writes `run:<ID> start` or `run:<ID> resume` (`Plan.event`), lets
-the journal see every append to db.txt first (`Plan.writer`), reads the URL file
-through `Plan.jobs`, gives the run's counters to `Plan.restore`, and ends with
-`Plan.finish`: a run that ended (its end line written, not `interrupted`) leaves
-no state behind.
+the journal see every append to db.txt first (`Plan.writer`), passes the URL
+file's lines, as its one reader gives them (`crawler.urlfile.UrlFile`), through
+`Plan.jobs` on their way to `crawler.identity` and the loop, gives the run's
+counters to `Plan.restore`, and ends with `Plan.finish`: a run that ended (its end
+line written, not `interrupted`) leaves no state behind.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from crawler.frontier import Frontier
 from crawler.frontier.journal import Journal
@@ -45,9 +46,9 @@ from crawler.model import BadLine, Job
 from crawler.report import Stats
 from crawler.resume import state
 from crawler.resume.finished import Done, find_start, last_run, read_done
+from crawler.resume.origins import KnownOrigins
 from crawler.resume.replay import replay
-from crawler.resume.urlfile import KnownOrigins, TrackedLines, reread_job, reread_url
-from crawler.urlfile import read_jobs, read_lines
+from crawler.urlfile import FIRST_LINE, Place, UrlFile
 from pipelines.writer import OutputError, Writer
 
 START, RESUME = "start", "resume"
@@ -72,10 +73,10 @@ class Plan:
     def writer(self, writer: Writer) -> Writer:
         return writer
 
-    def jobs(
-        self, urls: BinaryIO, parsers: tuple[str, ...], known: Collection[str]
-    ) -> Iterator[Job | BadLine]:
-        return read_jobs(read_lines(urls), parsers, known)
+    def jobs(self, url_file: UrlFile) -> Iterator[Job | BadLine]:
+        """Every job of the URL file: nothing of it was handled before."""
+        for listed in url_file.read():
+            yield listed.item
 
     def restore(self, stats: Stats) -> None:
         pass
@@ -92,58 +93,49 @@ class KeptPlan(Plan):
         run_id: str,
         directory: Path,
         journal: Journal,
-        lines: TrackedLines,
+        read_from: Place,
         started_at: float,
         done: Done | None = None,
         counters: str = "",
-        identity_lines: list[tuple[int, int]] | None = None,
-        url_file: Path | None = None,
+        identity_lines: list[Place] | None = None,
     ) -> None:
         super().__init__(run_id)
         self.event = START if done is None else RESUME
         self.directory = directory
         self.journal = journal
-        self.lines = lines
+        self.read_from = read_from  # the URL file's first line the killed run had not handled
         self.started_at = started_at
         self.done = done
         self.bad_lines = done.bad_lines if done is not None else set()  # answered already
         self.counters = counters
         self.identity_lines = identity_lines or []
-        self.url_file = url_file
 
     def writer(self, writer: Writer) -> Writer:
         return JournaledWriter(writer, self.journal)  # type: ignore[return-value]
 
-    def jobs(
-        self, urls: BinaryIO, parsers: tuple[str, ...], known: Collection[str]
-    ) -> Iterator[Job | BadLine]:
+    def jobs(self, url_file: UrlFile) -> Iterator[Job | BadLine]:
         """The URL file's jobs from where the killed run had handled it; after each
-        one is taken, the journal learns how far the file is handled."""
-        answered, journal, lines = self.bad_lines, self.journal, self.lines
-        known_origins = KnownOrigins()
-        yield from self._identity_jobs(known_origins, parsers, known)
-        for item in read_jobs(lines.read(urls), parsers, known):
-            if isinstance(item, Job) and known_origins.first(item.url):
-                journal.identity_line(lines.start, lines.number)
-            if not (isinstance(item, BadLine) and item.line in answered):
-                yield item  # the loop comes back for the next one once this is taken
-            journal.position(lines.end, lines.number)
-        journal.position(lines.end, lines.number)
+        one is taken, the journal learns how far the file is handled.
 
-    def _identity_jobs(
-        self, known_origins: KnownOrigins, parsers: tuple[str, ...], known: Collection[str]
-    ) -> Iterator[Job]:
-        """The URL file lines before where it was handled that are the first of their
-        origin (or the first there with a password), read again and given once more:
-        who the crawl is on a site is learnt from them (`crawler.identity`), and the
+        First come the lines before that point that are the first of their origin
+        (or the first there with a password), asked of the reader again: who the
+        crawl is on a site is learnt from them (`crawler.identity`), and the
         frontier has them already, so they add nothing to fetch."""
-        for offset, number in self.identity_lines:
-            if number > self.lines.number or number in self.bad_lines:
-                continue  # read in turn anyway / answered already
-            job = reread_job(self.url_file, offset, number, parsers, known)
+        answered, journal = self.bad_lines, self.journal
+        known_origins = KnownOrigins()
+        before = self.read_from.number  # later lines are read in turn anyway
+        again = [at for at in self.identity_lines if at.number < before]
+        again = [at for at in again if at.number not in answered]  # refused (a tcp:// cluster)
+        for job in url_file.read_at(again):
             if isinstance(job, Job):
                 known_origins.first(job.url)
                 yield job
+        for item, start, end in url_file.read(self.read_from):
+            if isinstance(item, Job) and known_origins.first(item.url):
+                journal.identity_line(start, item.line)
+            if not (isinstance(item, BadLine) and item.line in answered):
+                yield item  # the loop comes back for the next one once this is taken
+            journal.position(end, item.line)
 
     def restore(self, stats: Stats) -> None:
         """The run's counters so far into `stats` (the frontier's are in already)."""
@@ -212,7 +204,7 @@ def _restore_counters(stats: Stats, record: str) -> float:
     return so_far
 
 
-def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> Plan:
+def plan_run(settings: Any, url_file: UrlFile, frontier: Frontier) -> Plan:
     """How this run starts (see the module docstring); the frontier is rebuilt when
     the run is continued. Raises ResumeError."""
     output: Path = settings.output
@@ -223,7 +215,7 @@ def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> 
             state.remove(directory)
         return Plan()
     fingerprint = {
-        "urls": state.url_file_identity(source, urls),
+        "urls": state.url_file_identity(url_file.source, url_file.stream),
         "options": state.options_fingerprint(frontier, settings),
     }
     try:
@@ -232,7 +224,7 @@ def plan_run(settings: Any, urls: BinaryIO, source: str, frontier: Frontier) -> 
         raise ResumeError(f"cannot read {output}: {error.strerror}") from None
     if last is None or last.finished:
         return _new_run(output, directory, fingerprint, frontier)
-    return _continue(last.run, output, directory, fingerprint, urls, source, frontier)
+    return _continue(last.run, output, directory, fingerprint, frontier)
 
 
 def _new_run(
@@ -248,9 +240,8 @@ def _new_run(
         fd = state.create(directory, header)
     except OSError as error:
         raise ResumeError(f"cannot write the resume state {directory}: {error.strerror}") from None
-    lines = TrackedLines()
-    frontier.journal = journal = Journal(fd, position=lines.start_of)
-    return KeptPlan(run_id, directory, journal, lines, header.started_at)
+    frontier.journal = journal = Journal(fd)
+    return KeptPlan(run_id, directory, journal, FIRST_LINE, header.started_at)
 
 
 def _continue(
@@ -258,8 +249,6 @@ def _continue(
     output: Path,
     directory: Path,
     fingerprint: dict[str, Any],
-    urls: BinaryIO,
-    source: str,
     frontier: Frontier,
 ) -> KeptPlan:
     cannot = f"cannot resume run {run} of {output}"
@@ -285,14 +274,7 @@ def _continue(
         if start is None:
             raise ResumeError(f"{cannot}: its start line is not in the file; {advice}")
         done = read_done(output, run, start)
-        url_file = Path(header.fingerprint["urls"]["path"])
-        replayed = replay(
-            directory / state.JOURNAL,
-            frontier,
-            done.keys,
-            lambda offset: reread_url(url_file, offset),
-            time.monotonic(),
-        )
+        replayed = replay(directory / state.JOURNAL, frontier, done.keys, time.monotonic())
     except OSError as error:
         raise ResumeError(f"{cannot}: {error.filename or output}: {error.strerror}") from None
     except (ValueError, IndexError, KeyError, TypeError):  # a record no crawl writes
@@ -304,9 +286,9 @@ def _continue(
         fd = state.reopen(directory, replayed.end)
     except OSError as error:
         raise ResumeError(f"{cannot}: cannot write its state: {error.strerror}") from None
-    lines = TrackedLines(replayed.offset, replayed.number)
-    journal = Journal(fd, replayed.links_taken, lines.start_of)
+    journal = Journal(fd, replayed.links_taken)
     frontier.journal = journal
     frontier.ask_sitemaps(time.monotonic())  # journaled: what it takes in is admitted
-    return KeptPlan(run, directory, journal, lines, header.started_at, done, replayed.counters,
-                    replayed.identity_lines, url_file)  # fmt: skip
+    read_from = Place(replayed.offset, replayed.number + 1)  # the line after the last handled
+    return KeptPlan(run, directory, journal, read_from, header.started_at, done, replayed.counters,
+                    replayed.identity_lines)  # fmt: skip

@@ -5,15 +5,14 @@ for `--resume`: the one place that reads the journal's records back into a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from crawler.frontier.core import Frontier
-from crawler.frontier.entry import Entry
 from crawler.frontier.journal import committed_groups, digest_pair
 from crawler.frontier.robots import interpret_again
 from crawler.frontier.seen import SeenUrls, digest
+from crawler.urlfile import Place
 
 
 class Replayed(NamedTuple):
@@ -23,7 +22,7 @@ class Replayed(NamedTuple):
     number: int  # ...and this line
     counters: str  # the last `b` record
     links_taken: set[str]  # pages whose links are in, whose line is not
-    identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
+    identity_lines: list[Place]  # the URL file lines of the `k` records
     admitted_done: int  # admitted URLs that have their line in db.txt
     end: int  # the byte offset just past the last commit
 
@@ -32,32 +31,27 @@ def replay(
     path: Path,
     frontier: Frontier,
     done: SeenUrls,
-    reread: Callable[[int], str | None],
     now: float,
 ) -> Replayed:
     """Rebuild `frontier` from the journal at `path`: every admitted URL seen again,
     those without a key in `done` (the db.txt keys of the run's lines) queued again
-    in the order they came, the links not followed counted again. `reread(offset)`:
-    the URL at that byte offset of the URL file (a listed URL whose password the
-    journal does not hold), None if it cannot be read."""
+    in the order they came, the links not followed counted again. No URL comes
+    back with a password: the journal holds none (`crawler.identity` learns those
+    of listed URLs again from their lines, `crawler.resume.KeptPlan.jobs`)."""
     offset = number = admitted_done = end = 0
     counters = ""
     if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
         frontier.seen = SeenUrls(path.stat().st_size // 120)
     links_taken: set[str] = set()
-    identity_lines: list[tuple[int, int]] = []
+    identity_lines: list[Place] = []
     for committed, records in committed_groups(path):
         end = committed
         for record in records:
             mark, _, rest = record.partition("\t")
             if mark == "+":
-                seen, key, host, flag, line = rest.split("\t", 4)
+                seen, key, host, _flag, line = rest.split("\t", 4)
                 finished = done.has_digest(digest_pair(key))
                 admitted_done += finished
-                if flag.startswith("u") and not finished:
-                    url = reread(int(flag[1:]))
-                    if url is not None:
-                        line = Entry.from_line(line)._replace(url=url).to_line()
                 kind = line[: line.index("\t")]
                 frontier.readmit(digest_pair(seen), host, kind, line, not finished, now)
             elif mark == "=":
@@ -79,5 +73,5 @@ def replay(
                 counters = rest
             elif mark == "k":
                 at, line_number = rest.split("\t")
-                identity_lines.append((int(at), int(line_number)))
+                identity_lines.append(Place(int(at), int(line_number)))
     return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)

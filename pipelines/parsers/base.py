@@ -17,6 +17,11 @@ from pipelines.parsers.page import ParserPage
 BUILT_IN = "built-in"
 
 
+class DeclarationError(ValueError):
+    """A `[parsers.NAME]` table that cannot be used; the message is one line naming
+    the parser, the field and the selector."""
+
+
 class ParseFailure(Exception):
     """An expected failure of a parser on a page (not a text page, a parser that
     cannot run): its message is the reason as written, without the exception's type."""

@@ -40,93 +40,26 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jmespath.exceptions import JMESPathError
-from jmespath.visitor import TreeInterpreter
-
-from pipelines.parsers.base import ParseFailure
+from crawler.page.jsondoc import NotJSON
+from crawler.page.selectors import Expression, Query, SelectorError, texts
+from pipelines.parsers.base import DeclarationError
 from pipelines.parsers.field_text import text_values
-from pipelines.parsers.jsondoc import NotJSON
 
 if TYPE_CHECKING:
     from pipelines.parsers.page import ParserPage
-    from pipelines.parsers.selectors import Query
 
 
-class Expression:
-    """A compiled JMESPath expression; `where` names it in an error. Compiled when the
-    config loads, where an unknown function is an error too (JMESPath says so only
-    when a search reaches the call). A search that fails on a page's data (a
-    function given a value of the wrong type) is that page's error line, naming
-    the expression."""
-
-    def __init__(self, where: str, source: object) -> None:
-        import jmespath
-
-        from pipelines.parsers.selectors import DeclarationError
-
-        if not isinstance(source, str) or not source.strip():
-            raise DeclarationError(f"{where}: jmespath is a non-empty string, not {source!r}")
-        try:
-            self._compiled = jmespath.compile(source)
-        except JMESPathError as error:
-            raise DeclarationError(f"{where}: bad JMESPath {source!r}: {_said(error)}") from None
-        unknown = unknown_function(self._compiled.parsed)
-        if unknown is not None:
-            raise DeclarationError(
-                f"{where}: bad JMESPath {source!r}: Unknown function: {unknown}()"
-            )
-        self.source = source
-        self._keys = field_chain(self._compiled.parsed)
-        self._interpreter = TreeInterpreter()  # one a query: jmespath makes one a search
-
-    def search(self, value: Any) -> Any:
-        """JMESPath's result on `value`. A chain of names (`rank`, `data.next`), the
-        most common query, is walked directly: JMESPath's own interpreter costs some
-        microseconds a call, and a field is asked once an item."""
-        keys = self._keys
-        if keys is not None:
-            for key in keys:
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(key)
-            return value
-        try:
-            return self._interpreter.visit(self._compiled.parsed, value)
-        except JMESPathError as error:
-            raise ParseFailure(f"JMESPath {self.source!r}: {_said(error)}") from None
-
-
-def _said(error: Exception) -> str:
-    return " ".join(str(error).split())
-
-
-def field_chain(tree: dict[str, Any]) -> tuple[str, ...] | None:
-    """The names of a query that only names fields (`a`, `a.b.c`), else None."""
-    if tree.get("type") == "field":
-        return (tree["value"],)
-    if tree.get("type") == "subexpression":
-        keys: list[str] = []
-        for child in tree.get("children", ()):
-            chain = field_chain(child)
-            if chain is None:
-                return None
-            keys.extend(chain)
-        return tuple(keys)
-    return None
-
-
-def unknown_function(tree: dict[str, Any]) -> str | None:
-    """The first function a parsed JMESPath calls that JMESPath does not have."""
-    from jmespath.functions import Functions
-
-    known = Functions.FUNCTION_TABLE
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if node.get("type") == "function_expression" and node.get("value") not in known:
-            return str(node.get("value"))
-        stack.extend(child for child in node.get("children", ()) if isinstance(child, dict))
-    return None
+def compile_expression(where: str, source: object) -> Expression:
+    """A field's or an item's JMESPath, compiled when the config loads; an error
+    names it. A search that fails on a page's data (a function given a value of
+    the wrong type) raises SearchFailure: that page's error line, naming the
+    expression."""
+    if not isinstance(source, str) or not source.strip():
+        raise DeclarationError(f"{where}: jmespath is a non-empty string, not {source!r}")
+    try:
+        return Expression(source)
+    except SelectorError as error:
+        raise DeclarationError(f"{where}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -146,8 +79,6 @@ class JsonQuery:
         """The result on `node`, or, chained, on each JSON text under it, in order."""
         if self.chain is None:
             return [self.expression.search(node)]
-        from pipelines.parsers.selectors import texts
-
         results = []
         for text in texts(self.chain(node)):
             try:

@@ -10,7 +10,8 @@
     page.selector     a parsel Selector: over lxml's HTML tree (.css(), .xpath()), or,
                       for a JSON page, over its value (.jmespath())
     page.soup()       a BeautifulSoup tree over lxml, built on the first call
-    page.urljoin(u)   `u` made absolute against the page (its <base href>, if any)
+    page.base_url     what its links are relative to: its first <base href>, if any
+    page.urljoin(u)   `u` resolved against `base_url` as a browser resolves a link
 
 The selector and the JSON value are built on first use and shared by every parser
 the page is given to, so a page asked for three declared parsers is parsed by lxml
@@ -24,11 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
 
 from crawler.model import Page
+from crawler.page import media_type
+from crawler.page.jsondoc import NotJSON, load
 from crawler.urls import redact_url
-from pipelines.parsers.jsondoc import NotJSON, is_json_type, load, media_type
 
 if TYPE_CHECKING:
     import parsel
@@ -93,7 +94,8 @@ class ParserPage:
         self.content_type = page.content_type
         self.headers = Headers(page.headers)
         self.text: str = page.text
-        self.media_type = media_type(page.content_type)
+        self.encoding = page.encoding  # a link's query is encoded in it, as a browser does
+        self.media_type = media_type.essence(page.content_type)
         self._selector: parsel.Selector | None = None
         self._soup: Any = None
         self._base: str | None = None
@@ -106,7 +108,7 @@ class ParserPage:
     def is_json(self) -> bool:
         """JSON by its Content-Type; with none, when its text parses as JSON."""
         if self.media_type:
-            return is_json_type(self.media_type)
+            return media_type.is_json(self.media_type)
         self._read_json()
         return self._json_error is None
 
@@ -162,17 +164,37 @@ class ParserPage:
 
     @property
     def base_url(self) -> str:
-        """What relative links on the page are relative to: its `<base href>`, made
-        absolute against where the page was served from (credentials removed)."""
+        """What relative links on the page are relative to, by the rule found links
+        follow (`crawler.page.resolve.document_base`): the page's first `<base href>`,
+        resolved against where the page was served from (credentials removed) when
+        that gives an http(s) URL, else where the page was served from."""
         if self._base is None:
             served = redact_url(self.final_url)
-            html = self.text and not self.is_json
-            base = self.selector.root.xpath("string(//head/base/@href)") if html else ""
-            self._base = urljoin(served, base.strip()) if base else served
+            declared = None
+            if self.text and not self.is_json:
+                found = self.selector.root.xpath("(//base[@href])[1]/@href")
+                declared = str(found[0]) if found else None
+            from crawler.page.resolve import document_base  # ada-url: a run imports it
+
+            self._base = document_base(served, declared)
         return self._base
 
     def urljoin(self, link: str) -> str:
-        return urljoin(self.base_url, link.strip())
+        """`link` resolved against `base_url` as a browser resolves it (WHATWG, the
+        query in the page's encoding, the fragment kept), or `link` trimmed when a
+        browser rejects it (`http://192.168.0.257`)."""
+        from crawler.page.resolve import resolve
+
+        resolved = resolve(self.base_url, link, self.encoding)
+        return link.strip() if resolved is None else resolved
+
+    def link(self, link: str) -> str:
+        """`link` as a link the page gives the follow rules: resolved exactly as a
+        found link is (`crawler.page.resolve.LinkResolver`: no fragment; one a
+        browser rejects, or of another scheme, as written, so it is skipped)."""
+        from crawler.page.resolve import LinkResolver
+
+        return LinkResolver(self.base_url, self.encoding)(link)
 
     def __repr__(self) -> str:
         return f"<ParserPage {self.url} {self.status} {len(self.text)} chars>"

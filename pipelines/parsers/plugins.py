@@ -8,8 +8,8 @@ A distribution adds a parser by declaring, in its pyproject.toml,
 `parse(page)` gets a `ParserPage` (`url`, `final_url`, `status`, `headers`, `text`,
 `selector`, `soup()`, `urljoin()`) and returns the page's records: an iterable of
 dicts (a generator will do; one dict alone is one record; None is none), or a pair
-`(records, links)` when it also finds links for the follow rules (relative links
-are made absolute against the page).
+`(records, links)` when it also finds links for the follow rules (each resolved
+against the page exactly as a link found in it is: `ParserPage.link`).
 
 Every plugin of the group is imported once, at start-up. One that fails to import
 (or is not callable) stays in the registry with the reason, so that start-up can
@@ -90,5 +90,5 @@ def read_result(result: Any, page: ParserPage) -> Output:
     for link in links or ():
         if not isinstance(link, str):
             raise TypeError(f"a link is a str, not a {type(link).__name__}")
-        absolute.append(page.urljoin(link))
+        absolute.append(page.link(link))
     return Output(records, absolute)

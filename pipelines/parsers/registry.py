@@ -26,16 +26,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 from crawler.model import Page
-from pipelines.parsers.base import BUILT_IN, Output, ParseFailure, Parser
+from crawler.page.jsondoc import NotJSON
+from crawler.page.selectors import SearchFailure
+from pipelines.parsers.base import BUILT_IN, DeclarationError, Output, ParseFailure, Parser
 from pipelines.parsers.board import NoEntries, parse_board
-from pipelines.parsers.jsondoc import NotJSON
 from pipelines.parsers.page import ParserPage
 from pipelines.parsers.plugins import one_line
 from pipelines.records import RESERVED_KINDS, error_line, is_kind, record_lines
 
 MAX_REASON = 500  # characters of an exception's message kept in an error: line
 # Failures a parser expects: their message is the reason, without the exception's type.
-EXPECTED = (ParseFailure, NoEntries, NotJSON)
+EXPECTED = (ParseFailure, NoEntries, NotJSON, SearchFailure)
 
 
 class RegistryError(ValueError):
@@ -236,7 +237,7 @@ def _declared(tables: object, config: Path | str | None) -> list[Parser]:
     where = _where(config)
     if not isinstance(tables, Mapping):
         raise RegistryError(f"{where}: parsers is a table of [parsers.NAME] tables")
-    from pipelines.parsers.selectors import DeclarationError, declared
+    from pipelines.parsers.selectors import declared
 
     compiled = []
     for name, table in tables.items():

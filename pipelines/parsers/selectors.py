@@ -11,7 +11,8 @@
     price  = { xpath = "./span[@class='price']/text()", re = '[\\d.]+' }
 
 A selector is CSS (parsel's, with `::text` and `::attr(NAME)`), or XPath when it
-starts with `/`, `(` or `./` (or is given as `xpath = ...`). Within an item, a field
+starts with `/`, `(` or `./` (or is given as `xpath = ...`): the dialect of follow
+rules too, compiled by `crawler.page.selectors`. Within an item, a field
 is looked for inside the item (an XPath field should start with `./` for that).
 
 A field's value, in this order:
@@ -54,115 +55,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lxml import etree, html
-from parsel import css2xpath
+from lxml import etree
 
-from pipelines.parsers.base import Output, Parser
+from crawler.page.selectors import Query, SelectorError, compile_query, is_xpath, probe, texts
+from pipelines.parsers.base import DeclarationError, Output, Parser
 from pipelines.parsers.field_text import text_values
-from pipelines.parsers.json_fields import Expression, JsonField, JsonQuery
+from pipelines.parsers.json_fields import JsonField, JsonQuery, compile_expression
 from pipelines.parsers.page import ParserPage
 
 FIELD_KEYS = ("css", "xpath", "jmespath", "required", "all", "url", "re", "join")
 PARSER_KEYS = ("item", "fields", "type")
 TYPES = ("html", "json")
-# parsel's own: `re:test(...)` and the EXSLT sets, in XPath as in Selector.xpath.
-NAMESPACES = {"re": "http://exslt.org/regular-expressions", "set": "http://exslt.org/sets"}
-_PROBE = html.fromstring("<html><head></head><body><p>probe</p></body></html>")
-_STRING = etree.XPath("string()", smart_strings=False)
-UNION_WORK = 1_000_000  # node comparisons libxml2 may make to merge a union (~1 ms)
 
 
-class DeclarationError(ValueError):
-    """A `[parsers.NAME]` table that cannot be used; the message is one line naming
-    the parser, the field and the selector."""
-
-
-def is_xpath(selector: str) -> bool:
-    return selector.startswith(("/", "(", "./"))
-
-
-@dataclass(frozen=True)
-class Query:
-    """A selector as written, its compiled XPath, and, for a union (a CSS group `a, b`
-    or an XPath `A | B`), each member compiled on its own.
-
-    libxml2 merges a union in time |A| x |B| (each node of B is looked for in A), so
-    the members are evaluated first: when at most one matches, that is the result;
-    when merging them costs less than `UNION_WORK` comparisons, the union is
-    evaluated whole (page order, no duplicates); otherwise, on a page crafted with
-    tens of thousands of matches, they are taken member by member (elements once)."""
-
-    source: str
-    xpath: etree.XPath
-    members: tuple[etree.XPath, ...] = ()
-
-    def __call__(self, node: Any) -> Any:
-        if not self.members:
-            return self.xpath(node)
-        found = [result for member in self.members if (result := member(node))]
-        if len(found) <= 1:
-            return found[0] if found else []
-        work, before = 0, 0
-        for result in found:
-            work += before * len(result)
-            before += len(result)
-        if work <= UNION_WORK:
-            return self.xpath(node)
-        seen: set[Any] = set()
-        merged = []
-        for result in found:
-            for match in result:
-                if isinstance(match, str):
-                    merged.append(match)
-                elif match not in seen:
-                    seen.add(match)
-                    merged.append(match)
-        return merged
-
-
-def union_members(xpath: str) -> list[str]:
-    """The members of a union at the top of an XPath (`A | B` -> [A, B]); [xpath]
-    when there is none (a `|` inside brackets, parentheses or quotes is not one)."""
-    members, depth, quote, start = [], 0, "", 0
-    for at, char in enumerate(xpath):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            members.append(xpath[start:at])
-            start = at + 1
-    members.append(xpath[start:])
-    return [member.strip() for member in members]
-
-
-def compile_query(where: str, selector: object, kind: str | None = None) -> Query:
+def query(where: str, selector: object, kind: str | None = None) -> Query:
     """`selector` (CSS, or XPath by its first characters or by `kind`) compiled;
     `where` names it in an error ("parser 'quote', field 'author'")."""
     if not isinstance(selector, str) or not selector.strip():
         raise DeclarationError(f"{where}: a selector is a non-empty string, not {selector!r}")
-    kind = kind or ("xpath" if is_xpath(selector) else "css")
     try:
-        text = css2xpath(selector) if kind == "css" else selector
-        query = etree.XPath(text, namespaces=NAMESPACES, smart_strings=False)
-        query(_PROBE)  # unknown functions and prefixes show only when evaluated
-        members = union_members(text)
-        parts = tuple(
-            etree.XPath(member, namespaces=NAMESPACES, smart_strings=False)
-            for member in (members if len(members) > 1 else ())
-        )
-    except Exception as error:  # noqa: BLE001 - cssselect, lxml: any failure is the selector's
-        name = "CSS selector" if kind == "css" else "XPath"
-        raise DeclarationError(f"{where}: bad {name} {selector!r}: {_one_line(error)}") from None
-    return Query(selector, query, parts)
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+        return compile_query(selector, kind)
+    except SelectorError as error:
+        raise DeclarationError(f"{where}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -194,24 +108,12 @@ class Field:
         return found[0] if found else ""
 
 
-def texts(result: Any) -> list[str]:
-    """An XPath result as strings: text and attributes as they are, an element as
-    its string value (all the text inside it), a number or a truth value spelled out."""
-    if isinstance(result, list):
-        return [node if isinstance(node, str) else _STRING(node) for node in result]
-    if isinstance(result, bool):
-        return ["true" if result else "false"]
-    if isinstance(result, float):
-        return [str(int(result)) if result.is_integer() else repr(result)]
-    return [str(result)]
-
-
 def compile_field(parser: str, name: object, spec: object) -> Field | JsonField:
     where = f"parser {parser!r}, field {name!r}"
     if not isinstance(name, str) or not name:
         raise DeclarationError(f"parser {parser!r}: a field name is a non-empty string")
     if isinstance(spec, str):
-        return Field(name, compile_query(where, spec))
+        return Field(name, query(where, spec))
     if not isinstance(spec, Mapping):
         raise DeclarationError(
             f'{where}: a field is a selector or a table such as {{ css = "..." }}, not {spec!r}'
@@ -221,7 +123,7 @@ def compile_field(parser: str, name: object, spec: object) -> Field | JsonField:
         raise DeclarationError(
             f"{where}: unknown key {unknown[0]!r} (known: {', '.join(FIELD_KEYS)})"
         )
-    query = compile_selection(where, spec)
+    selection = compile_selection(where, spec)
     flags = {}
     for key in ("required", "all", "url"):
         value = spec.get(key, False)
@@ -240,10 +142,10 @@ def compile_field(parser: str, name: object, spec: object) -> Field | JsonField:
         except re.error as error:
             raise DeclarationError(f"{where}: bad re {spec['re']!r}: {error}") from None
     join = spec.get("join")
-    kind = JsonField if isinstance(query, JsonQuery) else Field
+    kind = JsonField if isinstance(selection, JsonQuery) else Field
     return kind(
         name,
-        query,  # type: ignore[arg-type]
+        selection,  # type: ignore[arg-type]
         required=flags["required"],
         all=flags["all"] or join is not None,
         url=flags["url"],
@@ -259,11 +161,11 @@ def compile_selection(where: str, spec: Mapping[str, Any]) -> Query | JsonQuery:
         raise DeclarationError(
             f"{where}: give exactly one of css or xpath, or jmespath, or both chained"
         )
-    chain = compile_query(where, spec[given[0]], given[0]) if given else None
+    chain = query(where, spec[given[0]], given[0]) if given else None
     if "jmespath" not in spec:
         assert chain is not None
         return chain
-    return JsonQuery(Expression(where, spec["jmespath"]), chain)
+    return JsonQuery(compile_expression(where, spec["jmespath"]), chain)
 
 
 def reads(query: Query | JsonQuery) -> str:
@@ -373,9 +275,9 @@ def compile_item(name: str, spec: object) -> Query | JsonQuery:
         if isinstance(item, JsonQuery):
             return item
     else:
-        item = compile_query(where, spec)
+        item = query(where, spec)
     text = not is_xpath(item.source) and re.search(r"::(text|attr)\b", item.source)
-    if text or not isinstance(item(_PROBE), list):
+    if text or not isinstance(item(probe()), list):
         raise DeclarationError(f"{where}: {item.source!r} does not select elements")
     return item
 
@@ -445,8 +347,8 @@ def _source(
 
 
 def _spelled(field: Field | JsonField) -> str:
-    query = field.query
-    chain = query.chain if isinstance(query, JsonQuery) else query
+    selection = field.query
+    chain = selection.chain if isinstance(selection, JsonQuery) else selection
     return repr(chain.source) if chain is not None else "jmespath"
 
 

@@ -1,10 +1,10 @@
-"""JSON text: whether a page is JSON, and its value, whatever a server sends. Pure.
+"""JSON text: its value, whatever a server sends. Pure.
 
 - A page is JSON when its Content-Type's media type is `application/json`,
   `text/json` or ends in `+json` (`application/ld+json`, `application/vnd.api+json`);
-  with no Content-Type at all, when its text parses as JSON (`is_json_type`, and
-  `ParserPage.is_json` for the sniff). Any other Content-Type is not JSON, whatever
-  the text holds.
+  with no Content-Type at all, when its text parses as JSON (`media_type.is_json`,
+  and `ParserPage.is_json` for the sniff). Any other Content-Type is not JSON,
+  whatever the text holds.
 - `load(text)` is the value, or raises `NotJSON`, whose message is one line a person
   can act on, in this order of checks:
   1. a byte-order mark at the start is passed over (the decoder keeps it);
@@ -32,7 +32,6 @@ import re
 from typing import Any
 
 MAX_DEPTH = 512  # far past real documents, far below the recursion limit (1000)
-JSON_TYPES = ("application/json", "text/json")
 _OPENS = re.compile(r"[ \t\n\r]*[\[{]")  # JSON's white space, then an array or object
 _NOT_MARKS = bytes(byte for byte in range(256) if byte not in b'"[]{}')
 _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # read as signed bytes: +1, -1
@@ -40,17 +39,6 @@ _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # read as signed bytes: 
 
 class NotJSON(ValueError):
     """Text that is not JSON; the message is the reason as written (`not JSON (...)`)."""
-
-
-def media_type(content_type: str) -> str:
-    """`text/html; charset=utf-8` -> `text/html`."""
-    return content_type.split(";", 1)[0].strip().lower()
-
-
-def is_json_type(content_type: str) -> bool:
-    """Whether a Content-Type says JSON (`application/json`, `text/json`, `*/*+json`)."""
-    media = media_type(content_type)
-    return media in JSON_TYPES or media.endswith("+json")
 
 
 def nesting(text: str, limit: int = MAX_DEPTH) -> int:

@@ -26,7 +26,7 @@ In this order:
 
 The extraction runs in the fetch worker, where the page is
 (`crawler.fetching.worker.with_links`), and in the main process only for a page
-the worker sent back without its links (see README, What following costs).
+the worker sent back without its links (see docs/speed.md, What following costs).
 """
 
 from __future__ import annotations
@@ -36,12 +36,11 @@ import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from crawler.frontier.rules import compile_selector
 from crawler.model import Link, Page
 from crawler.page import media_type
 from crawler.page.resolve import LinkResolver, document_base
+from crawler.page.selectors import compile_query
 
-HTML_TYPES = media_type.HTML_TYPES
 _SNIFF = re.compile(
     r"\s*(?:<!--|<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b"
     r"|body|br|p)[\s>])",
@@ -62,9 +61,8 @@ NO_LINKS = PageLinks(None, [])
 def is_html(page: Page) -> bool:
     if page.text is None:
         return False
-    media = media_type.essence(page.content_type)
-    if media:
-        return media in HTML_TYPES
+    if media_type.essence(page.content_type):
+        return media_type.is_html(page.content_type)
     return _SNIFF.match(page.text[:1024]) is not None
 
 
@@ -91,7 +89,9 @@ class _PerThread(threading.local):
     def selector(self, text: str):
         compiled = self.selectors.get(text)
         if compiled is None:
-            compiled = self.selectors[text] = compile_selector(text)
+            query = compile_query(text, smart_strings=True)
+            # A query that is no union is its XPath: one call less a page.
+            compiled = self.selectors[text] = query if query.members else query.xpath
         return compiled
 
 

@@ -1,0 +1,40 @@
+"""`--warc`, `--warc-max-size` and `--replay` on the command line: bad input is one
+line and exit 2 before anything is fetched; `crawl --help` lists them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_crawl, write_urls
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["--warc", "{tmp}/file.txt/arc"], "crawl: cannot write --warc {tmp}/file.txt/arc: "),
+        (["--replay", "{tmp}/none-*.warc.gz"], "crawl: --replay {tmp}/none-*.warc.gz: no WARC"),
+        (["--replay", "{tmp}"], "crawl: --replay {tmp}: no WARC file there"),
+        (["--warc-max-size", "big"], "crawl: error: argument --warc-max-size: not a size"),
+    ],
+)
+def test_bad_archive_options_are_one_line_and_exit_2_before_any_fetch(
+    server, tmp_path: Path, option: list[str], expected: str
+) -> None:
+    (tmp_path / "file.txt").write_text("a file, not a folder")
+    urls = write_urls(tmp_path / "urls.txt", server.url("/page/a"))
+    given = [part.format(tmp=tmp_path) for part in option]
+    result = run_crawl(str(urls), "--output", str(tmp_path / "db.txt"), *given)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith(("usage:", " "))]
+    assert len(lines) == 1 and lines[0].startswith(expected.format(tmp=tmp_path)), lines
+    assert server.request_count() == 0
+    assert not (tmp_path / "db.txt").exists() or "url:" not in (tmp_path / "db.txt").read_text()
+
+
+def test_help_lists_the_archive_options_in_their_group() -> None:
+    shown = run_crawl("--help").stdout
+    group = shown.split("\narchives:", 1)[1].split("\n\n", 1)[0]
+    for flag in ("--warc PATH", "--warc-max-size SIZE", "--replay ARCHIVE"):
+        assert flag in group
