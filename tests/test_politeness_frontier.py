@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 
 from crawler.frontier import ROBOTS, Fetch, Frontier, Refused, make_policy
-from crawler.frontier.links import PageLinks
 from crawler.frontier.politeness import HostQueues
 from crawler.model import Failure, Job, Link, Page, Result
+from crawler.page.links import PageLinks
 
 SLOW = "http://slow.example"
 FINE = "http://fine.example"
