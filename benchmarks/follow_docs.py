@@ -1,7 +1,7 @@
 """Benchmark a recursive crawl of a real site: the Python 3.11 documentation behind
 nginx on 127.0.0.1, `crawl --depth inf --scope prefix` against `wget -r -np`.
 
-    python benchmarks/follow_docs.py [--repeats 3] [--workers 3]
+    python benchmarks/follow_docs.py [--repeats 3] [--workers 3] [--warc]
 
 Needs Debian's `nginx-light` and `python3.11-doc` (and `wget`):
 `apt-get install nginx-light python3.11-doc wget`. Without them it says so and
@@ -10,6 +10,9 @@ worker process, gzip on, no access log) on a free port of 127.0.0.1, and stopped
 at the end. Runs alternate crawl and wget; the table shows each run and the
 medians: wall seconds, pages found, pages/s, CPU of the whole process tree, and
 for crawl its main process's own CPU over the wall time (how busy it is).
+
+With `--warc`, each also runs while archiving (`crawl --warc`, `wget --warc-file`)
+in the same alternation, and the table says what archiving costs each in pages/s.
 """
 
 from __future__ import annotations
@@ -98,24 +101,29 @@ def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     )
 
 
-def run_crawl(start: str, workers: int, work: Path) -> dict:
+def run_crawl(start: str, workers: int, work: Path, warc: bool = False) -> dict:
     (work / "docs.txt").write_text(start + "\n")
     db, own = work / "db.txt", work / "own.txt"
     db.unlink(missing_ok=True)
+    shutil.rmtree(work / "warc", ignore_errors=True)
+    archive = ["--warc", str(work / "warc")] if warc else []
     command = [sys.executable, "-c", LAUNCH, str(own), str(work / "docs.txt"), "--depth", "inf",
                "--scope", "prefix", "--workers", str(workers), "--no-cache", "--no-progress",
-               "-q", "--output", str(db)]  # fmt: skip
+               "-q", "--output", str(db), *archive]  # fmt: skip
     wall, cpu = timed(command, ROOT)
     found = {line[5:].split("> ", 1)[0] for line in db.read_text().splitlines()
              if line.startswith("url:<")}  # fmt: skip
     return {"wall": wall, "cpu": cpu, "found": found, "main": float(own.read_text()) / wall}
 
 
-def run_wget(start: str, work: Path) -> dict:
+def run_wget(start: str, work: Path, warc: bool = False) -> dict:
     log = work / "wget.log"
     shutil.rmtree(work / "files", ignore_errors=True)
+    for old in work.glob("wget-archive*"):
+        old.unlink()
+    archive = ["--warc-file", str(work / "wget-archive"), "--no-warc-keep-log"] if warc else []
     command = ["wget", "-r", "-l", "inf", "-np", "-nd", "--delete-after", "-nv",
-               "-o", str(log), "-P", str(work / "files"), start]  # fmt: skip
+               "-o", str(log), "-P", str(work / "files"), *archive, start]  # fmt: skip
     wall, cpu = timed(command, work)
     found = set(re.findall(r"URL: ?(\S+) ", log.read_text(errors="replace")))
     found = {url for url in found if not url.endswith(IMAGES)}  # wget -r takes <img src> too
@@ -126,6 +134,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--warc", action="store_true", help="also run each while archiving")
     args = parser.parse_args()
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
     needed = [("nginx (nginx-light)", nginx), ("wget", shutil.which("wget")),
@@ -140,18 +149,24 @@ def main() -> int:
         port = free_port()
         server = start_nginx(nginx, folder, port)
         start = f"http://127.0.0.1:{port}/"
-        results: dict[str, list[dict]] = {"crawl": [], "wget": []}
+        names = ["crawl", "wget", "crawl+warc", "wget+warc"] if args.warc else ["crawl", "wget"]
+        results: dict[str, list[dict]] = {name: [] for name in names}
         try:
             for repeat in range(args.repeats):
-                order = ["crawl", "wget"] if repeat % 2 == 0 else ["wget", "crawl"]
+                order = names if repeat % 2 == 0 else names[::-1]
                 for name in order:
                     work = folder / name
                     work.mkdir(exist_ok=True)
-                    run = (run_crawl(start, args.workers, work) if name == "crawl"
-                           else run_wget(start, work))  # fmt: skip
+                    warc = name.endswith("+warc")
+                    run = (run_crawl(start, args.workers, work, warc) if name.startswith("crawl")
+                           else run_wget(start, work, warc))  # fmt: skip
+                    if warc:
+                        run["archive"] = sum(
+                            path.stat().st_size for path in work.rglob("*.warc.gz")
+                        )
                     results[name].append(run)
                     main_share = f"  main process busy {run['main']:.0%}" if run["main"] else ""
-                    print(f"{name:6} wall {run['wall']:.2f} s  cpu {run['cpu']:.2f} s  "
+                    print(f"{name:10} wall {run['wall']:.2f} s  cpu {run['cpu']:.2f} s  "
                           f"pages {len(run['found'])}{main_share}", flush=True)  # fmt: skip
         finally:
             server.terminate()
@@ -161,7 +176,8 @@ def main() -> int:
         wall = statistics.median(run["wall"] for run in runs)
         pages = statistics.median(len(run["found"]) for run in runs)
         rate[name] = pages / wall
-        print(f"median {name:6} {wall:.2f} s  {pages:.0f} pages  {rate[name]:.0f} pages/s")
+        size = f"  archive {runs[-1]['archive'] / 1e6:.1f} MB" if "archive" in runs[-1] else ""
+        print(f"median {name:10} {wall:.2f} s  {pages:.0f} pages  {rate[name]:.0f} pages/s{size}")
     crawl_pages = {url.removesuffix("index.html") for url in results["crawl"][-1]["found"]}
     wget_pages = {url.removesuffix("index.html") for url in results["wget"][-1]["found"]}
     for url in sorted(wget_pages - crawl_pages)[:5]:
@@ -171,6 +187,10 @@ def main() -> int:
           f"wget only {len(wget_pages - crawl_pages)})")  # fmt: skip
     busy = statistics.median(run["main"] for run in results["crawl"])
     print(f"crawl main process busy {busy:.0%} of the wall time (median)")
+    if args.warc:
+        for name in ("crawl", "wget"):
+            print(f"{name} with its archive keeps {rate[name + '+warc'] / rate[name]:.0%} "
+                  "of its pages/s")  # fmt: skip
     return 0
 
 

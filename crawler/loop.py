@@ -202,7 +202,8 @@ class DispatchLoop:
         with self._changed:
             frontier, stats = self.frontier, self.stats
             in_flight, waiting, found = len(self._in_flight), frontier.waiting, frontier.found
-        return Progress(stats.ok + stats.failed, stats.failed, in_flight, waiting, found)
+            slowed = tuple(frontier.hosts.slowed_now(self.clock()))
+        return Progress(stats.ok + stats.failed, stats.failed, in_flight, waiting, found, slowed)
 
     def stop(self, signum: int) -> None:
         """Ask the run to stop (from a signal handler: sets a flag, nothing more)."""
@@ -308,6 +309,8 @@ class DispatchLoop:
 def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
     """The task's arguments after (url, task_id), as short as they can be: a listed
     URL's fetch is called as it always was."""
+    if not fetch.links:  # a page at the depth limit: the worker takes no links
+        return (fetch.max_bytes, fetch.policy, fetch.raw, credentials, False)
     if credentials is not None:
         return (fetch.max_bytes, fetch.policy, fetch.raw, credentials)
     if fetch.raw:

@@ -57,13 +57,14 @@ class Page(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
     cookies: tuple[tuple[str, str], ...] = ()  # (URL, Set-Cookie value) received on the way
     encoding: str = "utf-8"  # what `text` was decoded from: a link's query is encoded in it
-    # (nofollow reason or None, (Link, ...)): the page's links, taken in the worker;
-    # a str: why the worker could not take them; None when it was not asked to
-    # (the run does not follow, a sitemap)
+    # (nofollow reason or None, (Link, ...)[, (count, ...)]): the page's links, taken
+    # in the worker (`crawler.fetching.worker.with_links`); a str: why the worker could
+    # not take them; None when it was not asked to (the run does not follow, a sitemap)
     links: tuple | str | None = None
     # (Capture, ...): the WARC records of each request the fetch sent (--warc), for
     # the main process to write; taken off before the page reaches the loop
     archived: tuple = ()
+    ttfb: float = 0.0  # seconds from sending the request to the answer's headers; 0: none sent
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""
@@ -73,7 +74,10 @@ class Page(NamedTuple):
 
 class Failure(NamedTuple):
     """A URL that was not fetched; `reason` is one line for the `error:` record.
-    `throttled`: the host answered 429 or 503 on the way. `cookies`: as a Page's."""
+    `throttled`: the host answered 429 or 503 on the way. `cookies`: as a Page's.
+    `status` and `retry_after`: a 429 or 503 the worker gave back to the frontier
+    without retrying it (`crawler.fetching.fetch.fetch`'s `give_back`), with its
+    `Retry-After` header as sent ("" for none); 0 and "" otherwise."""
 
     url: str
     reason: str
@@ -81,6 +85,8 @@ class Failure(NamedTuple):
     throttled: bool = False
     cookies: tuple[tuple[str, str], ...] = ()
     archived: tuple = ()  # as a Page's
+    status: int = 0
+    retry_after: str = ""
 
 
 Result = Page | Failure

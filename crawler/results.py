@@ -6,9 +6,11 @@ frontier told, the page's lines made, what it links to admitted, its lines writt
    for `worker error: bad result TYPE`, as `run_task` says it.
 2. The run's identity keeps the cookies the answer set (`crawler.identity`),
    before the host is free: the host's next fetch sends them.
-3. The frontier hears that the fetch ended (`Frontier.done`): the host is free
-   again and learns from the answer, a robots.txt is read, a redirect's URLs are
-   seen. A robots.txt fetch ends here: it has no line of its own.
+3. The frontier settles the fetch (`Frontier.settle`): the site's rate learns
+   from the answer and the host is free again, a robots.txt is read, a
+   redirect's URLs are seen. A 429 or 503 the worker gave back may be queued
+   again (no line now: its next answer gets it). A robots.txt fetch ends here:
+   it has no line of its own.
 4. The page's lines (`read_answer`): a Page's `url:` line and its parsers'
    records (or their `error:` lines), a Failure's `error:` line. A sitemap that
    cannot be read adds `error:<URL> sitemap: WHY`; links the worker could not
@@ -49,7 +51,7 @@ from crawler.frontier.sitemaps import Sitemap, read_sitemap
 from crawler.model import BadLine, Failure, Link, Page, Result
 from crawler.page.json_links import json_links
 from crawler.page.jsondoc import NotJSON
-from crawler.page.links import NO_LINKS, PageLinks
+from crawler.page.links import NO_LINKS, PageLinks, with_more
 from crawler.report import Reporter, Stats
 from crawler.run_report import error_kind
 from pipelines import parse_page, records_for
@@ -140,9 +142,11 @@ class Results:
         if self._identity is not None:  # before the host is free: its next fetch sends them
             self._identity.absorb(result)
         with self._lock:
-            rejected = self.frontier.done(fetch, result, self._clock())
+            settled, rejected = self.frontier.settle(fetch, result, self._clock())
         self._log_rejected(rejected, fetch.url)
-        entry = fetch.entry
+        if settled is None:  # given back: sent again when its site allows, its line then
+            return
+        result, entry = settled, fetch.entry
         if fetch.kind == ROBOTS or entry is None:
             return
         result = result._replace(url=entry.url)
@@ -155,7 +159,7 @@ class Results:
             with self._lock:
                 rejected = self.frontier.add_sitemap(fetch, answer.sitemap, self._clock())
             self._log_rejected(rejected, entry.url)
-        elif isinstance(result, Page) and self.frontier.follow.follows:
+        elif isinstance(result, Page) and self.frontier.follow.follows and fetch.links:
             self._admit_links(fetch, result, answer)
         self.record(entry.url, answer.lines, answer.reason, result)
 
@@ -179,7 +183,8 @@ class Results:
         parser made."""
         found = NO_LINKS
         if isinstance(page.links, tuple):  # taken in the worker (crawler.fetching.worker)
-            found = PageLinks(page.links[0], list(page.links[1]))
+            counts = list(page.links[2]) if len(page.links) == 3 else None
+            found = PageLinks(page.links[0], list(page.links[1]), counts)
         extra: list[Link] = []
         if answer.parser_links:
             selectors = self.frontier.follow.selectors
@@ -187,7 +192,7 @@ class Results:
             extra = [Link(link, False, bits) for link in answer.parser_links]
         extra += self._json_links(page, answer.view)
         if extra:
-            found = found._replace(links=[*found.links, *extra])
+            found = with_more(found, extra)
         with self._lock:
             rejected = self.frontier.add_links(fetch, page, found, self._clock(), answer.made)
         self._log_rejected(rejected, fetch.url)

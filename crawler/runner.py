@@ -258,9 +258,7 @@ def _open(
         from crawler.fetching import cache_upkeep  # sqlite3: only when there is a cache
 
         cache_upkeep.prepare(settings.fetch.cache_path, reporter.say)
-    if frontier.follow.follows:  # the workers take each page's links where the page is
-        links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent))
-        settings = replace(settings, fetch=replace(settings.fetch, links=links))
+    settings = with_links_taken(settings, frontier)
     held.pool = _start_pool(settings)
     if held.archive is not None:
         from crawler.archive.run import ArchivingPool
@@ -284,14 +282,35 @@ def _open(
 def make_frontier(settings: RunSettings) -> Frontier:
     """The run's frontier, as its settings say (`crawler.frontier`)."""
     return Frontier(
-        # A site's first answer may set the cookie the others need: one at a time until then.
-        HostQueues(settings.per_host, settings.delay, first_alone=True),
+        # A site's first answer may set the cookie the others need: one at a time until
+        # then, and from there one more in flight a round, up to --per-host: a site's
+        # limits are met gently (crawler.frontier.rate).
+        HostQueues(
+            settings.per_host,
+            settings.delay,
+            first_alone=True,
+            max_wait=settings.max_wait,
+            start_window=1,
+        ),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
         follow=policy_for(settings, active().check),  # the command line checked it
         sitemaps=settings.sitemaps,
         keep_rejected=settings.rejected_log is not None,
+        attempts=settings.fetch.attempts,  # a URL whose site says slow down is sent again
     )
+
+
+def with_links_taken(settings: RunSettings, frontier: Frontier) -> RunSettings:
+    """`settings` asking the workers to take each page's links where the page is,
+    when the run follows them (`crawler.fetching.worker.with_links`)."""
+    if not frontier.follow.follows:
+        return settings
+    # A page's repeated links folded there (each judged once here), unless every
+    # link dropped is to be logged in the page's order.
+    fold = 0 if frontier.keep_rejected else frontier.follow.max_links
+    links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent), fold)
+    return replace(settings, fetch=replace(settings.fetch, links=links))
 
 
 def _start_pool(settings: RunSettings) -> Any:
@@ -349,6 +368,7 @@ def _crawl(
     finally:
         held.clean = scheduler.clean
         held.release(reporter)
+    outcome.stats.slowed = frontier.hosts.slowed()  # the sites that said slow down
     return outcome, unusable
 
 

@@ -117,3 +117,15 @@ def test_the_front_pages_link_every_page_of_the_site() -> None:
     for page in pages:
         assert f"](docs/{page})" in readme, page
         assert f"]({page})" in index, page
+
+
+def test_both_exit_status_tables_list_every_exit_status() -> None:
+    import crawler.exit_codes as codes
+
+    statuses = {value for name, value in vars(codes).items() if name.startswith("EXIT_")}
+    for page, heading in (("urls-and-output.md", "## Exit status"), ("cron.md", "## Exit status")):
+        text = (ROOT / "docs" / page).read_text("utf-8").split(heading, 1)[1]
+        table = text.split("\n\n", 2)[1]
+        listed = {int(code) for row in table.splitlines()[2:]
+                  for code in re.findall(r"\d+", row.split("|")[1])}  # fmt: skip
+        assert listed == statuses | {130, 143}, page

@@ -120,6 +120,22 @@ def test_content_type_decodes_a_saved_file_as_a_server_would_have_sent_it(
     )
 
 
+def test_a_url_field_of_a_saved_page_is_resolved_in_the_page_s_encoding(
+    capsys, tmp_path: Path
+) -> None:
+    """As a browser (and a crawl) would: the query of a link on a GBK page in GBK."""
+    toml = tmp_path / "c.toml"
+    toml.write_text('[parsers.p]\n[parsers.p.fields]\nu = { css = "a::attr(href)", url = true }\n')
+    page = tmp_path / "gbk.html"
+    page.write_bytes('<a href="../搜索?q=中文#top">中文页面</a>'.encode("gbk"))
+    args = ("p", str(page), "--config", str(toml), "--url", "http://h/a/b")
+    status, out, _ = parse(capsys, *args, "--content-type", "text/html; charset=gbk")
+    assert (status, out) == (
+        0,
+        'p:<http://h/a/b> {"u": "http://h/%E6%90%9C%E7%B4%A2?q=%D6%D0%CE%C4#top"}\n',
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -1,6 +1,8 @@
 """Links a parser returns are requested as a browser requests them: a crawl (with
 --depth) of a page whose plugin returns hrefs no `<a>` holds, each WHATWG-resolved
-against the page and sent to the 127.0.0.1 server exactly so."""
+against the page and sent to the 127.0.0.1 server exactly so. In the same crawl,
+Scrapy's latin-1 page: a charset label that is no WHATWG label is skipped, as a
+browser skips it, and the page's UTF-8 bytes give the link a browser requests."""
 
 from __future__ import annotations
 
@@ -67,7 +69,11 @@ def test_each_link_a_parser_returns_is_sent_as_a_browser_sends_it(
     spans = "".join(f'<span data-go="{html.escape(href)}">{n}</span>' for n, (href, _) in
                     enumerate(HREFS))  # fmt: skip
     site.page("/dir/index.html", f"<!DOCTYPE html><html><body>{spans}</body></html>")
-    urls = write_urls(tmp_path / "urls.txt", f"{site.url('/dir/index.html')}  go")
+    # Scrapy's linkextractor_latin1.html: UTF-8 bytes served as `charset=latin-1`
+    latin1 = '<html><body><a href="sample_ñ.html">ñ</a></body></html>'.encode()
+    site.page("/latin1/index.html", latin1, "text/html; charset=latin-1")
+    urls = write_urls(tmp_path / "urls.txt", f"{site.url('/dir/index.html')}  go",
+                      site.url("/latin1/index.html"))  # fmt: skip
     env = crawl_env()
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(plugin_folder(tmp_path))])
     done = subprocess.run(
@@ -77,5 +83,6 @@ def test_each_link_a_parser_returns_is_sent_as_a_browser_sends_it(
     )  # fmt: skip
     assert done.returncode in (0, 1), done.stderr
     expected = {target for _, target in HREFS if target is not None}
-    sent = set(site.targets) - {"/robots.txt", "/dir/index.html"}
+    expected.add("/latin1/sample_%C3%B1.html")  # not sample_%C3%83%C2%B1.html
+    sent = set(site.targets) - {"/robots.txt", "/dir/index.html", "/latin1/index.html"}
     assert sent == expected

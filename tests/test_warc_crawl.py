@@ -45,8 +45,8 @@ def site() -> Iterator[Site]:
     site.stop()
 
 
-def crawl(site: Site, tmp_path: Path, out: str, *extra: str):
-    (tmp_path / "crawl.toml").write_text(CONFIG)
+def crawl(site: Site, tmp_path: Path, out: str, *extra: str, config: str = ""):
+    (tmp_path / "crawl.toml").write_text(config + CONFIG)
     urls = write_urls(tmp_path / "urls.txt", f"{site.url('/')}  para")
     db = tmp_path / out / "db.txt"
     result = run_crawl(str(urls), "--output", str(db), "--config", str(tmp_path / "crawl.toml"),
@@ -111,7 +111,7 @@ def test_an_archive_holds_every_exchange_and_replays_to_the_same_lines(
 
 
 def test_a_url_the_archive_lacks_is_not_in_the_archive(site: Site, tmp_path: Path) -> None:
-    live, _ = crawl(site, tmp_path, "live", "--warc", str(tmp_path / "arc/"), "--depth", "0")
+    live, _ = crawl(site, tmp_path, "live", "--depth", "0", config='warc = "arc"\n')
     assert live.returncode == 0, live.stderr
     urls = write_urls(tmp_path / "more.txt", site.url("/"), site.url("/a"))
     connections = len(site.accepted)  # type: ignore[attr-defined]
@@ -120,3 +120,22 @@ def test_a_url_the_archive_lacks_is_not_in_the_archive(site: Site, tmp_path: Pat
     assert result.returncode == 1, result.stderr
     assert records(tmp_path / "db.txt", "error") == [f"error:<{site.url('/a')}> not in the archive"]
     assert len(site.accepted) == connections  # type: ignore[attr-defined]
+
+
+def test_a_304_from_the_caches_revalidation_is_a_revisit_and_replays_as_the_page(
+    server, tmp_path: Path
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", server.url("/etag/one"))
+    db = tmp_path / "out" / "db.txt"
+    for run in ("first", "second"):  # the same output: the second revalidates (HTTP cache)
+        result = run_crawl(str(urls), "--output", str(db), "--warc", str(tmp_path / run))
+        assert result.returncode == 0, result.stderr
+    assert server.not_modified == 1
+    (second,) = (tmp_path / "second").glob("*.warc.gz")
+    (revisit,) = [record for record in warcio_records(second) if record[0] == "revisit"]
+    _, uri, http, _ = revisit
+    assert (uri, http.get_statuscode()) == (server.url("/etag/one"), "304")
+    replayed = run_crawl(str(urls), "--output", str(tmp_path / "replay.txt"),
+                         "--replay", str(tmp_path / "*" / "*.warc.gz"))  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
+    assert records(tmp_path / "replay.txt", "url") == records(db, "url")[:1]

@@ -29,11 +29,13 @@ index is sorted (as CDXJ readers expect) when its file is closed, and left in
 write order by a killed run.
 
 Order of decisions for one response (`write`):
-1. a 304 is a `revisit` (`server-not-modified`) naming the last record of its URL
-   this run wrote, or, when this run has none, its URL and no date;
+1. a 304 is a `revisit` (`server-not-modified`) naming its own URL (the full answer
+   it stands for is an earlier run's, in an earlier archive: replay finds it there);
 2. a non-empty body whose payload digest this run already wrote is a `revisit`
    (`identical-payload-digest`) naming that first record;
-3. anything else is written as it came, and its digest remembered.
+3. anything else is written as it came, and its digest remembered: the last
+   `REMEMBERED` digests, so memory stays flat however long the run (a body seen
+   again after that many others is written again).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from crawler.model import Capture
 DEFAULT_STEM = "crawl"
 SUFFIX = ".warc.gz"
 INDEX_SUFFIX = ".cdxj"
+REMEMBERED = 200_000  # payload digests kept for deduplication: ~30 MB
 
 
 class ArchiveError(Exception):
@@ -137,7 +140,6 @@ class ArchiveWriter:
         self._index = None
         self._size = self._pages = 0
         self._seen: dict[str, tuple[str, str]] = {}  # payload digest -> (URI, WARC-Date)
-        self._last: dict[str, str] = {}  # URI -> WARC-Date of its last response
         self._broken = False
         self._number = self._first_number()
         self._open()
@@ -216,14 +218,14 @@ class ArchiveWriter:
     def _response_of(self, capture: Capture) -> tuple[str, bytes]:
         """`response` or `revisit`, and the record (the module's order of decisions)."""
         if capture.status == 304 or not capture.response:
-            refers_date = self._last.get(capture.url, "")
-            return "revisit", revisit(capture, "server-not-modified", capture.url, refers_date)
+            return "revisit", revisit(capture, "server-not-modified", capture.url, "")
         first = self._seen.get(capture.digest) if capture.length else None
         if first is not None:
             return "revisit", revisit(capture, "identical-payload-digest", *first)
         if capture.length:
             self._seen[capture.digest] = (capture.url, capture.date)
-        self._last[capture.url] = capture.date
+            if len(self._seen) > REMEMBERED:  # the oldest goes (dicts keep their order)
+                del self._seen[next(iter(self._seen))]
         return "response", capture.response
 
     def _close_file(self) -> None:

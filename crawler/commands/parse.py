@@ -155,8 +155,7 @@ def archived_page(index: Any, url: str) -> Page | None:
 
     from crawler.fetching.body import TooLarge, read_body
     from crawler.fetching.transports.base import BytesResponse, Headers, Request, TransportError
-    from crawler.page.decode import decode_body
-    from crawler.page.media_type import is_text
+    from crawler.page.decode import page_text
 
     stored = index.load(url)
     if stored is None or not 200 <= stored.status < 300:
@@ -168,11 +167,12 @@ def archived_page(index: Any, url: str) -> Page | None:
     except (TooLarge, TransportError):
         return None
     content_type = headers.get("Content-Type") or ""
-    text = decode_body(body, content_type) if is_text(content_type) else None
+    text, encoding = page_text(body, content_type)
     size = len(text) if text is not None else len(body)
     kept = tuple(sorted((key.lower(), value) for key, value in stored.headers
                         if key.lower() != "set-cookie"))  # fmt: skip
-    return Page(url, stored.status, content_type, text, size, len(body), 1, headers=kept)
+    return Page(url, stored.status, content_type, text, size, len(body), 1, headers=kept,
+                encoding=encoding)  # fmt: skip
 
 
 GUESSED_TYPES = {".json": "application/json", ".jsonld": "application/ld+json"}
@@ -188,8 +188,7 @@ def read_page(
     path: Path, url: str | None, content_type: str, parser: argparse.ArgumentParser
 ) -> Page:
     """A saved page, decoded as a fetched one is (`crawler.fetching.fetch.fetch_once`)."""
-    from crawler.page.decode import decode_body
-    from crawler.page.media_type import is_text
+    from crawler.page.decode import page_text
 
     try:
         body = path.read_bytes()
@@ -197,12 +196,12 @@ def read_page(
         parser.error(f"cannot read {path}: {error.strerror}")
     if url is not None and check_url(url) is not None:
         parser.error(f"--url: {check_url(url)}")
-    text = decode_body(body, content_type) if is_text(content_type) else None
+    text, encoding = page_text(body, content_type)
     size = len(text) if text is not None else len(body)
     headers = (("content-type", content_type),) if content_type else ()
     return Page(
         url or path.resolve().as_uri(), 200, content_type, text, size, len(body), 1,
-        headers=headers,
+        headers=headers, encoding=encoding,
     )  # fmt: skip
 
 

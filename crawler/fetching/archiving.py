@@ -9,7 +9,8 @@ redirect hops, retries, robots.txt and sitemaps included, each one a `Capture`.
   Content-Encoding still on. So the layer sits under the HTTP cache: it sees the
   server's 304 to a revalidation, not the cache's stored page.
 - An answer is recorded when its body has been read to the end, or, when it is
-  closed before (a body over the size cap, a deadline), with what was read. An
+  closed before (a body over the size cap, a deadline), with what was read, marked
+  truncated when more was to come. An
   answer from a cache (`from_cache`) did not reach a server and is not recorded.
 - The captures of the thread's fetch wait until `take()` (per thread: each of a
   worker's fetching threads has its own transport): the worker sends them back
@@ -62,29 +63,30 @@ class ArchivingTransport:
         done = False
         read1, close = response.read1, response.close
 
-        def finish() -> None:
+        def finish(ended: bool) -> None:
             nonlocal done
             if not done:
                 done = True
-                self._keep(response, b"".join(chunks), started)
+                body = b"".join(chunks)
+                self._keep(response, body, started, not ended and _more_expected(response, body))
 
         def reading(size: int) -> bytes:
             chunk = read1(size)
             if chunk:
                 chunks.append(chunk)
             else:
-                finish()
+                finish(True)
             return chunk
 
         def closing() -> None:
-            finish()
+            finish(False)
             close()
 
         response.read1 = reading  # type: ignore[method-assign]
         response.close = closing  # type: ignore[method-assign]
         return response
 
-    def _keep(self, response: Response, body: bytes, started: float) -> None:
+    def _keep(self, response: Response, body: bytes, started: float, truncated: bool) -> None:
         sent = response.request
         parts = urlsplit(sent.url)
         target = sent.target or (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -94,6 +96,7 @@ class ArchivingTransport:
         exchange = Exchange(
             sent.url, sent.method, target, headers, response.version, response.status,
             response.reason, tuple(response.headers), body, response.peer or "", started,
+            truncated,
         )  # fmt: skip
         captures = getattr(_local, "captures", None)
         if captures is None:
@@ -102,3 +105,11 @@ class ArchivingTransport:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _more_expected(response: Response, body: bytes) -> bool:
+    """Whether an answer closed before its end had more body than `body` to send."""
+    if response.status in (204, 304) or response.status < 200 or response.request.method == "HEAD":
+        return False
+    declared = response.headers.get("Content-Length") or ""
+    return not declared.strip().isdigit() or int(declared) > len(body)

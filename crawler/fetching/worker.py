@@ -49,13 +49,17 @@ def fetch_url(
     policy: FetchPolicy | None = None,
     raw: bool = False,
     credentials: Credentials | None = None,
+    links: bool = True,
 ) -> Result:
     """The pool's task: fetch `url` through this thread's transport, with the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
     URL the crawl found (see `crawler.fetching.fetch`; None for a listed URL); `raw`: the
     body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
     type says; `credentials`: the headers and cookies the run binds to origins
-    (`crawler.fetching.credentials`; None: nothing but what sites set).
+    (`crawler.fetching.credentials`; None: nothing but what sites set); `links`
+    False: a page at the depth limit, whose links lead nowhere, is not searched
+    for them. A 429 or 503 comes back at once, for the frontier to slow the whole
+    site (`give_back`).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -69,32 +73,40 @@ def fetch_url(
         from crawler.fetching.archiving import take
 
         take()  # nothing left behind by a fetch that raised
-    result = fetch(transport(), url, settings, policy, credentials)
+    result = fetch(transport(), url, settings, policy, credentials, give_back=True)
     if settings.archive:  # the records of every request it sent, for the main process
         result = result._replace(archived=take())
-    if settings.links is not None and not raw and type(result) is Page:
+    if settings.links is not None and links and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
     return result
 
 
-def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Page:
+def with_links(
+    page: Page, selectors: tuple[str | None, ...], agent: str, unique_up_to: int = 0
+) -> Page:
     """`page` with its links (`crawler.page.links.extract_links`), taken here,
-    where the page is, so that the main process only decides on them. A page whose
-    links cannot be taken goes back with why instead, as a str in `links` (the main
-    process writes it as `error:<URL> links: WHY`, `crawler.results`): it never
-    reads the page for them itself."""
-    from crawler.page.links import extract_links  # lxml: only a crawl that follows
+    where the page is, so that the main process only decides on them. With
+    `unique_up_to` (the run's budget of links a page, 0 for none): each link once,
+    with how often the page has it (`unique_links`), on a page with at most that
+    many (past the budget, where a repeat falls decides its fate); a run that logs
+    every link it drops passes 0. A page whose links cannot be taken goes back with
+    why instead, as a str in `links` (the main process writes it as `error:<URL>
+    links: WHY`, `crawler.results`): it never reads the page for them itself."""
+    from crawler.page.links import extract_links, unique_links  # lxml: a crawl that follows
 
     try:
         found = extract_links(page, selectors, agent)
     except Exception as error:  # noqa: BLE001 - said on the page's own error: line
         return page._replace(links=f"not taken ({type(error).__name__})")
+    if len(found.links) <= unique_up_to:
+        found = unique_links(found)
+        return page._replace(links=(found.nofollow, tuple(found.links), tuple(found.counts)))
     return page._replace(links=(found.nofollow, tuple(found.links)))
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
-               tuple, str, (tuple, str, type(None)), tuple)  # fmt: skip
-_FAILURE_TYPES = (str, str, int, bool, tuple, tuple)
+               tuple, str, (tuple, str, type(None)), tuple, float)  # fmt: skip
+_FAILURE_TYPES = (str, str, int, bool, tuple, tuple, int, str)
 _CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes)
 
 
@@ -106,9 +118,13 @@ def _pairs(values: tuple) -> bool:
 
 
 def _links(links: tuple) -> bool:
-    nofollow, found = links if len(links) == 2 else (0, None)
+    nofollow, found = links[:2] if len(links) in (2, 3) else (0, None)
+    counts = links[2] if len(links) == 3 else ()
     return (
         (nofollow is None or type(nofollow) is str)
+        and type(counts) is tuple
+        and all(type(count) is int for count in counts)
+        and (len(links) == 2 or len(counts) == len(found or ()))
         and type(found) is tuple
         and all(
             type(link) is Link

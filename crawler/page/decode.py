@@ -80,3 +80,12 @@ def decode_body(body: bytes, content_type: str = "") -> str:
     """The text of `body`, decoded as a browser would (see the module's docstring)."""
     encoding, skip = choose_encoding(body, content_type)
     return body[skip:].decode(encoding, errors="replace")
+
+
+def page_text(body: bytes, content_type: str = "") -> tuple[str | None, str]:
+    """A page's text and the encoding it was read with (a link's query is encoded in
+    it): None and UTF-8 for a body whose media type is no text (`media_type.is_text`)."""
+    if not media_type.is_text(content_type):
+        return None, "utf-8"
+    encoding, skip = choose_encoding(body, content_type)
+    return body[skip:].decode(encoding, errors="replace"), encoding

@@ -97,7 +97,7 @@ class KeptPlan(Plan):
         started_at: float,
         done: Done | None = None,
         counters: str = "",
-        identity_lines: list[tuple[int, int]] | None = None,
+        identity_lines: list[Place] | None = None,
     ) -> None:
         super().__init__(run_id)
         self.event = START if done is None else RESUME
@@ -123,8 +123,9 @@ class KeptPlan(Plan):
         frontier has them already, so they add nothing to fetch."""
         answered, journal = self.bad_lines, self.journal
         known_origins = KnownOrigins()
-        again = [Place(offset, number) for offset, number in self.identity_lines
-                 if number < self.read_from.number and number not in answered]  # fmt: skip
+        before = self.read_from.number  # later lines are read in turn anyway
+        again = [at for at in self.identity_lines if at.number < before]
+        again = [at for at in again if at.number not in answered]  # refused (a tcp:// cluster)
         for job in url_file.read_at(again):
             if isinstance(job, Job):
                 known_origins.first(job.url)

@@ -12,6 +12,7 @@ from crawler.frontier.core import Frontier
 from crawler.frontier.journal import committed_groups, digest_pair
 from crawler.frontier.robots import interpret_again
 from crawler.frontier.seen import SeenUrls, digest
+from crawler.urlfile import Place
 
 
 class Replayed(NamedTuple):
@@ -21,7 +22,7 @@ class Replayed(NamedTuple):
     number: int  # ...and this line
     counters: str  # the last `b` record
     links_taken: set[str]  # pages whose links are in, whose line is not
-    identity_lines: list[tuple[int, int]]  # (offset, number) of `k` records
+    identity_lines: list[Place]  # the URL file lines of the `k` records
     admitted_done: int  # admitted URLs that have their line in db.txt
     end: int  # the byte offset just past the last commit
 
@@ -42,7 +43,7 @@ def replay(
     if not len(frontier.seen):  # sized at once, not grown by doubling as it fills
         frontier.seen = SeenUrls(path.stat().st_size // 120)
     links_taken: set[str] = set()
-    identity_lines: list[tuple[int, int]] = []
+    identity_lines: list[Place] = []
     for committed, records in committed_groups(path):
         end = committed
         for record in records:
@@ -72,5 +73,5 @@ def replay(
                 counters = rest
             elif mark == "k":
                 at, line_number = rest.split("\t")
-                identity_lines.append((int(at), int(line_number)))
+                identity_lines.append(Place(int(at), int(line_number)))
     return Replayed(offset, number, counters, links_taken, identity_lines, admitted_done, end)
