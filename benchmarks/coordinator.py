@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT))
 
 from crawler.fetching.worker import with_links  # noqa: E402
 from crawler.frontier import Frontier  # noqa: E402
-from crawler.frontier.links import agent_token  # noqa: E402
 from crawler.frontier.policy import policy_for  # noqa: E402
 from crawler.frontier.politeness import HostQueues  # noqa: E402
 from crawler.loop import DispatchLoop  # noqa: E402
 from crawler.model import Failure, Job, Page  # noqa: E402
+from crawler.page.links import agent_token  # noqa: E402
 from crawler.report import Reporter  # noqa: E402
 from crawler.settings import RunSettings  # noqa: E402
 from pipelines.parsers import active  # noqa: E402
