@@ -96,6 +96,8 @@ class RunSettings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     per_host: int = 4  # requests in flight to one host (see crawler.frontier.politeness)
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
+    # A Retry-After longer than this ends its site's part of the run (crawler.frontier.rate).
+    max_wait: float = 60.0
     ignore_robots: bool = False  # neither fetch nor obey robots.txt
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
     # Continue the last run if it did not finish (crawler.resume); a run started with

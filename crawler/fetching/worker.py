@@ -58,7 +58,8 @@ def fetch_url(
     type says; `credentials`: the headers and cookies the run binds to origins
     (`crawler.fetching.credentials`; None: nothing but what sites set); `links`
     False: a page at the depth limit, whose links lead nowhere, is not searched
-    for them.
+    for them. A 429 or 503 comes back at once, for the frontier to slow the whole
+    site (`give_back`).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -72,7 +73,7 @@ def fetch_url(
         from crawler.fetching.archiving import take
 
         take()  # nothing left behind by a fetch that raised
-    result = fetch(transport(), url, settings, policy, credentials)
+    result = fetch(transport(), url, settings, policy, credentials, give_back=True)
     if settings.archive:  # the records of every request it sent, for the main process
         result = result._replace(archived=take())
     if settings.links is not None and links and not raw and type(result) is Page:
@@ -94,8 +95,8 @@ def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Pag
 
 
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
-               tuple, str, (tuple, type(None)), tuple)  # fmt: skip
-_FAILURE_TYPES = (str, str, int, bool, tuple, tuple)
+               tuple, str, (tuple, type(None)), tuple, float)  # fmt: skip
+_FAILURE_TYPES = (str, str, int, bool, tuple, tuple, int, str)
 _CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes)
 
 
