@@ -22,12 +22,24 @@ Two figures per case: `bookkeeping`, the CPU spent inside the cache's own code
 the whole fetch's CPU per request; `vs no cache` is the fetch's CPU less that of
 the same fetch without a cache (for `revalidated`: less a full fetch of the page).
 Medians over `--repeats` rounds.
+
+    python benchmarks/cache_cost.py --whole [--requests 1000] [--repeats 5]
+
+measures what a user pays instead: the real `crawl` (two workers) over the pages
+with an `ETag`, whole-process CPU (user + system of crawl and every process it
+waited for, as the OS counts it) per page, in turn: `--no-cache`, a first run into
+an empty cache (stores every page), a second run (every page a 304). Then the
+end-of-run upkeep alone (`cache_upkeep.keep_bounded` on that cache, nothing due),
+its CPU and wall time. Medians over `--repeats` rounds of the three runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -127,6 +139,59 @@ def run(urls: list[str], settings: FetchSettings, session=None) -> tuple[float, 
     return spent * per, (meter.spent * per if meter else 0.0)
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def crawl_cpu(urls: Path, folder: Path, *args: str) -> float:
+    """Whole-process CPU seconds of one `crawl` run over `urls`."""
+    before = children_cpu()
+    subprocess.run(
+        [sys.executable, "-m", "crawler", str(urls), "--output", str(folder / "db.txt"), "-q",
+         "--workers", "2", *args],
+        check=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+    )  # fmt: skip
+    return children_cpu() - before
+
+
+def whole(tagged: list[str], repeats: int) -> None:
+    """The `--whole` figures (see the module's docstring)."""
+    from crawler.fetching import cache_upkeep
+
+    rows: dict[str, list[float]] = {}
+    upkeep: list[tuple[float, float]] = []
+    n = len(tagged)
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            urls = folder / "urls.txt"
+            urls.write_text("\n".join(tagged) + "\n")
+            cache = folder / "cache.sqlite"
+            with_cache = ("--cache", str(cache))
+            rows.setdefault("no cache", []).append(crawl_cpu(urls, folder, "--no-cache") / n)
+            rows.setdefault("first run", []).append(crawl_cpu(urls, folder, *with_cache) / n)
+            rows.setdefault("304s", []).append(crawl_cpu(urls, folder, *with_cache) / n)
+            cpu, wall = time.process_time(), time.perf_counter()
+            cache_upkeep.keep_bounded(cache, 30.0, None, print)
+            upkeep.append((time.process_time() - cpu, time.perf_counter() - wall))
+    median = {name: statistics.median(values) * 1000 for name, values in rows.items()}
+    print(
+        f"crawl --workers 2, {n} pages of {len(Handler.body)} bytes with an ETag, "
+        f"whole-process CPU a page, median of {repeats}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+    for name in ("no cache", "first run", "304s"):
+        delta = median[name] - median["no cache"]
+        print(f"{name:<10}{median[name]:>8.3f} ms{delta:>+10.3f} ms vs --no-cache")
+    cpu = statistics.median(row[0] for row in upkeep) * 1000
+    wall = statistics.median(row[1] for row in upkeep) * 1000
+    print(f"end-of-run upkeep, nothing due: {cpu:.1f} ms CPU, {wall:.1f} ms wall")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -135,6 +200,7 @@ def main() -> None:
     parser.add_argument(
         "--page", type=Path, help="serve this file (cut to --bytes) instead of README text"
     )
+    parser.add_argument("--whole", action="store_true", help="whole crawl runs, whole-process CPU")
     args = parser.parse_args()
     Handler.body = page_body(args.bytes, args.page)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -143,6 +209,10 @@ def main() -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     plain = [f"{base}/page/{n}" for n in range(args.requests)]
     tagged = [f"{base}/etag/{n}" for n in range(args.requests)]
+    if args.whole:
+        whole(tagged, args.repeats)
+        server.shutdown()
+        return
     figures: dict[str, list[tuple[float, float]]] = {}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as folder:

@@ -216,7 +216,8 @@ class DispatchLoop:
         with self._changed:
             frontier, stats = self.frontier, self.stats
             in_flight, waiting, found = len(self._in_flight), frontier.waiting, frontier.found
-        return Progress(stats.ok + stats.failed, stats.failed, in_flight, waiting, found)
+            slowed = tuple(frontier.hosts.slowed_now(self.clock()))
+        return Progress(stats.ok + stats.failed, stats.failed, in_flight, waiting, found, slowed)
 
     def stop(self, signum: int) -> None:
         """Ask the run to stop (from a signal handler: sets a flag, nothing more)."""
@@ -315,8 +316,11 @@ class DispatchLoop:
         if self.identity is not None:  # before the host is free: its next fetch sends them
             self.identity.absorb(result)
         with self._changed:
-            rejected = self.frontier.done(fetch, result, self.clock())
+            settled, rejected = self.frontier.settle(fetch, result, self.clock())
         self._log_rejected(rejected, fetch.url)
+        if settled is None:  # given back: sent again when its site allows, its line then
+            return
+        result = settled
         entry = fetch.entry
         if fetch.kind == ROBOTS or entry is None:
             return
@@ -353,7 +357,7 @@ class DispatchLoop:
             with self._changed:
                 rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
             self._log_rejected(rejected, url)
-        elif isinstance(result, Page) and self.frontier.follow.follows:
+        elif isinstance(result, Page) and self.frontier.follow.follows and fetch.links:
             self._follow(fetch, result, found_by_parsers, view, made)
         self._record(url, lines, reason, result)
 
@@ -442,6 +446,8 @@ class DispatchLoop:
 def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
     """The task's arguments after (url, task_id), as short as they can be: a listed
     URL's fetch is called as it always was."""
+    if not fetch.links:  # a page at the depth limit: the worker takes no links
+        return (fetch.max_bytes, fetch.policy, fetch.raw, credentials, False)
     if credentials is not None:
         return (fetch.max_bytes, fetch.policy, fetch.raw, credentials)
     if fetch.raw:

@@ -63,6 +63,7 @@ class Page(NamedTuple):
     # (Capture, ...): the WARC records of each request the fetch sent (--warc), for
     # the main process to write; taken off before the page reaches the loop
     archived: tuple = ()
+    ttfb: float = 0.0  # seconds from sending the request to the answer's headers; 0: none sent
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""
@@ -72,7 +73,10 @@ class Page(NamedTuple):
 
 class Failure(NamedTuple):
     """A URL that was not fetched; `reason` is one line for the `error:` record.
-    `throttled`: the host answered 429 or 503 on the way. `cookies`: as a Page's."""
+    `throttled`: the host answered 429 or 503 on the way. `cookies`: as a Page's.
+    `status` and `retry_after`: a 429 or 503 the worker gave back to the frontier
+    without retrying it (`crawler.fetching.fetch.fetch`'s `give_back`), with its
+    `Retry-After` header as sent ("" for none); 0 and "" otherwise."""
 
     url: str
     reason: str
@@ -80,6 +84,8 @@ class Failure(NamedTuple):
     throttled: bool = False
     cookies: tuple[tuple[str, str], ...] = ()
     archived: tuple = ()  # as a Page's
+    status: int = 0
+    retry_after: str = ""
 
 
 Result = Page | Failure

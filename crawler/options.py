@@ -57,6 +57,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seconds_bound(text: str) -> float:
+    """A finite number of seconds, 0 or more: a bound on a wait (`--max-wait`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text}")
+    return value
+
+
 BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -245,7 +256,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("--delay", "space requests to one host by this much (plus up to 50%% jitter); "
            "a delay means one request at a time to that host",
            type=non_negative_float, metavar="SECONDS", group=FETCHING,
-           more='A `Crawl-delay` in robots.txt, or a 429 or 503 answer, sets a delay too. '
+           more='A `Crawl-delay` in robots.txt sets a delay too; either is a hard limit, '
+                'under which each site\'s rate adapts to its answers. '
+                'See [Politeness](../politeness.md).'),
+    Option("--max-wait", "a site whose Retry-After asks for a longer wait is not waited for: "
+           "its remaining URLs fail as 'rate limited' and the run goes on; a shorter "
+           "wait pauses that site", type=seconds_bound, metavar="SECONDS", group=FETCHING,
+           more='Each such URL gets `error:<URL> rate limited: the site asks to wait N s`, '
+                'counted as a failure; `--resume` and the next run take them again. '
                 'See [Politeness](../politeness.md).'),
     Option("--ignore-robots", "do not fetch or obey robots.txt", kind="flag", group=FETCHING,
            more='See [Politeness](../politeness.md).'),

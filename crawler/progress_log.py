@@ -7,7 +7,10 @@ pages/min)" does:
 
 (one line). `pages done` counts every URL with its line written, failed or not;
 `waiting` the URLs the frontier holds, in memory or spilled to disk; `found by
-following` the URLs taken from links and sitemaps.
+following` the URLs taken from links and sitemaps. While sites that answered 429
+or 503 are being slowed down (paused, or under their limits), the line ends with
+`; slowing down for http://a.example, http://b.example` (the first
+`SLOWED_NAMED`, then how many more).
 
 When, in this order (`progress_lines`):
 1. never with `--log-every 0`, nor with `-q`;
@@ -30,6 +33,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 JOIN_TIMEOUT = 5.0  # the thread only sleeps or writes one line: it ends at once
+SLOWED_NAMED = 3  # sites named on the line; the rest are counted
 
 
 class Progress(NamedTuple):
@@ -40,6 +44,7 @@ class Progress(NamedTuple):
     in_flight: int  # tasks submitted, not finished
     waiting: int  # URLs in the frontier: queued in memory or spilled to disk
     found: int  # URLs taken from links and sitemaps
+    slowed: tuple[str, ...] = ()  # sites being slowed down after a 429 or 503
 
 
 def duration(seconds: float) -> str:
@@ -61,7 +66,16 @@ def progress_line(progress: Progress, elapsed: float, pages: int, interval: floa
         f"({rate:.1f} pages/s over the last {interval:.0f} s): {progress.failed} failed, "
         f"{progress.in_flight} in flight, {progress.waiting} waiting, "
         f"{progress.found} found by following"
-    )
+    ) + slowed_text(progress.slowed)
+
+
+def slowed_text(sites: tuple[str, ...]) -> str:
+    """`; slowing down for A, B and 2 more`, or "" when no site is slowed."""
+    if not sites:
+        return ""
+    named = ", ".join(sites[:SLOWED_NAMED])
+    more = len(sites) - SLOWED_NAMED
+    return f"; slowing down for {named}" + (f" and {more} more" if more > 0 else "")
 
 
 class ProgressLog:

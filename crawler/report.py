@@ -41,6 +41,8 @@ class Stats:
     # on disk and the entries evicted; None without a cache.
     cache_bytes: int | None = None
     evicted: int = 0
+    # The sites that answered 429 or 503: `crawler.frontier.politeness.Slowed`, by name.
+    slowed: list = field(default_factory=list)
 
     def dropped_text(self, separator: str = ",", pair: str = ":") -> str:
         """The links not followed, by reason, in the order of `crawler.frontier.REASONS`."""
@@ -76,6 +78,8 @@ class Stats:
             text += f"; per-host limits held workers back {self.held_seconds:.1f} s"
         if self.items_dropped:
             text += f"; {self.items_dropped} parsed items dropped (a required field missing)"
+        if self.slowed:
+            text += "; slowed down: " + ", ".join(map(slowed_text, self.slowed))
         if self.following:
             dropped = sum(self.dropped.values())
             text += f"; {self.found} found by following, {dropped} links not followed"
@@ -102,6 +106,17 @@ class Stats:
             fields["found"] = self.found
             fields["dropped"] = self.dropped_text() or "0"
         return fields
+
+
+def slowed_text(site: tuple) -> str:
+    """`http://a (3 x 429, 1 x 503, paused 2.0 s, ended at 4 in flight, 18.5/s)`: one
+    site that answered 429 or 503 (a `crawler.frontier.politeness.Slowed`)."""
+    counts = [f"{n} x {status}" for status, n in ((429, site[1]), (503, site[2])) if n]
+    text = f"{site[0]} ({', '.join(counts)}, paused {site[3]:.1f} s, "
+    if site[6]:
+        return text + "given up)"
+    rate = f", {site[5]:.1f}/s" if site[5] is not None else ""
+    return text + f"ended at {site[4]} in flight{rate})"
 
 
 class Reporter:

@@ -12,7 +12,12 @@ Both are made from one `RunReport`, so the two files never disagree:
   `"dropped": {"offsite": 310, "seen": 2200}`: the links not followed, by reason;
   and, with the HTTP cache, `"cache": 1843200, "evicted": 12`: its size on disk
   in bytes at the end of the run, and the entries the end of the run evicted
-  (unused for `--cache-max-age` days, or past `--cache-max-size`).
+  (unused for `--cache-max-age` days, or past `--cache-max-size`);
+  and, per site that answered 429 or 503, `"slowed": {"http://a.example": {"429": 12,
+  "503": 0, "paused": 3.0, "in_flight": 2, "rate": 18.5, "given_up": false}}`: its
+  answers that said slow down, the seconds its `Retry-After` paused it, and the
+  in-flight and rate (requests a second; null when not bounded by spacing) it
+  ended at; `given_up`: its `Retry-After` was past `--max-wait`.
 
 - `status` is `finished`, `interrupted` (a stop signal) or `output-error` (the
   output could not be written: a full disk, say); `exit` is the exit status.
@@ -60,6 +65,19 @@ GAUGES = {
     "crawl_last_run_errors": (
         "Failed URLs of the last run by reason, without the retry tail (after N attempts)"
     ),
+    "crawl_last_run_slowed_answers": (
+        "Answers of the last run that said slow down (429, 503), per site that sent any"
+    ),
+    "crawl_last_run_slowed_paused_seconds": (
+        "Seconds a site's Retry-After paused it in the last run, per site slowed down"
+    ),
+    "crawl_last_run_slowed_in_flight": (
+        "Requests in flight a site slowed down was allowed when the last run ended"
+    ),
+    "crawl_last_run_slowed_rate": (
+        "Requests a second a site slowed down was allowed when the last run ended "
+        "(absent: not bounded by spacing)"
+    ),
 }
 
 
@@ -70,6 +88,19 @@ def error_kind(reason: str) -> str:
     number of a bad line of the URL file (`line 7: not an http(s) URL` -> `not an
     http(s) URL`)."""
     return _RETRY_TAIL.sub("", _LINE_NUMBER.sub("", reason))
+
+
+def slowed_fields(site: tuple) -> dict[str, Any]:
+    """One site slowed down (a `crawler.frontier.politeness.Slowed`) as `slowed` shows it."""
+    _, answers_429, answers_503, paused, in_flight, rate, given_up = site
+    return {
+        "429": answers_429,
+        "503": answers_503,
+        "paused": round(paused, 2),
+        "in_flight": in_flight,
+        "rate": None if rate is None else round(rate, 2),
+        "given_up": given_up,
+    }
 
 
 def iso_utc(timestamp: float) -> str:
@@ -101,6 +132,7 @@ class RunReport:
     items_dropped: int = 0  # declared parsers' items without a required field
     cache: int | None = None  # the HTTP cache's bytes on disk; None without a cache
     evicted: int = 0  # cache entries evicted at the end of the run
+    slowed: dict[str, dict[str, Any]] | None = None  # per site that answered 429 or 503
 
     @classmethod
     def of(cls, run_id: str, version: str, status: str, exit_code: int, stats: Stats) -> RunReport:
@@ -128,6 +160,7 @@ class RunReport:
             items_dropped=stats.items_dropped,
             cache=stats.cache_bytes,
             evicted=stats.evicted,
+            slowed={site[0]: slowed_fields(site) for site in stats.slowed} or None,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -156,6 +189,8 @@ class RunReport:
         if self.cache is not None:
             report["cache"] = self.cache
             report["evicted"] = self.evicted
+        if self.slowed:
+            report["slowed"] = {site: dict(fields) for site, fields in self.slowed.items()}
         return report
 
     def registry(self) -> CollectorRegistry:
@@ -178,4 +213,15 @@ class RunReport:
         errors = gauge("crawl_last_run_errors", ("reason",))
         for reason, count in self.errors.items():
             errors.labels(reason=reason).set(count)
+        answers = gauge("crawl_last_run_slowed_answers", ("site", "status"))
+        paused = gauge("crawl_last_run_slowed_paused_seconds", ("site",))
+        in_flight = gauge("crawl_last_run_slowed_in_flight", ("site",))
+        rate = gauge("crawl_last_run_slowed_rate", ("site",))
+        for site, fields in (self.slowed or {}).items():
+            for status in ("429", "503"):
+                answers.labels(site=site, status=status).set(fields[status])
+            paused.labels(site=site).set(fields["paused"])
+            in_flight.labels(site=site).set(fields["in_flight"])
+            if fields["rate"] is not None:
+                rate.labels(site=site).set(fields["rate"])
         return registry

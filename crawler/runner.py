@@ -149,13 +149,22 @@ def _locked_run(
         reporter.say(f"crawl: {error}")
         return end_run(settings, run_id, "output-error", EXIT_UNUSABLE, Stats(), reporter)
     frontier = Frontier(
-        # A site's first answer may set the cookie the others need: one at a time until then.
-        HostQueues(settings.per_host, settings.delay, first_alone=True),
+        # A site's first answer may set the cookie the others need: one at a time until
+        # then, and from there one more in flight a round, up to --per-host: a site's
+        # limits are met gently (crawler.frontier.rate).
+        HostQueues(
+            settings.per_host,
+            settings.delay,
+            first_alone=True,
+            max_wait=settings.max_wait,
+            start_window=1,
+        ),
         robots_agent=settings.fetch.user_agent if settings.obey_robots else None,
         lookahead=settings.lookahead,
         follow=policy_for(settings, active().check),  # the command line checked it
         sitemaps=settings.sitemaps,
         keep_rejected=settings.rejected_log is not None,
+        attempts=settings.fetch.attempts,  # a URL whose site says slow down is sent again
     )
     url_file = UrlFile(urls, source, settings.parse, active())  # the one reader of its lines
     try:  # --resume: a run continued, or one that keeps a state (crawler.resume)
@@ -270,6 +279,7 @@ def _locked_run(
         if archive is not None:
             archive.close()
     reporter.close()
+    outcome.stats.slowed = frontier.hosts.slowed()  # the sites that said slow down
     if settings.fetch.cache_path is not None:  # the workers are gone: prune, within a second
         from crawler.fetching import cache_upkeep
 

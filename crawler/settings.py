@@ -17,6 +17,9 @@ DEFAULT_USER_AGENT = f"crawl/{__version__} (+{PROJECT_URL})"
 DEFAULT_OUTPUT = Path("output") / "db.txt"
 DEFAULT_CACHE_NAME = "http-cache.sqlite"  # next to the output file: output/http-cache.sqlite
 LOCAL_DASHBOARD = "127.0.0.1:8787"  # --backend dask --dashboard
+# Fetch tasks sent to a Dask worker as one Dask task, at most (crawler.pools.dask):
+# a Dask task costs milliseconds of scheduling whatever it carries.
+DASK_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class RunSettings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     per_host: int = 4  # requests in flight to one host (see crawler.frontier.politeness)
     delay: float = 0.0  # seconds between requests to one host, jittered up to +50%
+    # A Retry-After longer than this ends its site's part of the run (crawler.frontier.rate).
+    max_wait: float = 60.0
     ignore_robots: bool = False  # neither fetch nor obey robots.txt
     wait_lock: float = 0.0  # seconds to wait for another run's lock before exit 75
     # Continue the last run if it did not finish (crawler.resume); a run started with
@@ -155,8 +160,13 @@ class RunSettings:
     def max_in_flight(self) -> int:
         """Tasks submitted but not finished: enough to keep every fetching thread
         busy while results travel back, few enough that memory does not grow with
-        the URL list."""
-        return 2 * self.concurrency + 2
+        the URL list. On Dask, where fetches travel in batches, enough for two
+        full batches a fetching thread."""
+        return 2 * self.concurrency * self._batch + 2
+
+    @property
+    def _batch(self) -> int:
+        return DASK_BATCH if self.backend == "dask" else 1
 
     def watchdog_limit(self) -> float:
         """How long after submission a task is written off as lost, where the pool
@@ -165,8 +175,12 @@ class RunSettings:
         A task starts once the tasks submitted before it have left the workers: at
         most `max_in_flight - 1` of them, run `concurrency` at a time, so it waits
         through at most ceil((max_in_flight - 1) / concurrency) task limits, then
-        runs for one more. Plus slack for start-up. Shorter would write off live
+        runs for one more. On Dask, where a thread runs a batch's fetches one after
+        the other, it may also wait behind its own batch and the one queued ahead
+        of it on that thread. Plus slack for start-up. Shorter would write off live
         tasks that were only queued (a slow site answering 503 with Retry-After).
         """
         rounds_waiting = -(-(self.max_in_flight - 1) // self.concurrency)
+        if self._batch > 1:
+            rounds_waiting += 2 * self._batch
         return (rounds_waiting + 1) * self.fetch.task_limit() + 10.0

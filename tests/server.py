@@ -35,7 +35,8 @@ Routes (all GET):
                         requests being served at once (`max_active`) and records when
                         each arrived (`arrivals`)
   /etag/NAME?bytes=N    a page (of N bytes if given) with an ETag; 304 to a matching
-                        If-None-Match; `server.version` changes the page and its ETag
+                        If-None-Match; `server.version` changes the page and its ETag;
+                        `?gzip=1` sends it gzip-compressed
   /lastmod/NAME         a page with Last-Modified; 304 to If-Modified-Since
                         (`not_modified` counts the 304s sent)
   /hostile/NAME         a saved hostile page from tests/hostile/pages, with its Content-Type
@@ -384,7 +385,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = page_text("etag " + rest + "!" * (version - 1)).encode()
         if "bytes" in query:
             body = b"e" * int(query["bytes"])
-        self.send_body(body, content_type="text/html; charset=utf-8", headers={"ETag": tag})
+        headers = {"ETag": tag}
+        if "gzip" in query:
+            body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+        self.send_body(body, content_type="text/html; charset=utf-8", headers=headers)
 
     def route_lastmod(self, rest: str, query: dict, count: int) -> None:
         stamp = "Wed, 21 Oct 2015 07:28:00 GMT"

@@ -87,6 +87,21 @@ def _another_version(path: Path) -> None:
         connection.execute("PRAGMA user_version = 99")
 
 
+def test_a_file_of_the_previous_schema_is_kept_and_marked(tmp_path: Path) -> None:
+    """Schema 2's rows mean the same in 3: no warning, nothing lost; the file is
+    marked 3, so that an older crawl sets it aside instead of misreading it."""
+    cache = tmp_path / "c.sqlite"
+    fill(cache, [NOW, NOW])
+    with sqlite3.connect(cache) as connection:
+        connection.execute("PRAGMA user_version = 2")
+    said: list[str] = []
+    prepare(cache, said.append)
+    assert said == []
+    assert len(urls(cache)) == 2
+    with sqlite3.connect(cache) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
 @pytest.mark.parametrize(
     ("spoil", "words"),
     [

@@ -295,7 +295,8 @@ def test_summary_on_stderr(mixed: Mixed) -> None:
     summary = mixed.result.stderr.strip().splitlines()[-1]
     assert re.fullmatch(
         r"crawl: 10 ok, 7 failed, \d+ retried, \d+ bytes in [\d.]+ s \([\d.]+ pages/s\)"
-        r"; cache \d+ bytes, 0 evicted",
+        r"; cache \d+ bytes, 0 evicted(; per-host limits held workers back [\d.]+ s)?"
+        r"; slowed down: http://127\.0\.0\.1:\d+ \(1 x 429, 2 x 503, paused 1\.0 s, .*\)",
         summary,
     ), summary
 

@@ -300,7 +300,12 @@ def test_attempt_deadline_interrupts_a_blocking_call() -> None:
         ("soon", None),
         ("Thu, 01 Jan 1970 00:01:40 GMT", 60.0),  # now is 40
         ("Thursday, 01-Jan-70 00:01:40 GMT", 60.0),  # the obsolete RFC 850 form
-        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # in the past: no wait
+        ("Thu, 01 Jan 1970 00:00:10 GMT", None),  # in the past: no Retry-After at all
+        ("Thu, 01 Jan 1970 00:00:40 GMT", None),  # now: not in the future either
+        ("9" * 400, float("inf")),  # more digits than any clock counts
+        ("Fri, 01 Jan 99999 00:00:00 GMT", float("inf")),  # past any calendar
+        ("Fri, 31 Feb 2026 00:00:00 GMT", None),  # no such day
+        ("١٢", None),  # digits, but not ASCII ones
     ],
 )
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:

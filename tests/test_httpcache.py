@@ -6,18 +6,23 @@ import base64
 import multiprocessing
 import os
 import secrets
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
+from crawler.fetching import cache_store, cache_upkeep
 from crawler.fetching.credentials import Credentials, SiteRule
 from crawler.fetching.fetch import fetch, make_transport
 from crawler.fetching.httpcache import CacheLayer, HttpCache
 from crawler.fetching.transports.base import Headers, Request
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
+from tests.conftest import crawl_env
 from tests.server import TestServer
 
 
@@ -26,7 +31,9 @@ def settings(tmp_path: Path, **changes) -> FetchSettings:
 
 
 def stored(cache: Path) -> int:
-    """How many answers the cache file holds."""
+    """How many answers the cache file holds, once this process's held writes are
+    committed (as a worker's exit commits them)."""
+    cache_store.commit_all()
     with sqlite3.connect(cache) as connection:
         return connection.execute("SELECT count(*) FROM responses").fetchone()[0]
 
@@ -73,6 +80,44 @@ def test_a_revalidated_page_is_the_same_page(server, tmp_path: Path) -> None:
     assert server.not_modified == 2
 
 
+def test_a_gzip_body_is_kept_as_the_wire_sent_it(server, tmp_path: Path) -> None:
+    """Not decoded and compressed again: stored as it came, and read back through
+    the same decoder, the page is the same."""
+    config = settings(tmp_path)
+    url = server.url("/etag/z?gzip=1")
+    first = fetch(make_transport(config), url, config)
+    second = fetch(make_transport(config), url, config)
+    assert isinstance(first, Page) and isinstance(second, Page) and second.cached
+    assert second._replace(cached=False) == first
+    cache_store.commit_all()
+    with sqlite3.connect(config.cache_path) as connection:
+        kept, body = connection.execute("SELECT compressed, body FROM responses").fetchone()
+    assert (kept, body[:2]) == (cache_store.WIRE, b"\x1f\x8b")
+
+
+def test_a_cache_left_by_a_killed_run_opens_without_a_warning(server, tmp_path: Path) -> None:
+    """A kill -9 may cost the writes still held (a cache), never a warning."""
+    config = settings(tmp_path)
+    code = (
+        "import os, signal, sys\n"
+        "from crawler.fetching.fetch import fetch, make_transport\n"
+        "from crawler.settings import FetchSettings\n"
+        "from pathlib import Path\n"
+        f"config = FetchSettings(cache_path=Path({str(config.cache_path)!r}), retries=0)\n"
+        "transport = make_transport(config)\n"
+        f"for n in range(80): fetch(transport, {server.url('/etag/k')!r} + str(n), config)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], env=crawl_env(), timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    said: list[str] = []
+    cache_upkeep.prepare(config.cache_path, said.append)
+    assert said == []
+    assert stored(config.cache_path) > 0  # the batches committed before the kill
+    again = fetch(make_transport(config), server.url("/etag/k0"), config)
+    assert isinstance(again, Page) and again.cached
+
+
 def test_a_changed_page_is_fetched_in_full_and_stored_again(server, tmp_path: Path) -> None:
     config = settings(tmp_path)
     first = fetch(make_transport(config), server.url("/etag/a"), config)
@@ -117,6 +162,7 @@ def _fetch_many(cache: str, base: str, first: int) -> int:
     fetched = 0
     for n in range(first, first + 25):
         fetched += isinstance(fetch(session, f"{base}/etag/{n}", config), Page)
+    session.close()  # as a worker's exit does: the Pool's terminate would kill it first
     return fetched
 
 
@@ -133,7 +179,9 @@ def test_several_processes_write_one_cache_at_once(server: TestServer, tmp_path:
 
 
 def every_byte(folder: Path) -> bytes:
-    """Everything the files under `folder` hold (the cache, its WAL and key...)."""
+    """Everything the files under `folder` hold (the cache, its WAL and key...),
+    once this process's held writes are committed."""
+    cache_store.commit_all()
     return b"".join(path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file())
 
 

@@ -131,3 +131,11 @@ def test_the_dispatch_loop_says_where_the_run_stands(tmp_path: Path) -> None:
     pool.release()
     assert scheduler.progress() == Progress(done=2, failed=1, in_flight=0, waiting=1, found=0)
     scheduler.writer.close()
+
+
+def test_the_line_names_the_sites_being_slowed() -> None:
+    sites = ("http://a", "http://b", "http://c", "http://d", "http://e")
+    line = progress_line(Progress(10, 0, 2, 5, 0, sites[:1]), 60.0, 10, 60.0)
+    assert line.endswith("0 found by following; slowing down for http://a")
+    line = progress_line(Progress(10, 0, 2, 5, 0, sites), 60.0, 10, 60.0)
+    assert line.endswith("; slowing down for http://a, http://b, http://c and 2 more")

@@ -146,3 +146,39 @@ def test_a_run_without_failures_has_the_errors_gauge_and_no_sample() -> None:
     read = families(report)
     assert read["crawl_last_run_errors"].samples == []
     assert read["crawl_last_run_exit_code"].samples[0].value == 143
+
+
+def test_the_sites_slowed_down_in_both_reports() -> None:
+    from crawler.frontier.politeness import Slowed
+
+    stats = ended_stats()
+    stats.slowed = [
+        Slowed("http://a", 3, 1, 2.5, 2, 18.456, False),
+        Slowed("http://b", 1, 0, 0.0, 1, None, True),
+    ]
+    report = RunReport.of("r", "0.2.0", "finished", 1, stats)
+    assert report.as_json()["slowed"] == {
+        "http://a": {"429": 3, "503": 1, "paused": 2.5, "in_flight": 2, "rate": 18.46,
+                     "given_up": False},
+        "http://b": {"429": 1, "503": 0, "paused": 0.0, "in_flight": 1, "rate": None,
+                     "given_up": True},
+    }  # fmt: skip
+    read = families(report)
+
+    def samples(name: str) -> dict:
+        return {tuple(sorted(s.labels.items())): s.value for s in read[name].samples}
+
+    assert samples("crawl_last_run_slowed_answers")[(("site", "http://a"), ("status", "503"))] == 1
+    assert samples("crawl_last_run_slowed_paused_seconds") == {
+        (("site", "http://a"),): 2.5,
+        (("site", "http://b"),): 0.0,
+    }
+    assert samples("crawl_last_run_slowed_rate") == {(("site", "http://a"),): 18.46}
+    assert (
+        "slowed down: http://a (3 x 429, 1 x 503, paused 2.5 s, ended at 2 in flight, "
+        "18.5/s), http://b (1 x 429, paused 0.0 s, given up)" in stats.summary()
+    )
+
+
+def test_no_site_slowed_no_key() -> None:
+    assert "slowed" not in RunReport.of("r", "0.2.0", "finished", 0, ended_stats()).as_json()

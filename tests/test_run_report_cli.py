@@ -25,7 +25,9 @@ ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 def read_stats(path: Path) -> dict:
     value = json.loads(path.read_text(encoding="utf-8"))
-    assert list(value) in (KEYS, [*KEYS, "cache", "evicted"])  # the cache's without --no-cache
+    keys = [key for key in value if key != "slowed"]  # sites that said slow down, last
+    assert keys in (KEYS, [*KEYS, "cache", "evicted"])  # the cache's without --no-cache
+    assert "slowed" not in value or list(value)[-1] == "slowed"
     assert ISO_UTC.fullmatch(value["started"]) and ISO_UTC.fullmatch(value["ended"])
     assert value["started"] <= value["ended"]
     assert value["version"] == __version__
@@ -88,6 +90,8 @@ def test_a_finished_run(server: test_server.TestServer, tmp_path: Path) -> None:
         "expected a URL and at most one list of parsers": 1,  # `line 7: ` in its line
     }
     assert sum(value["errors"].values()) == value["failed"] == count_kind(db, "error")
+    slowed = value["slowed"][server.base]  # its 503, twice: the site was slowed down
+    assert (slowed["429"], slowed["503"], slowed["given_up"]) == (0, 2, False)
     # The report and the end line agree.
     end = end_fields(db)
     for key in ("ok", "failed", "retried", "bytes", "unchanged", "saved"):

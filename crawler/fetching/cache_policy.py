@@ -37,7 +37,7 @@ from typing import NamedTuple
 BENIGN_HEADERS: Mapping[str, str] = {
     "user-agent": "the same on every request of a run; a new crawl version must not empty "
     "the cache (a site that varies by it says Vary: User-Agent)",
-    "accept-encoding": "transfer detail: the stored body is the decoded one",
+    "accept-encoding": "transfer detail: a stored body is served decoded",
     "connection": "transport detail",
     "keep-alive": "transport detail",
     "te": "transport detail",

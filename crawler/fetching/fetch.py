@@ -60,7 +60,13 @@ from crawler.fetching.address_guard import AddressGuard
 from crawler.fetching.body import ACCEPT_ENCODING, CHUNK, TooLarge, read_body
 from crawler.fetching.credentials import Credentials, request_headers, split_userinfo, with_rule
 from crawler.fetching.exact_target import is_exact, target_of
-from crawler.fetching.retry import RETRY_STATUSES, RetryWait, TransientError, parse_retry_after
+from crawler.fetching.retry import (
+    GIVEN_BACK,
+    RETRY_STATUSES,
+    RetryWait,
+    TransientError,
+    parse_retry_after,
+)
 from crawler.fetching.tls import extra_trust
 from crawler.fetching.transports.base import Headers, Request, Response, Transport, TransportError
 from crawler.model import Failure, FetchPolicy, Page, Result
@@ -272,18 +278,26 @@ def fetch_once(
     settings: FetchSettings,
     policy: FetchPolicy | None = None,
     carried: Carried | None = None,
+    give_back: bool = False,
 ) -> Result:
     """One attempt. Returns a Page or a final Failure; raises TransientError for a
-    failure worth another attempt. `url` holds no `user:password@` (see `fetch`)."""
-    deadline = time.monotonic() + settings.timeout
+    failure worth another attempt. `url` holds no `user:password@` (see `fetch`).
+    With `give_back`, a 429 or 503 is a final Failure carrying its status and
+    `Retry-After`, and a page carries its time to first byte (`ttfb`)."""
+    started = time.monotonic()
+    deadline = started + settings.timeout
     try:
         with attempt_deadline(settings.timeout):
             opened = open_final(transport, url, settings, policy, deadline, carried)
+            answered = time.monotonic()  # the final answer's headers are in
             if isinstance(opened, Failure):
                 return opened
             response, redirects = opened
             try:
                 status = response.status
+                if give_back and status in GIVEN_BACK:
+                    after = response.headers.get("Retry-After") or ""
+                    return Failure(url, f"HTTP {status}", 1, True, status=status, retry_after=after)
                 if status in RETRY_STATUSES:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise TransientError(f"HTTP {status}", retry_after)
@@ -303,7 +317,10 @@ def fetch_once(
         if error.transient:
             raise TransientError(error.reason) from None
         return Failure(url, error.reason, 1)
-    return page_of(url, response, body, redirects, settings.raw_body)
+    page = page_of(url, response, body, redirects, settings.raw_body)
+    if give_back and not response.from_cache:
+        page = page._replace(ttfb=answered - started)
+    return page
 
 
 def page_of(
@@ -349,6 +366,7 @@ def fetch(
     settings: FetchSettings,
     policy: FetchPolicy | None = None,
     credentials: Credentials | None = None,
+    give_back: bool = False,
 ) -> Result:
     """Fetch `url` through `transport` with retries, checked by `policy`, carrying
     what `credentials` bind to each hop's origin (see the module's docstring).
@@ -356,7 +374,16 @@ def fetch(
     out after 3 attempts`, `HTTP 404`...). The result is marked `throttled` if any
     attempt got 429 or 503, so the scheduler can slow down for that host. A
     `user:password@` in `url` is taken out of it and bound to its origin; the
-    result's URL is the URL without it."""
+    result's URL is the URL without it.
+
+    `give_back` (the crawl's workers): a 429 or 503 is not retried here but
+    returned at once, as a Failure with its `status` and `Retry-After`, and a
+    page comes with its time to first byte, for the site's rate. Saying
+    "slow down" is about the whole site, not this URL: the frontier pauses the
+    site and lowers its rate for every worker, and sends the URL again after the
+    pause (`crawler.frontier.politeness`), up to the same number of attempts.
+    Retrying here would wait in one worker while the others keep pressing the
+    site."""
     url, userinfo = split_userinfo(url)
     credentials = with_rule(credentials, userinfo)
     jar = cookies.new_jar(credentials.cookies if credentials is not None else ())
@@ -380,10 +407,11 @@ def fetch(
         for attempt in retrying:
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                result = fetch_once(transport, url, settings, policy, carried)
+                result = fetch_once(transport, url, settings, policy, carried, give_back)
     except TransientError as error:
         unit = "attempt" if attempts == 1 else "attempts"
         throttled = throttled or error.reason in SLOW_DOWN
         reason = f"{error.reason} after {attempts} {unit}"
         return Failure(url, reason, attempts, throttled, tuple(carried.received))
+    throttled = throttled or result.throttled
     return result._replace(attempts=attempts, throttled=throttled, cookies=tuple(carried.received))

@@ -48,15 +48,20 @@ from crawler.fetching.transports.base import (
 )
 
 KEY_BYTES = 16  # of the keyed hash: 128 bits tell entries apart
+# Content-Encodings whose bytes are stored as they came: one coding, which
+# crawler.fetching.body always decodes (br and zstd only with optional libraries).
+WIRE_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
 
 
 class Pending:
-    """What storing an answer will take, noted when it came."""
+    """What storing an answer will take, noted when it came; `wire`: the body's
+    bytes as they came, when they are to be kept so."""
 
-    __slots__ = ("key", "url", "use")
+    __slots__ = ("key", "url", "use", "wire")
 
     def __init__(self, key: bytes | None, url: str, use: cache_policy.RequestUse) -> None:
         self.key, self.url, self.use = key, url, use
+        self.wire: list[bytes] | None = None
 
 
 def origin_of(url: str) -> str:
@@ -163,7 +168,19 @@ class HttpCache:
         return response
 
     def _pending(self, response: Response, pending: Pending) -> None:
-        """Store `response` once its body has been read whole within the bounds."""
+        """Store `response` once its body has been read whole within the bounds. A
+        gzip body is kept as the wire sent it: its bytes are noted as they are read."""
+        coding = (response.headers.get("Content-Encoding") or "").strip().lower()
+        if coding in WIRE_CODINGS and not response.decoded:
+            pending.wire = []
+            read1 = response.read1
+
+            def noted(size: int) -> bytes:
+                data = read1(size)
+                pending.wire.append(data)  # type: ignore[union-attr]
+                return data
+
+            response.read1 = noted  # type: ignore[method-assign]
         response.on_body.append(partial(self._store_quietly, pending))
 
     def _revalidated(
@@ -213,11 +230,12 @@ class HttpCache:
             request,
             200,
             Headers([*headers, *(("Set-Cookie", value) for value in set_cookies)]),
-            entry.decoded_body(),
+            entry.stored_body(),
             reason="OK",
             peer=None if wire is None else wire.peer,
         )
-        answer.decoded = True  # the stored body is the decoded one
+        # A body kept as the wire sent it is decoded as one off the wire, within bounds.
+        answer.decoded = entry.compressed != cache_store.WIRE
         answer.from_cache = True
         return answer
 
@@ -255,7 +273,7 @@ class HttpCache:
                 origin,
                 url,
                 cache_policy.kept_headers(headers.pairs),
-                body,
+                *((b"".join(pending.wire), cache_store.WIRE) if pending.wire else (body,)),
             )
         except sqlite3.Error as error:
             self._failed(error)

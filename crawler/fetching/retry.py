@@ -4,14 +4,17 @@ The only retry layer (urllib3's own retries are off): connection errors, timeout
 bodies cut short, and the statuses in `RETRY_STATUSES` are retried; any other
 4xx, and everything else, is final. Waits grow exponentially with full jitter,
 unless the server sent `Retry-After` (seconds or an HTTP date), which is obeyed up
-to a cap.
+to a cap. A fetch for the crawl's frontier (`give_back`) does not retry 429 and 503
+(`GIVEN_BACK`): it returns them, for the frontier to pause the whole site and send
+the URL again (`crawler.frontier.rate`).
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import time
-from datetime import datetime, timezone
+from datetime import MAXYEAR, datetime, timezone
 
 from tenacity import RetryCallState
 from tenacity.wait import wait_random_exponential
@@ -19,6 +22,7 @@ from tenacity.wait import wait_random_exponential
 from crawler.settings import FetchSettings
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+GIVEN_BACK = frozenset({429, 503})  # "slow down": the whole site's business, not one URL's
 
 
 class TransientError(Exception):
@@ -34,21 +38,29 @@ class TransientError(Exception):
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a `Retry-After` header, or None if it says nothing usable.
 
-    Accepts delta-seconds (`120`) and an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`);
-    a date in the past means no wait."""
+    In this order: delta-seconds (`120`; so many digits that no clock reaches
+    them: `inf`); an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`, or the obsolete
+    forms), counted from `now` (seconds since the epoch; the system's clock by
+    default), whose year is past any calendar's: `inf`. Anything else, a negative
+    number, a fraction, an impossible date or a date that is not in the future
+    (`now` or before) is None: no `Retry-After` at all."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return float(value)  # float() has no digit limit: a huge one is inf
+    parts = email.utils.parsedate_tz(value)
+    if parts is None:
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+        return math.inf if parts[0] > MAXYEAR else None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     now = time.time() if now is None else now
-    return max(0.0, (when - datetime.fromtimestamp(now, timezone.utc)).total_seconds())
+    seconds = (when - datetime.fromtimestamp(now, timezone.utc)).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 class RetryWait:

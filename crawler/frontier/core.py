@@ -40,6 +40,7 @@ its lock around every call. Pure and clock-driven: no I/O but the spill.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
@@ -48,7 +49,7 @@ from crawler.frontier.canonical import canonical_key
 from crawler.frontier.entry import FOUND, LISTED, MAPPED, ROBOTS, SITEMAP, Entry
 from crawler.frontier.pagination import next_links
 from crawler.frontier.policy import Checked, FollowPolicy
-from crawler.frontier.politeness import HostQueues
+from crawler.frontier.politeness import Answer, HostQueues
 from crawler.frontier.robots import (
     ROBOTS_MAX_BYTES,
     Robots,
@@ -60,7 +61,7 @@ from crawler.frontier.scope import Scope, ignored_extension, make_scope
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
-from crawler.model import FetchPolicy, Job, Link, Page, Result
+from crawler.model import Failure, FetchPolicy, Job, Link, Page, Result
 from crawler.page.links import PageLinks
 from crawler.page.resolve import resolve_link as resolve
 from crawler.urls import host_key, record_key, redact_url
@@ -82,6 +83,8 @@ class Fetch(NamedTuple):
     max_bytes: int | None = None  # a lower size cap (robots.txt)
     policy: FetchPolicy | None = None  # None for a listed URL: nothing to check
     raw: bool = False  # the body as bytes (a sitemap, which may be gzip)
+    links: bool = True  # its links may lead on (FollowPolicy.leads_on): take them
+    sent: float = -math.inf  # when it was handed out (the frontier's clock)
 
 
 class Refused(NamedTuple):
@@ -113,9 +116,11 @@ class Frontier:
         follow: FollowPolicy | None = None,
         sitemaps: bool = False,
         keep_rejected: bool = False,
+        attempts: int = 3,
     ) -> None:
         """`robots_agent`: the User-Agent robots.txt is read for, None to ignore
-        robots.txt; `follow`: what found links to take (None: follow nothing)."""
+        robots.txt; `follow`: what found links to take (None: follow nothing);
+        `attempts`: how often a URL is sent while its site says slow down."""
         self.hosts: HostQueues[Entry] = hosts or HostQueues(per_host=4)
         self.robots_agent = robots_agent
         self.lookahead = max(1, lookahead)
@@ -124,6 +129,9 @@ class Frontier:
         self.sitemaps = sitemaps
         self.following = self.follow.follows or sitemaps
         self.keep_rejected = keep_rejected
+        self.attempts = max(1, attempts)
+        self._tries: dict[str, int] = {}  # URL -> its 429/503 answers, while it is sent again
+        self._robots_later: list[Fetch] = []  # robots.txt fetches given back: after the pause
         self._key = canonical_key if self.following else str
         self.seen = SeenUrls()
         self.spill = Spill()
@@ -159,13 +167,19 @@ class Frontier:
 
     def pending(self) -> bool:
         """Whether anything is still to be handed out (or waits for a host's turn)."""
-        return bool(self.hosts.queued or self.spill.count or self._robots_wanted)
+        return bool(
+            self.hosts.queued or self.spill.count or self._robots_wanted or self._robots_later
+        )
 
     def next_ready_at(self) -> float | None:
-        return self.hosts.next_ready_at()
+        times = [self.hosts.free_at(fetch.host) for fetch in self._robots_later]
+        ready_at = self.hosts.next_ready_at()
+        if ready_at is not None:
+            times.append(ready_at)
+        return min(times, default=None)
 
     def robots_wanted(self) -> bool:
-        return bool(self._robots_wanted)
+        return bool(self._robots_wanted or self._robots_later)
 
     def close(self) -> None:
         self.spill.close()
@@ -289,17 +303,26 @@ class Frontier:
         """The next fetch politeness allows now (robots.txt first), a URL robots.txt
         refuses, or None. The loop sends a Fetch and reports it with `done`."""
         if self._robots_wanted:
-            return self._robots_wanted.popleft()
+            return self._robots_wanted.popleft()._replace(sent=now)
+        for n, fetch in enumerate(self._robots_later):
+            if self.hosts.free_at(fetch.host) <= now:
+                del self._robots_later[n]
+                return fetch._replace(sent=now)
         self._refill(now)
         picked = self.hosts.pop_ready(now)
         if picked is None:
             return None
         host, entry = picked
+        given_up = self.hosts.given_up(host)
+        if given_up is not None:  # a URL of the run, listed or found: its error: line
+            self.hosts.skipped(host, now)
+            return Refused(entry, host, given_up)
         reason = self._refusal(host, entry)
         if reason is None:
             self.hosts.started(host, now)
             return Fetch(entry.kind, entry.url, host, entry, None, self._policy(entry),
-                         raw=entry.kind == SITEMAP)  # fmt: skip
+                         raw=entry.kind == SITEMAP, links=self._leads_on(entry),
+                         sent=now)  # fmt: skip
         self.hosts.skipped(host, now)
         counted = None
         if entry.kind == FOUND:
@@ -307,9 +330,55 @@ class Frontier:
             self.dropped[counted] += 1
         return Refused(entry, host, reason, counted)
 
+    def settle(self, fetch: Fetch, result: Result, now: float) -> tuple[Result | None, Rejected]:
+        """A fetch ended: what its answer says of its site's rate goes to the site's
+        queue (`crawler.frontier.politeness`), then, in this order:
+        1. a 429 or 503 the worker gave back (`Failure.status`) to a site given up
+           (its `Retry-After` past `--max-wait`) is `rate limited: the site asks to
+           wait N s`;
+        2. one with attempts left is queued again, first of its site's, sent when
+           the site's pause and rate allow: None, no line for it now;
+        3. one without is `HTTP 429 after N attempts`;
+        4. any other result is as the worker said, counting the attempts before.
+        Then as `done`. Returns the result to record (None: none yet) and the links
+        not taken."""
+        answer = _answer(result, fetch.sent)
+        key = fetch.url if fetch.kind != ROBOTS else ROBOTS + " " + fetch.url
+        given_back = isinstance(result, Failure) and answer.status in (429, 503)
+        if fetch.kind == ROBOTS:
+            self.hosts.noted(fetch.host, now, answer)
+        else:
+            self.hosts.done(fetch.host, now, answer)
+        prior = self._tries.pop(key, 0)
+        if given_back:
+            assert isinstance(result, Failure)
+            tries = prior + 1
+            given_up = self.hosts.given_up(fetch.host)
+            if given_up is not None:
+                result = result._replace(reason=given_up, attempts=tries)
+            elif tries < self.attempts:
+                self._tries[key] = tries
+                if fetch.kind == ROBOTS:
+                    self._robots_later.append(fetch)
+                else:
+                    self.hosts.add_first(fetch.host, fetch.entry, now)
+                return None, []
+            else:
+                unit = "attempt" if tries == 1 else "attempts"
+                reason = f"HTTP {answer.status} after {tries} {unit}"
+                result = result._replace(reason=reason, attempts=tries)
+        elif prior:
+            result = result._replace(attempts=result.attempts + prior, throttled=True)
+        return result, self._done(fetch, result, now)
+
     def done(self, fetch: Fetch, result: Result, now: float) -> Rejected:
-        """A fetch ended: the host is free again; a robots.txt is read (and, with
-        --sitemaps, its sitemaps taken); a redirect's URLs are marked seen."""
+        """`settle` for a result that is not given back, where the record does not
+        matter (the links not taken)."""
+        return self.settle(fetch, result, now)[1]
+
+    def _done(self, fetch: Fetch, result: Result, now: float) -> Rejected:
+        """A fetch ended: a robots.txt is read (and, with --sitemaps, its sitemaps
+        taken); a redirect's URLs are marked seen."""
         if fetch.kind == ROBOTS:
             if self.journal is not None:
                 self.journal.robots(fetch.host, what_was_read(result))
@@ -317,7 +386,6 @@ class Frontier:
             if fetch.host in self._sitemap_scope:
                 return self._queue_sitemaps(fetch.host, now)
             return []
-        self.hosts.done(fetch.host, now, getattr(result, "throttled", False))
         if self.following and isinstance(result, Page):
             for url in result.redirects:
                 pair = digest(self._key(url))
@@ -477,6 +545,11 @@ class Frontier:
         robots = self._robots.get(host)
         return robots.refusal(entry.url, self.robots_agent) if robots is not None else None
 
+    def _leads_on(self, entry: Entry) -> bool:
+        """Whether the links of the page of `entry` are to be taken: it may lead on,
+        or the run logs every link it does not follow (`keep_rejected`)."""
+        return self.keep_rejected or self.follow.leads_on(entry.depth)
+
     def _policy(self, entry: Entry) -> FetchPolicy | None:
         """What the worker checks: nothing for a listed URL; for the rest, the address
         guard (outside the listed URL's hosts), and for a page its scope."""
@@ -518,6 +591,16 @@ class Frontier:
 
 
 _WAIT = "wait"
+
+
+def _answer(result: Result, sent: float) -> Answer:
+    """What a result says of its site's rate: a page's status and time to first
+    byte; a 429 or 503 given back with its `Retry-After`; nothing for the rest
+    (no answer of the site, or one that says nothing of its rate)."""
+    if isinstance(result, Page):
+        return Answer(result.status, None, result.ttfb, sent)
+    status = getattr(result, "status", 0)
+    return Answer(status, getattr(result, "retry_after", "") or None, 0.0, sent)
 
 
 def page_key(url: str) -> str:

@@ -4,25 +4,38 @@
 error_callback=)`, `close`, `join` and `terminate` of `crawler.pools.base.TaskPool`,
 so the scheduler, the pipelines and the writer are the same for every backend.
 
-- Results come back to this process: one collector thread takes finished futures
-  from an `as_completed(with_results=True)` (results are gathered by the client's
-  event loop, not one at a time) and calls the callbacks, as the Pool's result
-  thread does. A future is dropped as soon as its callback ran, so Dask releases
-  its result and memory stays flat.
-- Tasks are submitted with `pure=False`: the same URL in another run, or twice in
-  one cluster's lifetime, is fetched again, never served from Dask's cache.
-- A worker that dies takes its task with it; Dask runs it again on another worker
-  (up to the scheduler's `allowed-failures`, then the task errs with `KilledWorker`,
-  reported as `TaskLost`: `error:<URL> worker lost`). Either way the callback runs
-  once per task.
+- Tasks travel in batches. A Dask task costs the scheduler, the client's event
+  loop and the worker a few milliseconds whatever it does, about what a small
+  page's fetch costs: one Dask task a fetch made a local cluster four times
+  slower than the process pool. So `apply_async` puts its call in a buffer, and
+  the buffer goes as one Dask task (`run_batch`, which runs the calls one after
+  the other on one worker thread and returns their outcomes as one list) when,
+  in this order: a cluster thread would otherwise sit idle (fewer batches out
+  than the cluster has threads: a lone task never waits for company), the buffer
+  holds `batch` calls, the pool is closed, or the oldest call has waited
+  `LINGER` seconds. The main process keeps enough tasks in flight for two full
+  batches a thread (`RunSettings.max_in_flight`).
+- Results come back to this process a batch at a time: one collector thread
+  takes finished futures from an `as_completed(with_results=True)` and calls
+  each call's callback in the batch's order, as the Pool's result thread does. A
+  future is dropped as soon as its callbacks ran, so Dask releases its result and
+  memory stays flat.
+- Batches are submitted with `pure=False`: the same URL in another run, or twice
+  in one cluster's lifetime, is fetched again, never served from Dask's cache.
+- A worker that dies takes its batch with it; Dask runs the whole batch again on
+  another worker (up to the scheduler's `allowed-failures`, then it errs with
+  `KilledWorker`, and each of its calls gets `TaskLost`: `error:<URL> worker
+  lost`). The results of a batch come back whole or not at all, so a call that had
+  finished before the death is run again and still calls back once.
 - `terminate` stops delivering before it cancels anything, so a run that is
   interrupted writes no line for the tasks it abandons.
 - Each worker gets crawl's settings when it joins (`CrawlWorkerSetup`, the
   counterpart of the process pool's initializer); each of its threads makes its
-  own `requests.Session`. A local cluster has `--threads` threads per worker.
+  own transport. A local cluster has `--threads` threads per worker.
 - There is no per-task hard limit: ending a Dask worker is not this pool's to do.
   The fetch deadlines bound a task, and the main process's watchdog writes off
-  anything past `watchdog_limit` (`reports_lost_tasks` is false).
+  anything past `watchdog_limit` (`reports_lost_tasks` is false), which counts the
+  calls queued ahead in a batch.
 - The local cluster speaks TLS with throwaway certificates (`_local_cluster`). A
   joined cluster's link is Dask's own configuration: `tls://` with its certificate
   files; a `tcp://` one off this machine is refused for a run with secrets before
@@ -43,11 +56,15 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import itertools
 import logging
 import multiprocessing
+import pickle
 import tempfile
 import threading
+import time
 import types
+import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -61,11 +78,12 @@ from distributed.diagnostics.plugin import SchedulerUploadFile, UploadFile, Work
 import crawler
 import pipelines
 from crawler.pools.base import BackendError, TaskLost
-from crawler.settings import LOCAL_DASHBOARD, FetchSettings, RunSettings
+from crawler.settings import DASK_BATCH, LOCAL_DASHBOARD, FetchSettings, RunSettings
 
 CODE_PLUGIN = "crawl-code"  # fixed names: a later run replaces, never piles up
 SETUP_PLUGIN = "crawl-worker-setup"
 COLLECT_EVERY = 0.1  # how often the collector looks at a closing flag while idle
+LINGER = 0.005  # the longest a call waits in the buffer for others to share its batch
 CLOSE_TIMEOUT = 5.0
 KILL_TIMEOUT = 0.5  # a worker asked to stop is killed after 80% of this
 
@@ -88,27 +106,43 @@ class CrawlWorkerSetup(WorkerPlugin):
 
 
 class DaskPool:
-    """A TaskPool whose tasks run on a Dask cluster. `threads` is the number of
-    tasks the cluster runs at once when the run starts."""
+    """A TaskPool whose tasks run on a Dask cluster, `batch` calls to a Dask task at
+    most. `threads` is the number of tasks the cluster runs at once when the run
+    starts."""
 
     reports_lost_tasks = False  # a task can hang on a worker nobody asks about
 
     def __init__(
-        self, client: Client, cluster: LocalCluster | None = None, dashboard: bool = False
+        self,
+        client: Client,
+        cluster: LocalCluster | None = None,
+        dashboard: bool = False,
+        batch: int = DASK_BATCH,
     ) -> None:
         self.client = client
         self.cluster = cluster
         self.dashboard = dashboard
         self.threads = sum(client.nthreads().values())
+        self.batch = max(1, batch)
         self._completed = as_completed(loop=client.loop, with_results=True, raise_errors=False)
-        self._handlers: dict[str, tuple[Callable, Callable | None]] = {}
-        self._lock = threading.Lock()  # held while a callback runs, and to stop delivering
+        # The pool's state (the buffer, the calls not yet answered, the batches out),
+        # held briefly by the caller, the collector and the flusher alike.
+        self._lock = threading.Lock()
+        self._flushable = threading.Condition(self._lock)
+        self._calling = threading.RLock()  # held while a callback runs, and to stop delivering
+        self._handlers: dict[int, _Handlers] = {}  # calls not yet answered, by id
+        self._buffer: list[tuple[int, Callable, tuple, dict]] = []  # calls not yet sent
+        self._buffered_since = 0.0
+        self._batches: dict[str, list[int]] = {}  # the calls of each batch out, by its key
+        self._ids = itertools.count(1)
         self._delivering = True
         self._closed = False
         self._collector = threading.Thread(
             target=self._collect, name="crawl-dask-results", daemon=True
         )
         self._collector.start()
+        self._flusher = threading.Thread(target=self._linger, name="crawl-dask-send", daemon=True)
+        self._flusher.start()
 
     @property
     def dashboard_link(self) -> str | None:
@@ -123,21 +157,30 @@ class DaskPool:
         callback: Callable[[Any], None] | None = None,
         error_callback: Callable[[BaseException], None] | None = None,
     ) -> None:
-        if self._closed:
-            raise ValueError("pool is closed")
-        try:
-            future = self.client.submit(func, *args, **(kwds or {}), pure=False)
-        except Exception as error:  # noqa: BLE001 - a cluster gone for good: the task's line says so
-            if error_callback is not None:
-                error_callback(error)
-            return
         with self._lock:
-            self._handlers[future.key] = (callback or _ignore, error_callback)
-        self._completed.add(future)
+            if self._closed:
+                raise ValueError("pool is closed")
+            call_id = next(self._ids)
+            self._handlers[call_id] = (callback or _ignore, error_callback)
+            if not self._buffer:
+                self._buffered_since = time.monotonic()
+            self._buffer.append((call_id, func, args, kwds or {}))
+            if len(self._batches) < self.threads or len(self._buffer) >= self.batch:
+                refused = self._send()
+            else:
+                refused = None
+                self._flushable.notify()
+        if refused:
+            self._refuse(*refused)
 
     def close(self) -> None:
-        """No more tasks; those submitted still finish."""
-        self._closed = True
+        """No more tasks; those submitted still finish (the buffer goes now)."""
+        with self._lock:
+            self._closed = True
+            refused = self._send()
+            self._flushable.notify()
+        if refused:
+            self._refuse(*refused)
 
     def join(self) -> None:
         """Wait for the submitted tasks' callbacks, then let the cluster go."""
@@ -148,15 +191,61 @@ class DaskPool:
     def terminate(self) -> None:
         """Stop at once: no callback runs after this starts; unfinished tasks are
         cancelled and a cluster this pool started is shut down."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
         self._shut(cancel=True)
 
     # -- internals ------------------------------------------------------------------
-    def _shut(self, cancel: bool) -> None:
+    def _send(self) -> tuple[list[int], BaseException] | None:
+        """Submit the buffer as one batch (the caller holds the lock). A cluster that
+        refuses it: the calls and the error, to be answered outside the lock."""
+        if not self._buffer:
+            return None
+        calls, self._buffer = self._buffer, []
+        ids = [call[0] for call in calls]
+        try:
+            future = self.client.submit(
+                run_batch, [call[1:] for call in calls], pure=False, key=_batch_key()
+            )
+        except Exception as error:  # noqa: BLE001 - a cluster gone for good: the tasks' lines say so
+            return ids, error
+        self._batches[future.key] = ids
+        self._completed.add(future)
+        return None
+
+    def _refuse(self, ids: list[int], error: BaseException) -> None:
         with self._lock:
+            handlers = [self._handlers.pop(call_id, None) for call_id in ids]
+        self._answer([(handler, False, error) for handler in handlers if handler])
+
+    def _linger(self) -> None:
+        """The flusher thread: a buffer that waited LINGER goes as it is."""
+        with self._lock:
+            while self._delivering:
+                if not self._buffer:
+                    self._flushable.wait(COLLECT_EVERY)
+                    continue
+                due = self._buffered_since + LINGER - time.monotonic()
+                if due > 0:
+                    self._flushable.wait(due)
+                    continue
+                refused = self._send()
+                if refused:
+                    self._lock.release()
+                    try:
+                        self._refuse(*refused)
+                    finally:
+                        self._lock.acquire()
+
+    def _shut(self, cancel: bool) -> None:
+        with self._calling, self._lock:
             self._delivering = False
             self._handlers.clear()
-        self._collector.join(CLOSE_TIMEOUT)
+            self._buffer.clear()
+            self._flushable.notify()
+        for thread in (self._collector, self._flusher):
+            if thread is not threading.current_thread():
+                thread.join(CLOSE_TIMEOUT)
         if cancel:
             pending = list(self._completed.futures)
             if pending:
@@ -168,7 +257,7 @@ class DaskPool:
         _close_quietly(self.client, self.cluster)
 
     def _collect(self) -> None:
-        """The result thread: callbacks in the order tasks finish. Never raises."""
+        """The result thread: callbacks in the order batches finish. Never raises."""
         completed = self._completed
         while self._delivering:
             with completed.thread_condition:
@@ -179,20 +268,65 @@ class DaskPool:
                 future.release()
 
     def _deliver(self, future: distributed.Future, result: Any) -> None:
+        """Answer each call of a finished batch; first, with the batch's thread now
+        free, send what waits in the buffer."""
         with self._lock:
-            handlers = self._handlers.pop(future.key, None)
-            if handlers is None or not self._delivering:
-                return
-            callback, error_callback = handlers
+            ids = self._batches.pop(future.key, [])
+            handlers = [self._handlers.pop(call_id, None) for call_id in ids]
+            refused = self._send() if len(self._batches) < self.threads else None
+        if refused:
+            self._refuse(*refused)
+        if future.status == "finished" and isinstance(result, list) and len(result) == len(ids):
+            pairs = zip(handlers, result, strict=True)
+            outcomes = [(handler, ok, value) for handler, (ok, value) in pairs]
+        else:
+            if future.status == "cancelled":
+                error: BaseException = ClusterLost(str(result))
+            elif future.status == "finished":
+                error = RuntimeError(f"a batch of {len(ids)} came back as {type(result).__name__}")
+            else:
+                error = _exception_of(result)
+            outcomes = [(handler, False, error) for handler in handlers]
+        self._answer([outcome for outcome in outcomes if outcome[0] is not None])
+
+    def _answer(self, outcomes: list[tuple[_Handlers, bool, Any]]) -> None:
+        """Run the callbacks, one at a time, unless the pool stopped delivering."""
+        with self._calling:
+            for (callback, error_callback), ok, value in outcomes:
+                if not self._delivering:
+                    return
+                try:
+                    if ok:
+                        callback(value)
+                    elif error_callback is not None:
+                        error_callback(value)
+                except Exception:  # like the Pool: a raising callback loses one result
+                    logging.getLogger(__name__).exception("callback failed")
+
+
+_Handlers = tuple[Callable[[Any], None], Callable[[BaseException], None] | None]
+
+
+def run_batch(calls: list[tuple[Callable, tuple, dict]]) -> list[tuple[bool, Any]]:
+    """On a worker: run each call in turn; each one's outcome, in order, as
+    `(True, what it returned)` or `(False, what it raised)`. An exception that
+    cannot travel back is sent as a RuntimeError naming it: one call's odd error
+    must not lose the batch's other results."""
+    outcomes: list[tuple[bool, Any]] = []
+    for func, args, kwds in calls:
+        try:
+            outcomes.append((True, func(*args, **kwds)))
+        except Exception as error:  # noqa: BLE001 - handed back, as apply_async's error
             try:
-                if future.status == "finished":
-                    callback(result)
-                elif error_callback is not None and future.status == "cancelled":
-                    error_callback(ClusterLost(str(result)))
-                elif error_callback is not None:
-                    error_callback(_exception_of(result))
-            except Exception:  # like the Pool: a raising callback loses one result
-                logging.getLogger(__name__).exception("callback failed")
+                pickle.dumps(error)
+            except Exception:  # noqa: BLE001
+                error = RuntimeError(f"{type(error).__name__}: {error}")
+            outcomes.append((False, error))
+    return outcomes
+
+
+def _batch_key() -> str:
+    return f"crawl-batch-{uuid.uuid4().hex}"
 
 
 def _ignore(result: Any) -> None:

@@ -1,0 +1,182 @@
+"""One coordinator's ceiling: the real loop fed by a simulated cluster.
+
+    python benchmarks/coordinator.py [--rounds 5] [--urls 3000] [--docs DIR]
+
+The main process of a crawl decides for every worker, on one machine or on a Dask
+cluster, so what it spends a page bounds any crawl however many machines fetch.
+This runs the real `crawler.loop.DispatchLoop` with the real frontier and writer,
+as `crawl` builds them, over a pool whose "workers" answer at once from pages held
+in memory (one thread hands the answers back, as a real pool's result thread
+does): the fetching costs nothing, so what is measured is the main process alone.
+
+- `listing`: `--urls` listed URLs of 20 KB pages, no links (`--depth 0`).
+- `following`: the Python documentation (`--docs`, by default where Debian's
+  `python3.11-doc` puts it) crawled from its index page with `--depth 20`, scope
+  host: each page comes back as a worker returns it, its links already taken
+  (`crawler.fetching.worker.with_links`, done once before the clock starts), so
+  the main process does what it does in a real crawl: judges the links, dedupes,
+  queues, writes.
+
+Prints, per case, pages/s through the coordinator (wall) and the main process's
+CPU a page (the process's CPU, less the simulated cluster's thread), medians of
+`--rounds` rounds. Nothing goes on the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import queue
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crawler.fetching.worker import with_links  # noqa: E402
+from crawler.frontier import Frontier  # noqa: E402
+from crawler.frontier.policy import policy_for  # noqa: E402
+from crawler.frontier.politeness import HostQueues  # noqa: E402
+from crawler.loop import DispatchLoop  # noqa: E402
+from crawler.model import Failure, Job, Page  # noqa: E402
+from crawler.page.links import agent_token  # noqa: E402
+from crawler.report import Reporter  # noqa: E402
+from crawler.settings import RunSettings  # noqa: E402
+from pipelines.parsers import active  # noqa: E402
+from pipelines.writer import Writer  # noqa: E402
+
+DOCS = Path("/usr/share/doc/python3.11/html")
+SITE = "http://127.0.0.1:8000/"  # as the docs would be served by a local nginx
+WORKERS = 16  # the simulated cluster's fetching threads
+
+
+class SimulatedCluster:
+    """A TaskPool whose tasks are answered at once from `pages` (URL -> Page; a URL
+    it lacks is a 404), by one result thread, as a real pool's callbacks come."""
+
+    reports_lost_tasks = True
+
+    def __init__(self, pages: dict[str, Page]) -> None:
+        self.pages = pages
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.cpu = 0.0  # the result thread's own CPU, not the coordinator's
+        self._thread = threading.Thread(target=self._answer, daemon=True)
+        self._thread.start()
+
+    def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None) -> None:
+        self.tasks.put((args[1], callback))  # run_task(task, url, task_id, ...)
+
+    def _answer(self) -> None:
+        while (task := self.tasks.get()) is not None:
+            url, callback = task
+            started = time.thread_time()
+            page = self.pages.get(url)
+            result = page._replace(url=url) if page else Failure(url, "HTTP 404", 1)
+            self.cpu += time.thread_time() - started
+            callback(result)
+
+    def close(self) -> None:
+        pass
+
+    def join(self) -> None:
+        self.tasks.put(None)
+        self._thread.join()
+
+    def terminate(self) -> None:
+        self.join()
+
+
+def page(url: str, text: str) -> Page:
+    size = len(text)
+    headers = (("content-type", "text/html"),)
+    return Page(url, 200, "text/html", text, size, size, 1, headers=headers)
+
+
+def run_once(
+    settings: RunSettings, pages: dict[str, Page], jobs: list[Job]
+) -> tuple[int, float, float]:
+    """(pages written, wall seconds, coordinator CPU seconds) of one crawl."""
+    frontier = Frontier(
+        HostQueues(settings.per_host, settings.delay, first_alone=True),
+        robots_agent=settings.fetch.user_agent,
+        lookahead=settings.lookahead,
+        follow=policy_for(settings, active().check),
+    )
+    pool = SimulatedCluster(pages)
+    with tempfile.TemporaryDirectory() as folder:
+        writer = Writer(Path(folder) / "db.txt")
+        loop = DispatchLoop(
+            pool,
+            writer,
+            Reporter(progress=False, quiet=True, stream=io.StringIO()),
+            max_in_flight=settings.max_in_flight,
+            watchdog_limit=None,
+            workers=settings.concurrency,
+            frontier=frontier,
+            agent=agent_token(settings.fetch.user_agent),
+        )
+        cpu, wall = time.process_time(), time.perf_counter()
+        outcome = loop.run(iter(jobs))
+        pool.join()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu - pool.cpu
+        writer.close()
+    return outcome.stats.ok, wall, cpu
+
+
+def listing(urls: int) -> tuple[RunSettings, dict[str, Page], list[Job]]:
+    text = (ROOT / "README.md").read_text("utf-8")
+    while len(text) < 20_000:
+        text += text
+    body = f"<!DOCTYPE html><html><body><pre>{text[:20_000]}</pre></body></html>"
+    pages = {f"{SITE}page/{n}": page(f"{SITE}page/{n}", body) for n in range(urls)}
+    settings = RunSettings(workers=WORKERS, per_host=WORKERS * 2, depth=0)
+    jobs = [Job(n + 1, url, ()) for n, url in enumerate(pages)]
+    return settings, pages, jobs
+
+
+def following(docs: Path) -> tuple[RunSettings, dict[str, Page], list[Job]]:
+    settings = RunSettings(workers=WORKERS, per_host=WORKERS * 2, depth=20)
+    frontier_policy = policy_for(settings, active().check)
+    selectors = (tuple(frontier_policy.selectors), agent_token(settings.fetch.user_agent))
+    pages: dict[str, Page] = {}
+    for path in sorted(docs.rglob("*.html")):
+        url = SITE + path.relative_to(docs).as_posix()
+        text = path.read_bytes().decode("utf-8", "replace")
+        pages[url] = with_links(page(url, text), *selectors)  # the workers' part, done once
+    settings = replace(settings, fetch=replace(settings.fetch, links=selectors))
+    return settings, pages, [Job(1, SITE + "index.html", ())]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--urls", type=int, default=3000)
+    parser.add_argument("--docs", type=Path, default=DOCS)
+    args = parser.parse_args()
+    cases = [("listing", listing(args.urls))]
+    if (args.docs / "index.html").is_file():
+        cases.append(("following", following(args.docs)))
+    else:
+        print(
+            f"no Python docs at {args.docs} (apt-get install python3.11-doc): "
+            "the following case is skipped"
+        )
+    print(
+        f"one coordinator, a simulated cluster of {WORKERS} threads answering at once, "
+        f"median of {args.rounds} rounds, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+    for name, (settings, pages, jobs) in cases:
+        runs = [run_once(settings, pages, jobs) for _ in range(args.rounds)]
+        done = runs[0][0]
+        rate = statistics.median(n / wall for n, wall, _ in runs)
+        cpu = statistics.median(cpu / n for n, _, cpu in runs) * 1000
+        print(f"{name:<10} {done:>6} pages {rate:>9.0f} pages/s {cpu:>8.3f} ms CPU a page")
+
+
+if __name__ == "__main__":
+    main()
