@@ -144,10 +144,10 @@ class OriginScope:
 
 @pytest.fixture
 def worker_session() -> Iterator[None]:
-    """The worker's own session and settings, as the pool initializer sets them."""
+    """The worker's own transport and settings, as the pool initializer sets them."""
     worker.init_worker(SETTINGS)
     yield
-    worker._session = worker._settings = None
+    worker._settings = None
 
 
 def untouched(server: TestServer) -> bool:

@@ -31,7 +31,7 @@ so the scheduler, the pipelines and the writer are the same for every backend.
   interrupted writes no line for the tasks it abandons.
 - Each worker gets crawl's settings when it joins (`CrawlWorkerSetup`, the
   counterpart of the process pool's initializer); each of its threads makes its
-  own `requests.Session`. A local cluster has `--threads` threads per worker.
+  own transport. A local cluster has `--threads` threads per worker.
 - There is no per-task hard limit: ending a Dask worker is not this pool's to do.
   The fetch deadlines bound a task, and the main process's watchdog writes off
   anything past `watchdog_limit` (`reports_lost_tasks` is false), which counts the
