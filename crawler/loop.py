@@ -357,7 +357,7 @@ class DispatchLoop:
             with self._changed:
                 rejected = self.frontier.add_sitemap(fetch, sitemap, self.clock())
             self._log_rejected(rejected, url)
-        elif isinstance(result, Page) and self.frontier.follow.follows:
+        elif isinstance(result, Page) and self.frontier.follow.follows and fetch.links:
             self._follow(fetch, result, found_by_parsers, view, made)
         self._record(url, lines, reason, result)
 
@@ -446,6 +446,8 @@ class DispatchLoop:
 def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
     """The task's arguments after (url, task_id), as short as they can be: a listed
     URL's fetch is called as it always was."""
+    if not fetch.links:  # a page at the depth limit: the worker takes no links
+        return (fetch.max_bytes, fetch.policy, fetch.raw, credentials, False)
     if credentials is not None:
         return (fetch.max_bytes, fetch.policy, fetch.raw, credentials)
     if fetch.raw:

@@ -119,6 +119,23 @@ def test_depth_counts_hops_from_the_listed_url() -> None:
     assert frontier.dropped == {"depth": 1}
 
 
+@pytest.mark.parametrize(
+    ("options", "taken"),
+    [
+        ({}, [True, True, False]),  # the depth limit's page leads nowhere
+        ({"keep_rejected": True}, [True, True, True]),  # every drop is logged: taken
+        ({"rules": [FollowRule("a.next", pagination=True)]}, [True]),  # a rule may page on
+    ],
+)
+def test_a_page_at_the_depth_limit_has_no_links_taken(options: dict, taken: list[bool]) -> None:
+    web = {f"http://a.test/{n}": [f"http://a.test/{n + 1}"] for n in range(10)}
+    keep = options.pop("keep_rejected", False)
+    frontier = Frontier(HostQueues(per_host=1), follow=make_policy(depth=2, **options),
+                        keep_rejected=keep)  # fmt: skip
+    fetched, _ = crawl(frontier, ["http://a.test/0"], web)
+    assert [fetch.links for fetch in fetched if fetch.kind != ROBOTS][:3] == taken
+
+
 def test_spellings_of_one_address_are_fetched_once_and_the_first_parsers_win() -> None:
     frontier = following()
     assert frontier.add_listed(Job(1, "http://a.test/p?b=2&a=1", ("board",)), 0.0)

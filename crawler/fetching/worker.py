@@ -49,14 +49,17 @@ def fetch_url(
     policy: FetchPolicy | None = None,
     raw: bool = False,
     credentials: Credentials | None = None,
+    links: bool = True,
 ) -> Result:
     """The pool's task: fetch `url` through this thread's transport, with the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
     URL the crawl found (see `crawler.fetching.fetch`; None for a listed URL); `raw`: the
     body's bytes as latin-1 text, for a sitemap, which may be gzip whatever its
     type says; `credentials`: the headers and cookies the run binds to origins
-    (`crawler.fetching.credentials`; None: nothing but what sites set). A 429 or
-    503 comes back at once, for the frontier to slow the whole site (`give_back`).
+    (`crawler.fetching.credentials`; None: nothing but what sites set); `links`
+    False: a page at the depth limit, whose links lead nowhere, is not searched
+    for them. A 429 or 503 comes back at once, for the frontier to slow the whole
+    site (`give_back`).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -73,7 +76,7 @@ def fetch_url(
     result = fetch(transport(), url, settings, policy, credentials, give_back=True)
     if settings.archive:  # the records of every request it sent, for the main process
         result = result._replace(archived=take())
-    if settings.links is not None and not raw and type(result) is Page:
+    if settings.links is not None and links and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
     return result
 

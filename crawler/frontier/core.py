@@ -83,6 +83,7 @@ class Fetch(NamedTuple):
     max_bytes: int | None = None  # a lower size cap (robots.txt)
     policy: FetchPolicy | None = None  # None for a listed URL: nothing to check
     raw: bool = False  # the body as bytes (a sitemap, which may be gzip)
+    links: bool = True  # its links may lead on (FollowPolicy.leads_on): take them
     sent: float = -math.inf  # when it was handed out (the frontier's clock)
 
 
@@ -320,7 +321,8 @@ class Frontier:
         if reason is None:
             self.hosts.started(host, now)
             return Fetch(entry.kind, entry.url, host, entry, None, self._policy(entry),
-                         raw=entry.kind == SITEMAP, sent=now)  # fmt: skip
+                         raw=entry.kind == SITEMAP, links=self._leads_on(entry),
+                         sent=now)  # fmt: skip
         self.hosts.skipped(host, now)
         counted = None
         if entry.kind == FOUND:
@@ -542,6 +544,11 @@ class Frontier:
             return None
         robots = self._robots.get(host)
         return robots.refusal(entry.url, self.robots_agent) if robots is not None else None
+
+    def _leads_on(self, entry: Entry) -> bool:
+        """Whether the links of the page of `entry` are to be taken: it may lead on,
+        or the run logs every link it does not follow (`keep_rejected`)."""
+        return self.keep_rejected or self.follow.leads_on(entry.depth)
 
     def _policy(self, entry: Entry) -> FetchPolicy | None:
         """What the worker checks: nothing for a listed URL; for the rest, the address
