@@ -156,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo:
         from crawler.demo import run_demo
 
-        return run_demo(settings, reporter)
+        demo_settings = with_archives(settings, None, reporter)
+        return EXIT_UNUSABLE if demo_settings is None else run_demo(demo_settings, reporter)
     if args.urls_file is None:
         parser.error("URLS_FILE is required (or --demo)")
     identity = identity_of(settings, args.urls_file, reporter)
@@ -176,7 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_crawl(settings, urls, args.urls_file, reporter, identity)
 
 
-def with_archives(settings: RunSettings, identity: Identity, reporter: Any) -> RunSettings | None:
+def with_archives(
+    settings: RunSettings, identity: Identity | None, reporter: Any
+) -> RunSettings | None:
     """`settings` made ready for `--warc` and `--replay`, checked before anything is
     fetched; None (after one line on stderr) when they cannot be used.
 
@@ -193,8 +196,10 @@ def with_archives(settings: RunSettings, identity: Identity, reporter: Any) -> R
         if problem:
             reporter.say(f"crawl: {problem}")
             return None
-        names = {name.lower() for name, _ in identity.header}
-        names |= {name.lower() for rule in identity.sites for name, _ in rule.headers}
+        names: set[str] = set()
+        if identity is not None:  # None: the demo, which sends nothing of the user's
+            names = {name.lower() for name, _ in identity.header}
+            names |= {name.lower() for rule in identity.sites for name, _ in rule.headers}
         fetch = dataclasses.replace(fetch, archive=True, secret_headers=frozenset(names))
     if settings.replay is not None:
         from crawler.archive.replay import ReplayError, archive_files, build_index

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from pipelines.records import read_line
 from tests.conftest import ROOT, crawl_env, records, run_crawl, start_crawl, write_urls
@@ -201,10 +202,20 @@ def test_local_cluster_writes_one_line_per_url(server: TestServer, tmp_path: Pat
         "1",
         "--retries",
         "1",
+        "--warc",
+        str(tmp_path / "archive"),
         timeout=120,
     )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
+    (archive,) = (tmp_path / "archive").glob("*.warc.gz")  # written from the cluster's records
+    with open(archive, "rb") as stream:
+        statuses = [(record.rec_headers.get_header("WARC-Target-URI"),
+                     record.http_headers.get_statuscode())
+                    for record in ArchiveIterator(stream, check_digests="raise")
+                    if record.rec_type == "response"]  # fmt: skip
+    assert {(page_a, "200"), (board, "200"), (missing, "404"), (flaky, "503"),
+            (flaky, "200")} <= set(statuses)  # fmt: skip
     lines = records(db)
     assert lines[0].startswith("run:") and " start " in lines[0]
     assert lines[-1].startswith("run:") and " end status=finished ok=4 failed=3 " in lines[-1]

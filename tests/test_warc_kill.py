@@ -32,7 +32,7 @@ def test_kill_9_leaves_whole_archives_and_resume_goes_on_in_a_new_file(
     server, tmp_path: Path
 ) -> None:
     urls = write_urls(
-        tmp_path / "urls.txt", *(server.url(f"/count/{n}?seconds=0.15") for n in range(60))
+        tmp_path / "urls.txt", *(server.url(f"/count/{n}?seconds=0.1") for n in range(30))
     )
     db, folder = tmp_path / "db.txt", tmp_path / "arc"
     options = ["--output", str(db), "--warc", str(folder) + "/", "--workers", "2",

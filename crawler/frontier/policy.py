@@ -92,6 +92,14 @@ class FollowPolicy(NamedTuple):
         cost no depth, so that `--depth 0` follows them alone)."""
         return self.depth > 0 or any(rule.pagination for rule in self.rules)
 
+    def leads_on(self, depth: int) -> bool:
+        """Whether a page at `depth` can lead to a page to fetch: not at the depth
+        limit, where every link it has would be dropped for its depth, unless a
+        rule may take a link there (a pagination hop costs no depth; a rule may
+        page on or select links by its own means). A page that leads nowhere needs
+        no link extraction, and its links are not counted as dropped."""
+        return depth < self.depth or bool(self.rules)
+
     @property
     def selectors(self) -> tuple[str | None, ...]:
         """What the HTML extraction takes for each rule (`FollowRule.selector`)."""

@@ -17,11 +17,11 @@ What an answer does (`answered`), in this order:
    - it halves the rate, once a round: not again for the answers to requests sent
      before the last halving (they were sent at the rate already halved). The
      window halves (the requests in flight when the answer came, halved, at least
-     1), which halves the rate of a site whose answer time sets the pace. A site
-     that answers faster than it lets itself be asked took far less than its
-     window allows (under `PACED_SHARE` of it, at the answer time seen) and gets
-     a spacing too, or one already spaced: twice that of the rate the site took
-     since it last said no (or since the first request), pauses included, the
+     1), which halves the rate of a site whose answer time sets the pace: a 503
+     says the site is busy. A 429 says too many requests a second, and so does a
+     503 to a single request in flight: the site gets a spacing too (or a site
+     already spaced a longer one), twice that of the rate the site took
+     since it last said no (or since its first answer), pauses included, the
      one it asks for now too (20 requests taken at once, then a second's pause
      asked for: 20 a second). When fewer than `MEASURED` answers came since, the
      current rate is halved (a site that says no at once leaves only the
@@ -57,7 +57,6 @@ import math
 from crawler.fetching.retry import parse_retry_after
 
 SLOW_DOWN = frozenset({429, 503})
-PACED_SHARE = 0.25  # took less than this share of what the window allows: the spacing halves
 MIN_ELAPSED = 0.1  # seconds: what the site took is measured over at least this long
 RECOVER_ANSWERS = 10  # answers to come back from half the ceiling to it
 RECOVER_TO = 0.95  # of the ceiling: fast up to there, then probing
@@ -141,8 +140,8 @@ class SiteRate:
         its `Retry-After` value, its time to first byte (0: not measured)."""
         if status <= 0:
             return
-        if self.answers == 0:  # the rate the site takes is counted from the first request
-            self.counted_from = sent if math.isfinite(sent) else now
+        if self.answers == 0:  # the rate the site takes is counted from its first answer
+            self.counted_from = now  # (not its first request: the workers may be starting)
         self.answers += 1
         if status in SLOW_DOWN:
             self._slow_down(now, status, sent, in_flight, retry_after, wall)
@@ -180,10 +179,9 @@ class SiteRate:
         if self.since_halving >= MEASURED:  # the rate since it last said no, pauses included
             took = self.since_halving / (max(MIN_ELAPSED, now - self.counted_from) + asked)
         self.counted_from, self.since_halving = now, 0
-        current = self.rate if self.rate is not None else math.inf
-        paced = self.too_many / self.recent if self.recent else math.inf  # what the window allows
-        took = min(took, current)
-        if took < math.inf and (self.spacing > self.floor or took < PACED_SHARE * paced):
+        took = min(took, self.rate if self.rate is not None else math.inf)
+        spaced = status == 429 or in_flight <= 1 or self.spacing > self.floor
+        if took < math.inf and spaced:
             self.ceiling = took
             self.spacing = max(self.floor, 2.0 / self.ceiling)
 
