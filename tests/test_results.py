@@ -40,9 +40,10 @@ class Spy:
         self.dropped: dict[str, int] = {}
 
     # the frontier
-    def done(self, fetch: Fetch, result: Result, now: float) -> list[tuple[str, str]]:
-        self.events.append(("done", fetch.url))
-        return []
+    def settle(self, fetch: Fetch, result: Result, now: float) -> tuple[Result, list]:
+        self.events.append(("settle", fetch.url))
+        given_back = isinstance(result, Failure) and result.status == 429
+        return (None if given_back else result), []  # given back: sent again later
 
     def add_links(self, fetch, page, found, now, made=None) -> list[tuple[str, str]]:
         self.events.append(("links", [link.url for link in found.links]))
@@ -82,24 +83,25 @@ class Case(NamedTuple):
     parsers: tuple[str, ...] = ()
     kind: str = LISTED
     failed: int = 0
+    leads_on: bool = True  # Fetch.links: False at the depth limit
 
 
 CASES = {
     "a page's links, then its lines": Case(
         html(LINKED),
         [
-            ("done", URL),
+            ("settle", URL),
             ("links", ["http://a.test/one", "http://elsewhere.test/"]),
             ("write", [f"url:<{URL}> size:[9]"]),
         ],
     ),
     "no links admitted when the run does not follow": Case(
-        html(), [("done", URL), ("write", [f"url:<{URL}> size:[9]"])], policy=make_policy()
+        html(), [("settle", URL), ("write", [f"url:<{URL}> size:[9]"])], policy=make_policy()
     ),
     "its parsers' links after its own": Case(
         html(LINKED),
         [
-            ("done", URL),
+            ("settle", URL),
             ("links", ["http://a.test/one", "http://elsewhere.test/", "http://a.test/from-parser"]),
             ("write", [f"url:<{URL}> size:[9]", f'linker:<{URL}> {{"found": "yes"}}']),
         ],
@@ -108,7 +110,7 @@ CASES = {
     "a JSON page's links, resolved against it": Case(
         Page(URL, 200, "application/json", JSON_TEXT, 42, 42, 1, links=(None, ())),
         [
-            ("done", URL),
+            ("settle", URL),
             ("links", ["http://a.test/j1", "http://a.test/j2"]),
             ("write", [f"url:<{URL}> size:[42]"]),
         ],
@@ -116,13 +118,13 @@ CASES = {
     ),
     "a sitemap's entries, then its line": Case(
         Page(URL, 200, "application/xml", SITEMAP_XML, 10, 10, 1),
-        [("done", URL), ("sitemap", ["http://a.test/s1"]), ("write", [f"url:<{URL}> size:[10]"])],
+        [("settle", URL), ("sitemap", ["http://a.test/s1"]), ("write", [f"url:<{URL}> size:[10]"])],
         kind=SITEMAP,
     ),
     "a sitemap that cannot be read says so": Case(
         Page(URL, 200, "application/xml", "not xml", 7, 7, 1),
         [
-            ("done", URL),
+            ("settle", URL),
             ("sitemap", []),
             ("write", [f"url:<{URL}> size:[7]", f"error:<{URL}> sitemap: not a sitemap"]),
         ],
@@ -131,12 +133,12 @@ CASES = {
     ),
     "cookies are kept before the host is free": Case(
         html(cookies=((URL, "k=v"),)),
-        [("absorb", ["k=v"]), ("done", URL), ("links", []), ("write", [f"url:<{URL}> size:[9]"])],
+        [("absorb", ["k=v"]), ("settle", URL), ("links", []), ("write", [f"url:<{URL}> size:[9]"])],
     ),
     "a parser that fails: its error line beside the page's": Case(
         html(LINKED),
         [
-            ("done", URL),
+            ("settle", URL),
             ("links", ["http://a.test/one", "http://elsewhere.test/"]),
             ("write", [f"url:<{URL}> size:[9]", f"error:<{URL}> board: no entries found"]),
         ],
@@ -146,7 +148,7 @@ CASES = {
     "links the worker could not take: why, as a failure": Case(
         html("not taken (ValueError)"),
         [
-            ("done", URL),
+            ("settle", URL),
             ("links", []),
             ("write", [f"url:<{URL}> size:[9]", f"error:<{URL}> links: not taken (ValueError)"]),
         ],
@@ -154,15 +156,21 @@ CASES = {
     ),
     "a failure: its error line, no links": Case(
         Failure("http://elsewhere/", "HTTP 404", 1),
-        [("done", URL), ("write", [f"error:<{URL}> HTTP 404"])],
+        [("settle", URL), ("write", [f"error:<{URL}> HTTP 404"])],
         failed=1,
     ),
     "an answer that is not a result": Case(
         "not a result",
-        [("done", URL), ("write", [f"error:<{URL}> worker error: bad result str"])],
+        [("settle", URL), ("write", [f"error:<{URL}> worker error: bad result str"])],
         failed=1,
     ),
-    "a robots.txt: the frontier's alone": Case(html(LINKED), [("done", URL)], kind=ROBOTS),
+    "a robots.txt: the frontier's alone": Case(html(LINKED), [("settle", URL)], kind=ROBOTS),
+    "a 429 given back: no line until its next answer": Case(
+        Failure(URL, "HTTP 429", 1, status=429), [("settle", URL)]
+    ),
+    "a page at the depth limit: its lines, no links": Case(
+        html(LINKED), [("settle", URL), ("write", [f"url:<{URL}> size:[9]"])], leads_on=False
+    ),
 }
 
 
@@ -173,10 +181,10 @@ def test_what_a_finished_fetch_leads_to_and_in_which_order(case: Case) -> None:
     outputs = Outputs(spy, Reporter(progress=False, stream=io.StringIO()), rejected)  # type: ignore[arg-type]
     results = Results(spy, outputs, threading.Lock(), lambda: 0.0, spy)  # type: ignore[arg-type]
     entry = None if case.kind == ROBOTS else Entry(URL, case.parsers, case.kind)
-    fetch = Fetch(case.kind, URL, "http://a.test", entry)
+    fetch = Fetch(case.kind, URL, "http://a.test", entry, links=case.leads_on)
     results.finished(fetch, case.result)  # type: ignore[arg-type]
     assert spy.events == case.events
-    if case.kind != ROBOTS:
-        assert (results.stats.ok, results.stats.failed) == (1 - case.failed, case.failed)
+    written = sum(event == "write" for event, _ in case.events)
+    assert (results.stats.ok, results.stats.failed) == (written - case.failed, case.failed)
     if any(event == "links" and "http://elsewhere.test/" in urls for event, urls in case.events):
         assert rejected.getvalue() == f"offsite\thttp://elsewhere.test/\t{URL}\n"
