@@ -142,7 +142,11 @@ def listing(urls: int) -> tuple[RunSettings, dict[str, Page], list[Job]]:
 def following(docs: Path) -> tuple[RunSettings, dict[str, Page], list[Job]]:
     settings = RunSettings(workers=WORKERS, per_host=WORKERS * 2, depth=20)
     frontier_policy = policy_for(settings, active().check)
-    selectors = (tuple(frontier_policy.selectors), agent_token(settings.fetch.user_agent))
+    selectors = (
+        tuple(frontier_policy.selectors),
+        agent_token(settings.fetch.user_agent),
+        frontier_policy.max_links,  # repeats folded, as a run without --rejected-log
+    )
     pages: dict[str, Page] = {}
     for path in sorted(docs.rglob("*.html")):
         url = SITE + path.relative_to(docs).as_posix()

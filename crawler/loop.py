@@ -41,7 +41,7 @@ from crawler.identity import Identity
 from crawler.model import BadLine, Failure, Job, Link, Page, Result
 from crawler.page.json_links import json_links
 from crawler.page.jsondoc import NotJSON
-from crawler.page.links import NO_LINKS, PageLinks, extract_links
+from crawler.page.links import NO_LINKS, PageLinks, extract_links, with_more
 from crawler.pools.base import TaskLost, TaskPool
 from crawler.progress_log import Progress
 from crawler.report import Reporter, Stats
@@ -375,7 +375,8 @@ class DispatchLoop:
         of the `next` rules, knowing the records each parser made (`made`)."""
         selectors = self.frontier.follow.selectors
         if page.links is not None:  # taken in the worker (crawler.fetching.worker)
-            found = PageLinks(page.links[0], list(page.links[1]))
+            counts = list(page.links[2]) if len(page.links) == 3 else None
+            found = PageLinks(page.links[0], list(page.links[1]), counts)
         else:
             try:
                 found = extract_links(page, selectors, self.agent)
@@ -387,7 +388,7 @@ class DispatchLoop:
             extra = [Link(link, False, bits) for link in found_by_parsers]
         extra += self._json_links(page, view)
         if extra:
-            found = found._replace(links=[*found.links, *extra])
+            found = with_more(found, extra)
         with self._changed:
             rejected = self.frontier.add_links(fetch, page, found, self.clock(), made)
         self._log_rejected(rejected, fetch.url)

@@ -199,7 +199,10 @@ def _locked_run(
 
         cache_upkeep.prepare(settings.fetch.cache_path, reporter.say)
     if frontier.follow.follows:  # the workers take each page's links where the page is
-        links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent))
+        # A page's repeated links folded there (each judged once here), unless every
+        # link dropped is to be logged in the page's order.
+        fold = 0 if frontier.keep_rejected else frontier.follow.max_links
+        links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent), fold)
         settings = replace(settings, fetch=replace(settings.fetch, links=links))
     try:
         with on_stop_signals(_interrupt):

@@ -48,7 +48,8 @@ class FetchSettings:
     raw_body: bool = False  # a page's text is its body's bytes as latin-1 (sitemaps)
     # (the follow rules' selectors, our agent token) when the run follows links: the
     # worker takes each HTML page's links where the page is (crawler.fetching.worker)
-    links: tuple[tuple[str | None, ...], str] | None = None
+    # and how many links a page may have for its repeats to be folded (0: never)
+    links: tuple[tuple[str | None, ...], str, int] | None = None
     # --warc: each request and answer is kept as WARC records, sent back with the
     # result (crawler.fetching.archiving); the values of these headers (lower-case
     # names the run binds to sites) are kept as `redacted`

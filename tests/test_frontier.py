@@ -23,7 +23,7 @@ from crawler.frontier.politeness import HostQueues
 from crawler.frontier.rules import FollowRule
 from crawler.frontier.sitemaps import Sitemap
 from crawler.model import Failure, FetchPolicy, Job, Link, Page
-from crawler.page.links import PageLinks
+from crawler.page.links import PageLinks, unique_links
 
 Web = dict[str, list[str]]  # page URL -> the links on it
 
@@ -38,6 +38,7 @@ def crawl(
     web: Web,
     robots: dict[str, str] | None = None,
     answer: Callable[[Fetch], object] | None = None,
+    fold: bool = False,
 ) -> tuple[list[Fetch], list[Refused]]:
     """Run the frontier to its end, one fetch at a time: every page answers with the
     links `web` gives it, every robots.txt with `robots` (404 when absent)."""
@@ -61,7 +62,7 @@ def crawl(
         frontier.done(ready, result, 0.0)
         if isinstance(result, Page) and ready.kind != SITEMAP:
             links = PageLinks(None, [Link(url) for url in web.get(ready.url, [])])
-            frontier.add_links(ready, result, links, 0.0)
+            frontier.add_links(ready, result, unique_links(links) if fold else links, 0.0)
     return fetched, refused
 
 
@@ -134,6 +135,25 @@ def test_a_page_at_the_depth_limit_has_no_links_taken(options: dict, taken: list
                         keep_rejected=keep)  # fmt: skip
     fetched, _ = crawl(frontier, ["http://a.test/0"], web)
     assert [fetch.links for fetch in fetched if fetch.kind != ROBOTS][:3] == taken
+
+
+def test_a_page_s_repeated_links_folded_by_the_worker_count_as_they_did() -> None:
+    """Each link once with its count (`unique_links`, in the worker): the same
+    pages fetched in the same order, every repeat counted as its first time was."""
+    web = {
+        "http://a.test/": ["http://a.test/1", "http://b.test/", "http://a.test/1",
+                           "http://a.test/2", "http://b.test/", "http://a.test/1#top",
+                           "http://A.test/2", "mailto:x@a.test", "mailto:x@a.test"],
+        "http://a.test/1": ["http://a.test/", "http://a.test/3", "http://a.test/3"],
+        "http://a.test/2": ["http://a.test/3", "http://a.test/4", "http://a.test/4"],
+    }  # fmt: skip
+    runs = []
+    for fold in (False, True):
+        frontier = Frontier(HostQueues(per_host=1), follow=make_policy(depth=2, max_pages=4))
+        fetched, _ = crawl(frontier, ["http://a.test/"], web, fold=fold)
+        runs.append((pages(fetched), dict(frontier.dropped)))
+    assert runs[0] == runs[1]
+    assert runs[1][1] == {"seen": 6, "offsite": 2, "scheme": 2, "budget": 2}
 
 
 def test_spellings_of_one_address_are_fetched_once_and_the_first_parsers_win() -> None:

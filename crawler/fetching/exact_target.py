@@ -1,12 +1,13 @@
 """The request target sent as the URL spells it, not as requests and urllib3 re-spell it.
 
 A found link is resolved as a browser resolves it (`crawler.page.links`), and
-a browser sends that URL's path and query as they are. requests' `requote_uri`
-and urllib3's `_encode_target` re-spell some: `/foo%` goes out as `/foo%25`,
+a browser sends that URL's path and query as they are. HTTP libraries re-spell
+some (requests and urllib3 do): `/foo%` goes out as `/foo%25`,
 `/[61:24:74]` as `/%5B61:24:74%5D`, and an empty query (`test?`) is lost. So:
 
 1. a URL that is plain ASCII with no space or control character is sent exactly
-   (`is_exact`); another (a listed URL with a raw space, say) is left to requests;
+   (`is_exact`); another (a listed URL with a raw space, say) is left to the
+   transport to spell;
 2. the target is the URL from the first `/` or `?` after the host to the `#`,
    with a `/` in front when the path is empty (`target_of`);
 3. the request carries that target (`Request.target`), and the transport sends it

@@ -81,16 +81,25 @@ def fetch_url(
     return result
 
 
-def with_links(page: Page, selectors: tuple[str | None, ...], agent: str) -> Page:
+def with_links(
+    page: Page, selectors: tuple[str | None, ...], agent: str, unique_up_to: int = 0
+) -> Page:
     """`page` with its links (`crawler.page.links.extract_links`), taken here,
-    where the page is, so that the main process only decides on them. A page lxml
-    cannot read goes back without: the main process tries it once more."""
-    from crawler.page.links import extract_links  # lxml: only a crawl that follows
+    where the page is, so that the main process only decides on them. With
+    `unique_up_to` (the run's budget of links a page, 0 for none): each link once,
+    with how often the page has it (`unique_links`), on a page with at most that
+    many (past the budget, where a repeat falls decides its fate); a run that logs
+    every link it drops passes 0. A page lxml cannot read goes back without: the
+    main process tries it once more."""
+    from crawler.page.links import extract_links, unique_links  # lxml: a crawl that follows
 
     try:
         found = extract_links(page, selectors, agent)
     except Exception:  # noqa: BLE001 - the main process decides what this page gets
         return page
+    if len(found.links) <= unique_up_to:
+        found = unique_links(found)
+        return page._replace(links=(found.nofollow, tuple(found.links), tuple(found.counts)))
     return page._replace(links=(found.nofollow, tuple(found.links)))
 
 
@@ -108,9 +117,13 @@ def _pairs(values: tuple) -> bool:
 
 
 def _links(links: tuple) -> bool:
-    nofollow, found = links if len(links) == 2 else (0, None)
+    nofollow, found = links[:2] if len(links) in (2, 3) else (0, None)
+    counts = links[2] if len(links) == 3 else ()
     return (
         (nofollow is None or type(nofollow) is str)
+        and type(counts) is tuple
+        and all(type(count) is int for count in counts)
+        and (len(links) == 2 or len(counts) == len(found or ()))
         and type(found) is tuple
         and all(
             type(link) is Link

@@ -62,7 +62,7 @@ from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
 from crawler.model import Failure, FetchPolicy, Job, Link, Page, Result
-from crawler.page.links import PageLinks
+from crawler.page.links import PageLinks, with_more
 from crawler.page.resolve import resolve_link as resolve
 from crawler.urls import host_key, record_key, redact_url
 
@@ -216,7 +216,7 @@ class Frontier:
         try:
             if self.follow.pages_next:
                 paged, stops = self._next_pages(entry, page, records)
-                found = found._replace(links=[*found.links, *paged])
+                found = with_more(found, paged)
                 for url, reason in stops:
                     self._note(url, reason, rejected)
             self._take_links(entry, scope, found, now, rejected)
@@ -230,7 +230,9 @@ class Frontier:
     ) -> None:
         follow, taken, nofollow = self.follow, 0, found.nofollow is not None
         checked = self._checked
-        for link in found.links:
+        counts = found.counts
+        for at, link in enumerate(found.links):
+            repeats = 0 if counts is None else counts[at] - 1  # folded by unique_links
             if taken >= follow.max_links:
                 reason: str | None = "budget"
             else:
@@ -249,8 +251,12 @@ class Frontier:
                     reason = self._take(child, now, verdict.origin)
                     if reason is None:
                         taken += 1
+                        if repeats:  # each later time: the link is seen by then
+                            self._drop("seen", repeats)
                         continue
             self._note(link.url, reason, rejected)
+            if repeats:  # each later time gets the first time's verdict
+                self._drop(reason, repeats)
 
     def _next_pages(
         self, entry: Entry, page: Page, records: Mapping[str, int] | None
@@ -547,8 +553,10 @@ class Frontier:
 
     def _leads_on(self, entry: Entry) -> bool:
         """Whether the links of the page of `entry` are to be taken: it may lead on,
-        or the run logs every link it does not follow (`keep_rejected`)."""
-        return self.keep_rejected or self.follow.leads_on(entry.depth)
+        or the run logs every link it does not follow (`keep_rejected`). A run that
+        does not follow takes none anyway: its tasks keep their short form."""
+        follow = self.follow
+        return not follow.follows or self.keep_rejected or follow.leads_on(entry.depth)
 
     def _policy(self, entry: Entry) -> FetchPolicy | None:
         """What the worker checks: nothing for a listed URL; for the rest, the address

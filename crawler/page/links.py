@@ -53,6 +53,36 @@ _DIRECTIVES_WITH_VALUES = ("unavailable_after", "max-snippet", "max-image-previe
 class PageLinks(NamedTuple):
     nofollow: str | None  # why the page says nofollow for every link (None: it does not)
     links: list[Link]
+    # How often each link is on the page, when `unique_links` folded its repeats
+    # (None: each link is there once per time the page has it)
+    counts: list[int] | None = None
+
+
+def with_more(found: PageLinks, more: Sequence[Link]) -> PageLinks:
+    """`found` and then `more` (each there once)."""
+    counts = None if found.counts is None else [*found.counts, *([1] * len(more))]
+    return PageLinks(found.nofollow, [*found.links, *more], counts)
+
+
+def unique_links(found: PageLinks) -> PageLinks:
+    """`found` with each link once, in the order of its first time, and how often
+    the page has it. A site's navigation makes a page's links mostly repeats (the
+    Python docs: 67 distinct of 384 a page); each repeat gets the verdict its first
+    time got (taken: then `seen`), so the frontier judges a link once a page."""
+    if found.counts is not None:
+        return found
+    index: dict[Link, int] = {}
+    links: list[Link] = []
+    counts: list[int] = []
+    for link in found.links:
+        at = index.get(link)
+        if at is None:
+            index[link] = len(links)
+            links.append(link)
+            counts.append(1)
+        else:
+            counts[at] += 1
+    return PageLinks(found.nofollow, links, counts)
 
 
 NO_LINKS = PageLinks(None, [])
@@ -161,7 +191,14 @@ def _links(
 
     if not any(selector is not None for selector in selectors):
         every = (1 << len(selectors)) - 1  # no rules: 0; rules on the defaults: all bits
-        return [Link(resolve(href), _rel_nofollow(element), every) for element, href in anchors]
+        resolved: dict[str, str] = {}  # a page repeats its hrefs: each resolved once
+        links = []
+        for element, href in anchors:
+            url = resolved.get(href)
+            if url is None:
+                url = resolved[href] = resolve(href)
+            links.append(Link(url, _rel_nofollow(element), every))
+        return links
     # Candidates by element (or by element and attribute value, for an XPath that
     # picks attributes), each with the bits of the rules that picked it.
     found: dict[object, list] = {}
