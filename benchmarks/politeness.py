@@ -137,7 +137,8 @@ def measure(name: str, contender: str, timeout: float) -> dict[str, object]:
             row["in flight"] = statistics.median(active for active, _ in late)
             row["ttfb x"] = statistics.median(t for _, t in late) / limit.ttfb
         if name == "wait":
-            row["after normal"] = started + seconds - (normal.last_answer or started)
+            last = normal.last_answer
+            row["after normal"] = None if last is None else started + seconds - last
         return row
 
 
@@ -158,7 +159,12 @@ def main() -> None:
             if "ttfb x" in row:
                 more = f"answer time {row['ttfb x']:.1f}x unpressed, {row['in flight']} in flight"
             if "after normal" in row:
-                more = f"ended {row['after normal']:.1f} s after the normal site's last page"
+                after = row["after normal"]
+                more = (
+                    "no page of the normal site"
+                    if after is None
+                    else (f"ended {after:.1f} s after the normal site's last page")
+                )
             seconds = row["seconds"]
             seconds = f"{seconds:.1f}" if isinstance(seconds, float) else seconds
             print(f"| {name} | {contender} | {row['pages']} | {row['pages/s']:.1f} | {row['429']} "
