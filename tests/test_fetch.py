@@ -375,3 +375,23 @@ def test_a_broken_redirect_body_does_not_fail_the_fetch(fake: FakeTransport) -> 
     page = fetch(fake, URL, FAST)
     assert isinstance(page, Page) and page.text == "arrived"
     assert page.redirects == (f"{URL}/next",)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_the_crawl_s_workers_give_a_429_or_503_back_at_once(
+    fake: FakeTransport, waits: list[float], status: int
+) -> None:
+    """Not retried in the worker: the frontier pauses the whole site and sends the
+    URL again (crawler.frontier.politeness), with what it needs to."""
+    fake.add(URL, status=status, headers=[("Retry-After", "7")])
+    fake.add(URL, body=b"too late")
+    result = fetch(fake, URL, FAST, give_back=True)
+    assert result == Failure(URL, f"HTTP {status}", 1, True, status=status, retry_after="7")
+    assert waits == []
+
+
+def test_a_page_for_the_crawl_s_workers_has_its_time_to_first_byte(fake: FakeTransport) -> None:
+    fake.add(URL, body=b"<p>x</p>", headers=[("Content-Type", HTML)])
+    assert fetch(fake, URL, FAST, give_back=True).ttfb > 0
+    fake.add(URL, body=b"<p>x</p>", headers=[("Content-Type", HTML)])
+    assert fetch(fake, URL, FAST).ttfb == 0.0  # elsewhere (crawl parse): not measured

@@ -142,6 +142,27 @@ def test_when_it_recovers_it_gets_more_again() -> None:
     assert play(answers, per_host=8).limit == 8
 
 
+def test_a_site_that_asks_for_a_minute_again_and_again_is_given_up() -> None:
+    """60 s each time is within --max-wait 60, but the second 60 s right after the
+    first is 120 s without a request let through."""
+    once = play([*fine(10), A(1.0, 429, "60")])
+    assert once.given_up is None and once.paused_until == 61.0
+    again = play([*fine(10), A(1.0, 429, "60"), A(61.5, 429, "60", sent=61.0)])
+    assert again.given_up == pytest.approx(120.5)
+    assert again.wait_text() == "120"
+    recovered = play([*fine(10), A(1.0, 429, "60"), *fine(5, 61.1), A(62.0, 429, "60", sent=61.8)])
+    assert recovered.given_up is None  # it let requests through in between
+
+
+def test_a_site_that_says_503_for_ever_is_given_up_after_max_wait() -> None:
+    """No Retry-After: the site is slowed down to one request every MAX_SPACING at
+    most, and given up once it has said no for longer than --max-wait."""
+    answers = [A(float(n), 503, in_flight=1, sent=n - 0.5) for n in range(2, 100, 5)]
+    rate = play([*fine(20), *answers])
+    assert rate.spacing <= 10.0
+    assert rate.given_up is not None and rate.given_up > 60
+
+
 def test_the_wait_a_site_asked_for_is_said() -> None:
     assert play([A(1.0, 429, "3600")]).wait_text() == "3600"
     assert play([A(1.0, 429, "9" * 400)]).wait_text() == "more than 60"

@@ -91,29 +91,30 @@ class Index:
         where = self.where.get(url)
         if where is None:
             return None
-        record = _read_record(where.file, where.offset)
-        http = record.http_headers
-        body = b""
-        if where.body_at >= 0:
-            original = _read_record(where.body_file, where.body_at) if (
-                (where.body_file, where.body_at) != (where.file, where.offset)
-            ) else record  # fmt: skip
-            body = original.raw_stream.read()
-        reason = http.statusline.partition(" ")[2]
+        with open(where.file, "rb") as stream:
+            stream.seek(where.offset)
+            record = next(iter(ArchiveIterator(stream)))
+            http = record.http_headers
+            ip = record.rec_headers.get_header("WARC-IP-Address") or ""
+            same = (where.body_file, where.body_at) == (where.file, where.offset)
+            body = record.raw_stream.read() if same else b""
+        if where.body_at >= 0 and not same:
+            body = _payload(where.body_file, where.body_at)
         return Stored(
             http.protocol or "HTTP/1.1",
             int(http.get_statuscode() or 0),
-            reason,
+            http.statusline.partition(" ")[2],
             tuple(http.headers),
             body,
-            record.rec_headers.get_header("WARC-IP-Address") or "",
+            ip,
         )
 
 
-def _read_record(file: str, offset: int):
-    stream = open(file, "rb")  # noqa: SIM115 - the record's stream reads from it; closed by GC
-    stream.seek(offset)
-    return next(iter(ArchiveIterator(stream)))
+def _payload(file: str, offset: int) -> bytes:
+    """The body of the record at `offset` of `file`, as it came over the wire."""
+    with open(file, "rb") as stream:
+        stream.seek(offset)
+        return next(iter(ArchiveIterator(stream))).raw_stream.read()
 
 
 class _Entry(NamedTuple):

@@ -46,6 +46,7 @@ import threading
 import time
 import weakref
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -198,15 +199,9 @@ class CacheConnection(sqlite3.Connection):
                 return
             writes, self.held = self.held, []
             try:
-                self.execute("BEGIN IMMEDIATE")
-                for statement, parameters in writes:
-                    self.execute(statement, parameters)
-                self.execute("COMMIT")
-            except sqlite3.Error:
-                if self.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        self.execute("ROLLBACK")
-                raise
+                with _write_lock(self):
+                    for statement, parameters in writes:
+                        self.execute(statement, parameters)
             finally:
                 for statement, parameters in writes:
                     if statement is _SAVE and _HELD_SAVES.get(parameters[0]) is parameters:
@@ -308,15 +303,9 @@ def _set_up(connection: sqlite3.Connection) -> None:
         _per_connection(connection)
         return
     if state == "older":
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with _write_lock(connection):
             if _state(connection) == "older":
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                connection.execute("ROLLBACK")
-            raise
         _per_connection(connection)
         return
     if state == "foreign":
@@ -324,19 +313,28 @@ def _set_up(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
         raise sqlite3.OperationalError("database is locked")  # retried by connect
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with _write_lock(connection):
         state = _state(connection)
         if state == "foreign":
             raise Unusable("written by another program or version")
         if state == "empty":
             _create(connection)
+    _per_connection(connection)
+
+
+@contextlib.contextmanager
+def _write_lock(connection: sqlite3.Connection) -> Iterator[None]:
+    """One transaction holding the write lock from its start: committed at the end
+    of the block, rolled back if it raises."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
         connection.execute("COMMIT")
     except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
         raise
-    _per_connection(connection)
 
 
 def _create(connection: sqlite3.Connection) -> None:

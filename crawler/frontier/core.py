@@ -147,6 +147,7 @@ class Frontier:
         self._sitemap_scope: dict[str, Scope | None] = {}  # listed hosts, for --sitemaps
         self._sitemapped: set[str] = set()
         self._checked: dict[tuple[str, Scope], Checked] = {}
+        self._digests: dict[str, tuple[int, int]] = {}  # a found URL's key's digest
         # With --resume, what is admitted and decided is written here as it happens
         # (crawler.frontier.journal), and `readmit` rebuilds the frontier from it.
         self.journal: Journal | None = None
@@ -229,7 +230,7 @@ class Frontier:
         self, entry: Entry, scope: Scope, found: PageLinks, now: float, rejected: Rejected
     ) -> None:
         follow, taken, nofollow = self.follow, 0, found.nofollow is not None
-        checked = self._checked
+        checked, digests = self._checked, self._digests
         counts = found.counts
         for at, link in enumerate(found.links):
             repeats = 0 if counts is None else counts[at] - 1  # folded by unique_links
@@ -246,9 +247,21 @@ class Frontier:
                 verdict = follow.judge(link, entry.depth, entry.chain, scope, nofollow, known)
                 reason = verdict.reason
                 if reason is None:
+                    # Its key's digest, kept too: most links of a page were seen before.
+                    pair = digests.get(link.url)
+                    if pair is None:
+                        if len(digests) >= CHECKED_KEPT:
+                            digests.clear()
+                        pair = digests[link.url] = digest(self._key(link.url))
+                    if self.seen.has_digest(pair):
+                        reason = "seen"
+                        self._note(link.url, reason, rejected)
+                        if repeats:
+                            self._drop(reason, repeats)
+                        continue
                     child = Entry(link.url, verdict.parsers, FOUND, 0, verdict.depth,
                                   verdict.chain, 0, scope, verdict.rule)  # fmt: skip
-                    reason = self._take(child, now, verdict.origin)
+                    reason = self._take(child, now, verdict.origin, pair)
                     if reason is None:
                         taken += 1
                         if repeats:  # each later time: the link is seen by then
@@ -465,10 +478,12 @@ class Frontier:
         robots.txt again, and counts it then)."""
         self.dropped[reason] += count
 
-    def _take(self, entry: Entry, now: float, host: str = "") -> str | None:
-        """Queue an entry (`host`: its host_key, if known): None if taken, else why
-        not (`_WAIT`: a listed one that must be offered again)."""
-        pair = digest(self._key(entry.url))
+    def _take(
+        self, entry: Entry, now: float, host: str = "", pair: tuple[int, int] | None = None
+    ) -> str | None:
+        """Queue an entry (`host`: its host_key, `pair`: its key's digest, if known):
+        None if taken, else why not (`_WAIT`: a listed one that must be offered again)."""
+        pair = pair or digest(self._key(entry.url))
         if self.seen.has_digest(pair):
             return None if entry.kind == LISTED else "seen"  # a listed twice: one record
         if entry.kind != LISTED and self.taken >= self.follow.max_pages:

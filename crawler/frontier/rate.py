@@ -10,9 +10,11 @@ What an answer does (`answered`), in this order:
 1. A `429` or a `503` is counted, and
    - its `Retry-After` (`crawler.fetching.retry.parse_retry_after`: seconds or an
      HTTP date; one that is neither, negative or a date in the past is no
-     `Retry-After` at all) longer than `max_wait`, or too large for any clock,
+     `Retry-After` at all), added to the time the site has said no since it last
+     let a request through, longer than `max_wait` (or too large for any clock)
      gives the site up: `given_up` says how long it asked for, and its URLs are
-     not sent any more;
+     not sent any more. So no site holds the run for longer than `max_wait` at
+     a time, whether it asks for an hour at once or for a minute again and again;
    - a shorter one pauses the whole site until then (`paused_until`);
    - it halves the rate, once a round: not again for the answers to requests sent
      before the last halving (they were sent at the rate already halved). The
@@ -25,8 +27,9 @@ What an answer does (`answered`), in this order:
      one it asks for now too (20 requests taken at once, then a second's pause
      asked for: 20 a second). When fewer than `MEASURED` answers came since, the
      current rate is halved (a site that says no at once leaves only the
-     in-flight to halve). What the site took is remembered (`ceiling`) and the
-     in-flight that was too many (`too_many`).
+     in-flight to halve); never slower than one request every `MAX_SPACING`
+     (a site that stays that slow is given up, as above). What the site took is
+     remembered (`ceiling`) and the in-flight that was too many (`too_many`).
 2. Any other answer raises the rate step by step, fast back up to just below what
    the site took before it said no, then slowly past it, probing:
    - the window grows by one a round (1/window an answer), by one every
@@ -57,6 +60,7 @@ import math
 from crawler.fetching.retry import parse_retry_after
 
 SLOW_DOWN = frozenset({429, 503})
+MAX_SPACING = 10.0  # seconds: slower than that, a site is as good as stalled (see max_wait)
 MIN_ELAPSED = 0.1  # seconds: what the site took is measured over at least this long
 RECOVER_ANSWERS = 10  # answers to come back from half the ceiling to it
 RECOVER_TO = 0.95  # of the ceiling: fast up to there, then probing
@@ -101,6 +105,7 @@ class SiteRate:
         self.counts = {429: 0, 503: 0}
         self.paused_seconds = 0.0
         self.counted_from = 0.0  # fine answers are counted since (a halving, the start)
+        self.stalled_since: float | None = None  # the first no since the site last said yes
 
     # -- what the queues ask ----------------------------------------------------
     @property
@@ -140,6 +145,8 @@ class SiteRate:
         its `Retry-After` value, its time to first byte (0: not measured)."""
         if status <= 0:
             return
+        if status not in SLOW_DOWN:
+            self.stalled_since = None
         if self.answers == 0:  # the rate the site takes is counted from its first answer
             self.counted_from = now  # (not its first request: the workers may be starting)
         self.answers += 1
@@ -163,8 +170,14 @@ class SiteRate:
         self.counts[status] += 1
         wait = parse_retry_after(retry_after, now=wall)
         asked = 0.0  # the pause the site asks for: the time its answers so far stand for
-        if wait is not None and not (wait <= self.max_wait and math.isfinite(wait)):
-            self.given_up = wait
+        if self.stalled_since is None:
+            self.stalled_since = now
+        # What the site asks, all told: the time since it last let a request through,
+        # and the pause it asks for now (a site asking for 60 s again and again asks
+        # for more than 60 s).
+        stalled = now - self.stalled_since + (wait if wait is not None else 0.0)
+        if not (stalled <= self.max_wait and math.isfinite(stalled)):
+            self.given_up = stalled
         elif wait is not None and wait > 0:
             asked = wait
             until = now + wait
@@ -183,7 +196,7 @@ class SiteRate:
         spaced = status == 429 or in_flight <= 1 or self.spacing > self.floor
         if took < math.inf and spaced:
             self.ceiling = took
-            self.spacing = max(self.floor, 2.0 / self.ceiling)
+            self.spacing = max(self.floor, min(MAX_SPACING, 2.0 / self.ceiling))
 
     def _grow(self) -> None:
         window = self.window

@@ -10,11 +10,13 @@ so the scheduler, the pipelines and the writer are the same for every backend.
   slower than the process pool. So `apply_async` puts its call in a buffer, and
   the buffer goes as one Dask task (`run_batch`, which runs the calls one after
   the other on one worker thread and returns their outcomes as one list) when,
-  in this order: a cluster thread would otherwise sit idle (fewer batches out
-  than the cluster has threads: a lone task never waits for company), the buffer
-  holds `batch` calls, the pool is closed, or the oldest call has waited
-  `LINGER` seconds. The main process keeps enough tasks in flight for two full
-  batches a thread (`RunSettings.max_in_flight`).
+  in this order: a cluster thread may sit idle (fewer calls out than the cluster
+  has threads: a lone task never waits for company), the buffer holds `batch`
+  calls, the pool is closed, or the oldest call has waited `LINGER` seconds.
+  Counting calls, not batches, keeps batches full: a batch of one sent while
+  the cluster was idle would otherwise come back and go out again as one. The
+  main process keeps enough tasks in flight for two full batches a thread
+  (`RunSettings.max_in_flight`).
 - Results come back to this process a batch at a time: one collector thread
   takes finished futures from an `as_completed(with_results=True)` and calls
   each call's callback in the batch's order, as the Pool's result thread does. A
@@ -83,7 +85,7 @@ from crawler.settings import DASK_BATCH, LOCAL_DASHBOARD, FetchSettings, RunSett
 CODE_PLUGIN = "crawl-code"  # fixed names: a later run replaces, never piles up
 SETUP_PLUGIN = "crawl-worker-setup"
 COLLECT_EVERY = 0.1  # how often the collector looks at a closing flag while idle
-LINGER = 0.005  # the longest a call waits in the buffer for others to share its batch
+LINGER = 0.02  # the longest a call waits in the buffer for others to share its batch
 CLOSE_TIMEOUT = 5.0
 KILL_TIMEOUT = 0.5  # a worker asked to stop is killed after 80% of this
 
@@ -134,6 +136,7 @@ class DaskPool:
         self._buffer: list[tuple[int, Callable, tuple, dict]] = []  # calls not yet sent
         self._buffered_since = 0.0
         self._batches: dict[str, list[int]] = {}  # the calls of each batch out, by its key
+        self._calls_out = 0  # calls in the batches out
         self._ids = itertools.count(1)
         self._delivering = True
         self._closed = False
@@ -165,7 +168,7 @@ class DaskPool:
             if not self._buffer:
                 self._buffered_since = time.monotonic()
             self._buffer.append((call_id, func, args, kwds or {}))
-            if len(self._batches) < self.threads or len(self._buffer) >= self.batch:
+            if self._calls_out < self.threads or len(self._buffer) >= self.batch:
                 refused = self._send()
             else:
                 refused = None
@@ -210,6 +213,7 @@ class DaskPool:
         except Exception as error:  # noqa: BLE001 - a cluster gone for good: the tasks' lines say so
             return ids, error
         self._batches[future.key] = ids
+        self._calls_out += len(ids)
         self._completed.add(future)
         return None
 
@@ -273,7 +277,8 @@ class DaskPool:
         with self._lock:
             ids = self._batches.pop(future.key, [])
             handlers = [self._handlers.pop(call_id, None) for call_id in ids]
-            refused = self._send() if len(self._batches) < self.threads else None
+            self._calls_out -= len(ids)
+            refused = self._send() if self._calls_out < self.threads else None
         if refused:
             self._refuse(*refused)
         if future.status == "finished" and isinstance(result, list) and len(result) == len(ids):
