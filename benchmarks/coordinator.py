@@ -42,10 +42,11 @@ from crawler.fetching.worker import with_links  # noqa: E402
 from crawler.frontier import Frontier  # noqa: E402
 from crawler.frontier.policy import policy_for  # noqa: E402
 from crawler.frontier.politeness import HostQueues  # noqa: E402
-from crawler.loop import DispatchLoop  # noqa: E402
+from crawler.loop import DispatchLoop, Limits  # noqa: E402
 from crawler.model import Failure, Job, Page  # noqa: E402
 from crawler.page.links import agent_token  # noqa: E402
 from crawler.report import Reporter  # noqa: E402
+from crawler.results import Outputs  # noqa: E402
 from crawler.settings import RunSettings  # noqa: E402
 from pipelines.parsers import active  # noqa: E402
 from pipelines.writer import Writer  # noqa: E402
@@ -112,13 +113,9 @@ def run_once(
         writer = Writer(Path(folder) / "db.txt")
         loop = DispatchLoop(
             pool,
-            writer,
-            Reporter(progress=False, quiet=True, stream=io.StringIO()),
-            max_in_flight=settings.max_in_flight,
-            watchdog_limit=None,
-            workers=settings.concurrency,
+            Outputs(writer, Reporter(progress=False, quiet=True, stream=io.StringIO())),
+            Limits(settings.max_in_flight, None, settings.concurrency),
             frontier=frontier,
-            agent=agent_token(settings.fetch.user_agent),
         )
         cpu, wall = time.process_time(), time.perf_counter()
         outcome = loop.run(iter(jobs))
