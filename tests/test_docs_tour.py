@@ -140,3 +140,23 @@ def run_cron_line(line: str, where: Path, env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr  # the last `crawl diff` of the pipeline
     log = (where / "output" / "crawl.log").read_text("utf-8")
     assert "crawl: 3 ok, 1 failed" in log
+
+
+def test_crawl_demo_prints_what_the_readme_shows(reader: dict[str, str], tmp_path: Path) -> None:
+    """The README's `crawl --demo` output, but for where the output is, the port, and
+    the number of workers (the machine's CPUs)."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    shown = readme.split("prints the lines it wrote:\n\n```\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run([sys.executable, "-m", "crawler", "--demo"], cwd=tmp_path, env=reader,
+                          text=True, capture_output=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    def demo_masked(line: str) -> str:
+        line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
+        line = re.sub(r"^Output: \S+ ", "Output: DB ", line)
+        return masked(re.sub(r"\bworkers=\d+", "workers=N", line), "")
+
+    printed = {demo_masked(line) for line in done.stdout.splitlines()}
+    for line in shown.splitlines():
+        if line.strip() != "...":
+            assert demo_masked(line) in printed, line
