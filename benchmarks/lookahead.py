@@ -19,10 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from crawler.frontier import Frontier
 from crawler.frontier.politeness import HostQueues
-from crawler.loop import DispatchLoop
+from crawler.loop import DispatchLoop, Limits
 from crawler.model import Job, Page
 from crawler.report import Reporter
+from crawler.results import Outputs
 from pipelines.writer import Writer
 
 
@@ -61,9 +63,9 @@ def run(n_big: int, lookahead: int, small_first: bool) -> None:
         writer = Writer(db)
         pool = ThreadPool(8)
         hosts = PeakQueues(per_host=4)
-        scheduler = DispatchLoop(pool, writer, Reporter(progress=False, quiet=True),
-                              max_in_flight=18, watchdog_limit=600, task=instant,
-                              hosts=hosts, lookahead=lookahead)  # fmt: skip
+        scheduler = DispatchLoop(pool, Outputs(writer, Reporter(progress=False, quiet=True)),
+                                 Limits(max_in_flight=18, watchdog_limit=600), task=instant,
+                                 frontier=Frontier(hosts, lookahead=lookahead))  # fmt: skip
         started = time.monotonic()
         outcome = scheduler.run(jobs(n_big, small_first))
         seconds = time.monotonic() - started
