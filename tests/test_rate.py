@@ -166,3 +166,19 @@ def test_a_site_that_says_503_for_ever_is_given_up_after_max_wait() -> None:
 def test_the_wait_a_site_asked_for_is_said() -> None:
     assert play([A(1.0, 429, "3600")]).wait_text() == "3600"
     assert play([A(1.0, 429, "9" * 400)]).wait_text() == "more than 60"
+
+
+def test_until_a_site_says_no_the_in_flight_doubles_a_round() -> None:
+    """Slow start: from one request, 1 + 1 + 2 + 4 answers reach 8 in flight."""
+    rate = SiteRate(per_host=8, window=1)
+    for n in range(8):
+        rate.answered(0.1 * n, 200, sent=0.1 * n - 0.01, in_flight=rate.limit)
+    assert rate.limit == 8
+
+
+def test_one_slow_page_among_fast_ones_is_no_pressed_site() -> None:
+    """A search page that takes 1.5 s beside pages that take 10 ms: the median of
+    the last answers is still 10 ms, and the in-flight is kept."""
+    answers = [*fine(3, ttfb=0.01), A(0.5, ttfb=1.5), *fine(4, 0.6, 0.1, 0.01)]
+    assert play(answers, per_host=8).limit == 8
+    assert play([*fine(1, ttfb=0.01), A(0.5, ttfb=1.5)], per_host=8).limit == 8

@@ -32,15 +32,20 @@ What an answer does (`answered`), in this order:
      remembered (`ceiling`) and the in-flight that was too many (`too_many`).
 2. Any other answer raises the rate step by step, fast back up to just below what
    the site took before it said no, then slowly past it, probing:
-   - the window grows by one a round (1/window an answer), by one every
-     `PROBE_ROUNDS` rounds past `too_many - 1`, up to `per_host`;
+   - until the site first says no, the window grows by one an answer (it doubles
+     each round, as TCP's slow start does: a site that never limits the crawl is
+     at `per_host` after a few rounds); after that by one a round (1/window an
+     answer), and by one every `PROBE_ROUNDS` rounds past `too_many - 1`, up to
+     `per_host`;
    - the rate grows by `ceiling / RECOVER_ANSWERS` an answer up to
      `RECOVER_TO` x `ceiling`, then by `PROBE_GROWTH` an answer (compounded), a
      little more for each `PROBE_ACCELERATION` answers since the halving; once
      the spacing no longer holds anything back (it allows more than the window
      does at the answer time seen: a site that limits its requests in flight,
      not its rate), it is lifted: back to `floor`.
-3. Latency: the time to first byte is smoothed (`EWMA`); the shortest one seen is
+3. Latency: the answer time is the median time to first byte of the last
+   `LATENCY_SAMPLES` answers, judged once `LATENCY_MIN_SAMPLES` have come (one slow
+   page among fast ones, a search page say, is no sign of a pressed site); the shortest one seen is
    the site's unpressed answer time (`base`: a site pressed from its first answer
    on still answers one request alone now and then, and one short answer too
    many only makes the crawl gentler). Above `SLOW_RATIO` x `base` (and
@@ -56,6 +61,8 @@ A round is `window` answers.
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 
 from crawler.fetching.retry import parse_retry_after
 
@@ -68,7 +75,8 @@ PROBE_GROWTH = 0.001  # per answer past it, at first; then faster:
 PROBE_ACCELERATION = 100  # answers without a no for each 0.1% more: x2 in ~300, x400 in 1000
 MEASURED = 10  # fine answers in the last second it takes to measure what the site took
 PROBE_ROUNDS = 50  # rounds per request more in flight, past the in-flight too many
-EWMA = 0.3  # weight of a new time-to-first-byte sample
+LATENCY_SAMPLES = 8  # answers whose median time to first byte is the answer time
+LATENCY_MIN_SAMPLES = 4  # fewer say nothing about the site yet
 SLOW_RATIO = 1.6  # answer time over base above which the window shrinks
 GROW_RATIO = 1.3  # and under which it may grow
 LATENCY_SLACK = 0.02  # seconds more: a few milliseconds on a near site are no slowing down
@@ -98,7 +106,8 @@ class SiteRate:
         self.too_many = math.inf  # in flight when it last said no
         self.halved_at = -math.inf
         self.base: float | None = None  # unpressed time to first byte
-        self.recent: float | None = None  # smoothed time to first byte
+        self.recent: float | None = None  # median time to first byte of the last answers
+        self.samples: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.shrunk_at = 0  # answers counted at the last latency shrink
         self.answers = 0
         self.since_halving = 0  # fine answers since the rate was last halved
@@ -201,7 +210,7 @@ class SiteRate:
     def _grow(self) -> None:
         window = self.window
         if self.recent is None or self.base is None or self.recent < self._slower(GROW_RATIO):
-            step = 1.0 / window
+            step = 1.0 if self.too_many == math.inf else 1.0 / window
             if window >= self.too_many - 1:
                 step /= PROBE_ROUNDS
             self.window = min(float(self.per_host), window + step)
@@ -222,8 +231,11 @@ class SiteRate:
         return ratio * (self.base or 0.0) + LATENCY_SLACK
 
     def _latency(self, ttfb: float) -> None:
-        self.recent = ttfb if self.recent is None else EWMA * ttfb + (1 - EWMA) * self.recent
+        self.samples.append(ttfb)
         self.base = ttfb if self.base is None else min(self.base, ttfb)
+        if len(self.samples) < LATENCY_MIN_SAMPLES:
+            return
+        self.recent = statistics.median(self.samples)
         round_over = self.answers - self.shrunk_at >= self.limit
         if self.recent > self._slower(SLOW_RATIO) and round_over and self.window > 1:
             self.window = max(1.0, float(self.limit - 1))
