@@ -19,10 +19,13 @@ from crawler.config import parse_with_config
 from crawler.exit_codes import EXIT_UNUSABLE
 from crawler.options import add_to
 from crawler.settings import DEFAULT_CACHE_NAME, FetchSettings, RunSettings
-from pipelines.parsers import Registry, install
 
-if TYPE_CHECKING:  # requests and http.cookiejar: only for a run, not for --help
+# Imported where used, so that `--version` and `--help` do not pay for them:
+# crawler.identity (requests, http.cookiejar) and pipelines (the parser registry,
+# which reads every installed package's entry points): two thirds of start-up.
+if TYPE_CHECKING:
     from crawler.identity import Identity
+    from pipelines.parsers import Registry
 
 # `crawl NAME ...`: the module whose main(argv) runs the command.
 SUBCOMMANDS = {
@@ -116,11 +119,11 @@ def parse_arguments(
     """The command line, over the defaults of `--config FILE`, with the backend settled
     and the parsers loaded (`args.registry`): a bad `[parsers.NAME]` table, or
     `--parse` naming a parser that is unknown or cannot run, is a usage error."""
+    parser = parser or build_parser()
+    args = parse_with_config(parser, argv)  # --help and --version exit here
+    resolve_backend(args, parser)
     from pipelines.parsers import RegistryError
 
-    parser = parser or build_parser()
-    args = parse_with_config(parser, argv)
-    resolve_backend(args, parser)
     try:
         args.registry = load_parsers(args.config_tables.get("parsers"), args.config)
     except RegistryError as error:
@@ -149,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     for problem in args.registry.problems:
         reporter.say(f"crawl: {problem}")
+    from pipelines.parsers import install
+
     install(args.registry)
     if settings.backend == "dask" and not dask_installed():
         reporter.say(DASK_MISSING)

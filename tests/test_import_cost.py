@@ -1,10 +1,14 @@
 """`crawl --version` and `crawl --help` pay for `import crawler.cli`: it imports
-none of the heavy libraries, which only a run (or a subcommand) imports."""
+none of the heavy libraries, which only a run (or a subcommand) imports; nor do
+they import `pipelines` (the parser registry reads every installed package's
+entry points), which only a run needs."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import ROOT, crawl_env
 
@@ -36,3 +40,24 @@ def test_importing_the_command_line_imports_no_heavy_library() -> None:
         [sys.executable, "-c", PROBE], text=True, timeout=60, env=crawl_env(), cwd=ROOT
     )
     assert imported.strip() == "[]"
+
+
+ANSWER = """
+import sys
+from crawler.cli import main
+try:
+    main([sys.argv[1]])
+except SystemExit:
+    pass
+print(sorted(m for m in sys.modules if m.split('.')[0] == 'pipelines'))
+"""
+
+
+@pytest.mark.parametrize("option", ["--version", "--help"])
+def test_version_and_help_do_not_import_the_pipelines(option: str) -> None:
+    output = subprocess.check_output(
+        [sys.executable, "-c", ANSWER, option], text=True, timeout=60, env=crawl_env(), cwd=ROOT
+    )
+    *answer, imported = output.splitlines()
+    assert answer and answer[0].startswith(("crawl ", "usage: crawl"))
+    assert imported == "[]"
