@@ -182,3 +182,16 @@ def test_one_slow_page_among_fast_ones_is_no_pressed_site() -> None:
     answers = [*fine(3, ttfb=0.01), A(0.5, ttfb=1.5), *fine(4, 0.6, 0.1, 0.01)]
     assert play(answers, per_host=8).limit == 8
     assert play([*fine(1, ttfb=0.01), A(0.5, ttfb=1.5)], per_host=8).limit == 8
+
+
+def test_a_site_slower_with_each_request_in_flight_settles_within_twice_its_time() -> None:
+    """A closed loop: the site answers in 50 ms x the requests it serves. The
+    in-flight settles at 2 (100 ms, 2x unpressed) and stays there."""
+    rate, now, limits = SiteRate(per_host=8, window=1), 0.0, []
+    for _ in range(200):
+        in_flight = rate.limit
+        ttfb = 0.05 * in_flight
+        rate.answered(now, 200, sent=now - ttfb, in_flight=in_flight, ttfb=ttfb)
+        now += ttfb / in_flight
+        limits.append(rate.limit)
+    assert set(limits[-150:]) == {2}

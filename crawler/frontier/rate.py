@@ -32,9 +32,9 @@ What an answer does (`answered`), in this order:
      remembered (`ceiling`) and the in-flight that was too many (`too_many`).
 2. Any other answer raises the rate step by step, fast back up to just below what
    the site took before it said no, then slowly past it, probing:
-   - until the site first says no, the window grows by one an answer (it doubles
-     each round, as TCP's slow start does: a site that never limits the crawl is
-     at `per_host` after a few rounds); after that by one a round (1/window an
+   - until the site first says no or answers slower (3.), the window grows by one
+     an answer (it doubles each round, as TCP's slow start does: a site that never
+     limits the crawl is at `per_host` after a few rounds); after that by one a round (1/window an
      answer), and by one every `PROBE_ROUNDS` rounds past `too_many - 1`, up to
      `per_host`;
    - the rate grows by `ceiling / RECOVER_ANSWERS` an answer up to
@@ -108,6 +108,7 @@ class SiteRate:
         self.base: float | None = None  # unpressed time to first byte
         self.recent: float | None = None  # median time to first byte of the last answers
         self.samples: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.slow_start = True  # until the site first says no or slows down
         self.shrunk_at = 0  # answers counted at the last latency shrink
         self.answers = 0
         self.since_halving = 0  # fine answers since the rate was last halved
@@ -177,6 +178,7 @@ class SiteRate:
         wall: float,
     ) -> None:
         self.counts[status] += 1
+        self.slow_start = False
         wait = parse_retry_after(retry_after, now=wall)
         asked = 0.0  # the pause the site asks for: the time its answers so far stand for
         if self.stalled_since is None:
@@ -210,7 +212,7 @@ class SiteRate:
     def _grow(self) -> None:
         window = self.window
         if self.recent is None or self.base is None or self.recent < self._slower(GROW_RATIO):
-            step = 1.0 if self.too_many == math.inf else 1.0 / window
+            step = 1.0 if self.slow_start else 1.0 / window
             if window >= self.too_many - 1:
                 step /= PROBE_ROUNDS
             self.window = min(float(self.per_host), window + step)
@@ -240,6 +242,8 @@ class SiteRate:
         if self.recent > self._slower(SLOW_RATIO) and round_over and self.window > 1:
             self.window = max(1.0, float(self.limit - 1))
             self.shrunk_at = self.answers
+            self.slow_start = False
+            self.samples.clear()  # the answers to come tell of the in-flight shrunk
 
     # -- what is reported ---------------------------------------------------------
     def wait_text(self) -> str:
