@@ -26,14 +26,28 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 from crawler.options import BY_DEST, CONFIG_TABLES, Option
+
+
+def _tomllib() -> ModuleType:
+    """The TOML reader, imported when a file is read, so that a command line
+    without `--config` (`crawl --version`, `crawl --help`) does not pay the 4 ms
+    of importing it."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def __getattr__(name: str) -> Any:
+    """`from crawler.config import tomllib`: the reader of this Python (tests, benchmarks)."""
+    if name == "tomllib":
+        return _tomllib()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigError(Exception):
@@ -41,6 +55,7 @@ class ConfigError(Exception):
 
 
 def load(path: Path) -> dict[str, Any]:
+    tomllib = _tomllib()
     try:
         with open(path, "rb") as file:
             return tomllib.load(file)
