@@ -90,12 +90,17 @@ def worker_main(
 
 
 def _read_task(reader) -> tuple[int, bytes] | None:
-    """The next task's id and payload; None when the main process closed the channel."""
-    header = reader.read(HEADER.size)
-    if len(header) < HEADER.size:
+    """The next task's id and payload; None when the main process closed the channel,
+    or reset it: a main process that ends with answers it has not read (a full disk
+    stops a run at once) resets the connection, and that is an end, not a traceback."""
+    try:
+        header = reader.read(HEADER.size)
+        if len(header) < HEADER.size:
+            return None
+        length, task_id, _ = HEADER.unpack(header)
+        payload = reader.read(length)
+    except OSError:
         return None
-    length, task_id, _ = HEADER.unpack(header)
-    payload = reader.read(length)
     if len(payload) < length:
         return None
     return task_id, payload
