@@ -86,6 +86,16 @@ def start_crawl(*args: str) -> subprocess.Popen:
     )
 
 
+def exit_status(args: list[str]) -> int:
+    """What `crawl ARGS` exits with, run in this process (argparse's exits included)."""
+    from crawler.cli import main
+
+    try:
+        return main(args)
+    except SystemExit as exit:
+        return int(exit.code or 0)
+
+
 def write_urls(path: Path, *lines: str) -> Path:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import build_parser, main, parse_arguments, settings_from
+from crawler.cli import build_parser, parse_arguments, settings_from
 from crawler.options import BY_DEST, OPTIONS, Option
-
-
-def exit_status(args: list[str]) -> int:
-    try:
-        return main(args)
-    except SystemExit as exit:
-        return int(exit.code or 0)
+from tests.conftest import exit_status
 
 
 @pytest.mark.parametrize(

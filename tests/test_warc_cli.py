@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import main
-from tests.conftest import write_urls
-
-
-def exit_status(args: list[str]) -> int:
-    try:
-        return main(args)
-    except SystemExit as exit:
-        return int(exit.code or 0)
+from tests.conftest import exit_status, write_urls
 
 
 @pytest.mark.parametrize(
