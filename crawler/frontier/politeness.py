@@ -98,7 +98,8 @@ class HostQueues(Generic[T]):
         start_window: int | None = None,
     ) -> None:
         """`start_window`: the in-flight a host starts at (default `per_host`),
-        growing by one a round of answers; `wall`: seconds since the epoch, to
+        growing as `crawler.frontier.rate` says (doubling a round until the site first
+        says no or slows down, then one a round); `wall`: seconds since the epoch, to
         read a `Retry-After` date."""
         self.per_host = per_host
         self.first_alone = first_alone
