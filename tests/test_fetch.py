@@ -1,6 +1,7 @@
 """The worker-side fetch, in-process: its policy through the fake transport
-(crawler.fetching.transports.fake), the HTTP transport's own errors against `responses`,
-and bodies cut off mid-way against the real test server (no pool)."""
+(crawler.fetching.transports.fake), requests' transport's own errors against `responses`
+(crawler.fetching.transports.http, used when the environment names a proxy), and
+bodies cut off mid-way against the real test server (no pool)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from crawler.fetching.fetch import AttemptDeadline, attempt_deadline, fetch, mak
 from crawler.fetching.retry import RetryWait, TransientError, parse_retry_after
 from crawler.fetching.transports.base import TransportError
 from crawler.fetching.transports.fake import FakeTransport
+from crawler.fetching.transports.http import HttpTransport
 from crawler.model import Failure, Page
 from crawler.settings import FetchSettings
 from tests.server import TestServer
@@ -59,6 +61,11 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def get(url: str = URL, settings: FetchSettings = FAST) -> Page | Failure:
     return fetch(make_transport(settings), url, settings)
+
+
+def through_requests(url: str = URL, settings: FetchSettings = FAST) -> Page | Failure:
+    """`url` fetched through requests' transport, which `responses` answers."""
+    return fetch(HttpTransport(), url, settings)
 
 
 def calls(mock: responses.RequestsMock, url: str = URL) -> int:
@@ -180,7 +187,7 @@ def test_connection_errors_are_retried(mock: responses.RequestsMock, waits: list
     mock.get(URL, body=requests.ConnectionError("refused"))
     mock.get(URL, body=requests.ConnectionError("refused"))
     mock.get(URL, body=b"ok")
-    page = get()
+    page = through_requests()
     assert isinstance(page, Page)
     assert page.attempts == 3
 
@@ -198,7 +205,7 @@ def test_transient_failures_say_what_and_how_many_attempts(
     mock: responses.RequestsMock, waits: list[float], error: Exception, reason: str
 ) -> None:
     mock.get(URL, body=error)
-    assert get() == Failure(URL, f"{reason} after 3 attempts", 3)
+    assert through_requests() == Failure(URL, f"{reason} after 3 attempts", 3)
     assert calls(mock) == 3
 
 
@@ -210,7 +217,7 @@ def test_declared_length_over_the_cap_is_not_read(fake: FakeTransport) -> None:
 
 def test_body_over_the_cap_without_a_length(mock: responses.RequestsMock) -> None:
     mock.get(URL, body=b"y" * 1001, auto_calculate_content_length=False)
-    assert get() == Failure(URL, "larger than 1000 bytes", 1)
+    assert through_requests() == Failure(URL, "larger than 1000 bytes", 1)
 
 
 def test_body_at_the_cap_is_kept(fake: FakeTransport) -> None:
@@ -278,6 +285,7 @@ def test_a_location_a_browser_rejects_ends_the_fetch(fake: FakeTransport, locati
 @pytest.mark.parametrize("url", ["ftp://site.example/file", "file:///etc/passwd"])
 def test_only_http_and_https(mock: responses.RequestsMock, url: str) -> None:
     assert get(url) == Failure(url, "cannot fetch: InvalidSchema", 1)
+    assert through_requests(url) == Failure(url, "cannot fetch: InvalidSchema", 1)
 
 
 def test_attempt_deadline_interrupts_a_blocking_call() -> None:

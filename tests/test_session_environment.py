@@ -1,5 +1,7 @@
-"""The HTTP transport reads the environment once: what requests would look up per request
-(proxies, .netrc, CA bundle) gives the same session settings, without the per-request cost."""
+"""The HTTP transport reads the environment once. Without a proxy or a .netrc, the crawl's
+own transport (crawler.fetching.transports.wire) fetches, trusting the CA bundle the
+environment names as requests would; with either, requests' transport does, and looks them
+up per request as requests does."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import os
 import pytest
 
 from crawler.fetching.fetch import make_transport
+from crawler.fetching.transports.http import HttpTransport
+from crawler.fetching.transports.wire import WireTransport
 from crawler.settings import FetchSettings
 
 CASES = [
@@ -42,7 +46,15 @@ def test_session_takes_the_environment_once(
     for name in files:
         (tmp_path / name).write_text("machine example.com login a password b\n")
 
-    session = make_transport(FetchSettings()).session
+    transport = make_transport(FetchSettings())
 
-    assert session.trust_env is trust_env
-    assert session.verify == verify
+    if trust_env:  # a proxy or a .netrc: requests, which honours them per request
+        assert isinstance(transport, HttpTransport)
+        assert transport.session.trust_env
+        assert transport.session.verify == verify
+    else:
+        assert isinstance(transport, WireTransport)
+        assert transport.verify == verify
+        session = HttpTransport().session  # requests' transport, when it runs, reads it once
+        assert session.trust_env is False
+        assert session.verify == verify

@@ -13,7 +13,7 @@ The layers, outside in, each knowing nothing of which transport runs:
    address guard and scope, its exact target (`crawler.fetching.exact_target`),
    and where a redirect leads (`next_hop`);
 4. the cache (`crawler.fetching.httpcache.CacheLayer`), when the run has one;
-5. the transport (`make_transport`: HTTP, `crawler.fetching.transports.http`).
+5. the transport (`make_transport`: HTTP, `crawler.fetching.transports.wire`).
 `fetch` always returns a `Page` or a `Failure`, whose reason the transport words
 (`TransportError`) or this module does; it never raises for anything a server or
 network does.
@@ -43,6 +43,7 @@ The `Set-Cookie` values received on the way come back with the result
 from __future__ import annotations
 
 import contextlib
+import importlib
 import itertools
 import os
 import signal
@@ -106,9 +107,8 @@ def make_transport(
 
         transport = ReplayTransport(settings.replay_index)  # type: ignore[arg-type]
     else:
-        from crawler.fetching.transports.http import HttpTransport  # requests: only to fetch
-
-        transport = HttpTransport(guard, pool_size, extra_trust(os.environ, settings.ca_bundle))
+        module = importlib.import_module(http_transport_module())
+        transport = module.TRANSPORT(guard, pool_size, extra_trust(os.environ, settings.ca_bundle))
     if settings.archive:
         from crawler.fetching.archiving import ArchivingTransport
 
@@ -120,6 +120,17 @@ def make_transport(
         if cache is not None:
             transport = CacheLayer(transport, cache)
     return transport
+
+
+def http_transport_module() -> str:
+    """The module of the HTTP transport (its class: `TRANSPORT`): this crawl's own
+    (`crawler.fetching.transports.wire`), or requests' when the environment names
+    a proxy or a `.netrc`, which requests honours (`crawler.fetching.transports.http`)."""
+    from crawler.fetching.transports.wire import proxied_environment
+
+    if proxied_environment():
+        return "crawler.fetching.transports.http"
+    return "crawler.fetching.transports.wire"
 
 
 @contextmanager

@@ -21,7 +21,6 @@ from crawler.settings import RunSettings
 
 __all__ = ["DASK_MISSING", "BackendError", "TaskLost", "TaskPool", "dask_installed", "make_pool"]
 
-HTTP_TRANSPORT = "crawler.fetching.transports.http"  # the module `make_transport` fetches with
 DASK_MISSING = "crawl: --backend dask needs Dask: pip install 'crawl[dask]'"
 
 
@@ -56,12 +55,14 @@ def process_pool(settings: RunSettings) -> ProcessPool:
     # What every worker imports, imported once here: forked workers inherit it, and a
     # fork server preloads it, instead of each worker paying for it at start-up.
     # The transport too: `make_transport` imports it only when a worker makes its first
-    # one, which would be once in every worker (requests alone is ~70 ms of CPU).
+    # one, which would be once in every worker.
+    from crawler.fetching.fetch import http_transport_module
+
     preload = ["crawler.fetching.worker"] + (
         ["crawler.fetching.httpcache"] if settings.fetch.cache_path else []
     )
     if settings.fetch.replay_index is None:
-        preload.append(HTTP_TRANSPORT)
+        preload.append(http_transport_module())
     for module in preload:
         importlib.import_module(module)
     if context.get_start_method() == "forkserver":

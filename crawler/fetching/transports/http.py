@@ -1,4 +1,7 @@
-"""The HTTP transport: requests and urllib3, the one module of `crawl` that knows them.
+"""The HTTP transport through a proxy: requests and urllib3, the one module of `crawl`
+that knows them. `make_transport` uses it when the environment names a proxy or a
+`.netrc`, which requests honours per request; otherwise the crawl's own transport
+fetches (`crawler.fetching.transports.wire`).
 
 `HttpTransport.send` sends one request through a requests session whose every
 policy is off, because the layers above hold it (`crawler.fetching.fetch`): no
@@ -29,12 +32,10 @@ Encoding is undone by `crawler.fetching.body`, whichever transport brought it.
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import sys
 import threading
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import partial
@@ -60,6 +61,7 @@ from crawler.fetching.address_guard import AddressGuard, AddressInfo
 from crawler.fetching.cookies import refuse_all
 from crawler.fetching.tls import Trust
 from crawler.fetching.transports.base import Headers, Request, Response, TransportError
+from crawler.fetching.transports.wire import environment_bundle, proxied_environment
 
 # requests' and urllib3's errors, each in the row of `crawler.fetching.reasons` it belongs to.
 LIBRARY = reasons.Library(
@@ -106,13 +108,9 @@ def read_environment_once(session: requests.Session) -> None:
     any) is set on the session and the per-request lookups are turned off, which
     fetches exactly as before. With a proxy or a `.netrc`, requests keeps doing it
     per request (`NO_PROXY` is decided per URL)."""
-    netrc = os.environ.get("NETRC")
-    netrc_places = [netrc] if netrc else ["~/.netrc", "~/_netrc"]
-    if urllib.request.getproxies() or any(
-        os.path.exists(os.path.expanduser(place)) for place in netrc_places
-    ):
+    if proxied_environment():
         return
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    bundle = environment_bundle()
     if bundle:
         session.verify = bundle
     session.trust_env = False
@@ -439,3 +437,6 @@ class HttpTransport:
 
     def close(self) -> None:
         self.session.close()
+
+
+TRANSPORT = HttpTransport
