@@ -49,12 +49,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from http.cookiejar import CookieJar
 from typing import NamedTuple
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from crawler.fetching import cookies
 from crawler.fetching.address_guard import AddressGuard
@@ -399,6 +398,30 @@ def fetch(
     credentials = with_rule(credentials, userinfo)
     jar = cookies.new_jar(credentials.cookies if credentials is not None else ())
     carried = Carried(credentials, jar, [])
+    attempt = partial(fetch_once, transport, url, settings, policy, carried, give_back)
+    try:
+        # Most fetches end at their first attempt, made without the retry machinery.
+        result, attempts, throttled = attempt(), 1, False
+    except TransientError as error:
+        result, attempts, throttled = retried(attempt, error, settings)
+    if isinstance(result, TransientError):
+        unit = "attempt" if attempts == 1 else "attempts"
+        throttled = throttled or result.reason in SLOW_DOWN
+        reason = f"{result.reason} after {attempts} {unit}"
+        return Failure(url, reason, attempts, throttled, tuple(carried.received))
+    throttled = throttled or result.throttled
+    return result._replace(attempts=attempts, throttled=throttled, cookies=tuple(carried.received))
+
+
+def retried(
+    attempt: Callable[[], Result], first: TransientError, settings: FetchSettings
+) -> tuple[Result | TransientError, int, bool]:
+    """The attempts after a first one that failed with `first`, through tenacity
+    (`crawler.fetching.retry`: what to retry, how long to wait, up to
+    `settings.attempts` in all, the first included): the last attempt's result or
+    error, how many attempts were made, and whether a wait followed a 429 or 503."""
+    from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
     throttled = False
 
     def note_throttle(state: RetryCallState) -> None:
@@ -415,14 +438,12 @@ def fetch(
     )
     attempts = 0
     try:
-        for attempt in retrying:
-            with attempt:
-                attempts = attempt.retry_state.attempt_number
-                result = fetch_once(transport, url, settings, policy, carried, give_back)
+        for each in retrying:
+            with each:
+                attempts = each.retry_state.attempt_number
+                if attempts == 1:
+                    raise first  # made already: tenacity decides what follows it
+                result = attempt()
     except TransientError as error:
-        unit = "attempt" if attempts == 1 else "attempts"
-        throttled = throttled or error.reason in SLOW_DOWN
-        reason = f"{error.reason} after {attempts} {unit}"
-        return Failure(url, reason, attempts, throttled, tuple(carried.received))
-    throttled = throttled or result.throttled
-    return result._replace(attempts=attempts, throttled=throttled, cookies=tuple(carried.received))
+        return error, attempts, throttled
+    return result, attempts, throttled

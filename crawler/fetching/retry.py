@@ -15,11 +15,12 @@ import email.utils
 import math
 import time
 from datetime import MAXYEAR, datetime, timezone
-
-from tenacity import RetryCallState
-from tenacity.wait import wait_random_exponential
+from typing import TYPE_CHECKING
 
 from crawler.settings import FetchSettings
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 GIVEN_BACK = frozenset({429, 503})  # "slow down": the whole site's business, not one URL's
@@ -68,6 +69,10 @@ class RetryWait:
     otherwise exponential backoff with full jitter."""
 
     def __init__(self, settings: FetchSettings) -> None:
+        # tenacity (with asyncio and tornado when installed: ~30 ms) only once a
+        # fetch is retried, not in every process that reads a Retry-After.
+        from tenacity.wait import wait_random_exponential
+
         self.cap = settings.retry_after_cap
         self.backoff = wait_random_exponential(
             multiplier=settings.backoff_initial, max=settings.backoff_max
