@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 
 from crawler.fetching.credentials import Credentials
-from crawler.fetching.fetch import fetch, make_transport
+from crawler.fetching.fetch import fetch, http_transport_module, make_transport
 from crawler.fetching.transports.base import Transport
 from crawler.model import Capture, Failure, FetchPolicy, Link, Page, Result
 from crawler.settings import FetchSettings
@@ -31,6 +31,26 @@ def init_worker(settings: FetchSettings) -> None:
     global _settings
     _settings = settings
     _local.transport = make_transport(settings)
+
+
+# What `with_links` reads pages with: imported on a worker's first page otherwise.
+LINK_MODULES = ("crawler.page.links", "lxml.etree")
+
+
+def modules_to_preload(settings: FetchSettings) -> list[str]:
+    """The modules a worker with `settings` imports by the end of its first fetch,
+    beyond this one: its HTTP transport (`make_transport` imports it when it makes
+    one), the HTTP cache's, and what takes a page's links. A pool imports them
+    before it starts its workers (forked ones share them; a fork server preloads
+    them), so that each worker does not import them again."""
+    modules = [__name__]
+    if settings.cache_path:
+        modules.append("crawler.fetching.httpcache")
+    if settings.replay_index is None:
+        modules.append(http_transport_module())
+    if settings.links is not None:
+        modules.extend(LINK_MODULES)
+    return modules
 
 
 def transport() -> Transport:

@@ -54,21 +54,13 @@ def process_pool(settings: RunSettings) -> ProcessPool:
     context = multiprocessing.get_context(settings.start_method)
     # What every worker imports, imported once here: forked workers inherit it, and a
     # fork server preloads it, instead of each worker paying for it at start-up.
-    # The transport too: `make_transport` imports it only when a worker makes its first
-    # one, which would be once in every worker.
-    from crawler.fetching.fetch import http_transport_module
+    from crawler.fetching.worker import init_worker, modules_to_preload
 
-    preload = ["crawler.fetching.worker"] + (
-        ["crawler.fetching.httpcache"] if settings.fetch.cache_path else []
-    )
-    if settings.fetch.replay_index is None:
-        preload.append(http_transport_module())
+    preload = modules_to_preload(settings.fetch)
     for module in preload:
         importlib.import_module(module)
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(preload)
-    from crawler.fetching.worker import init_worker
-
     gc.collect()
     gc.freeze()
     return ProcessPool(

@@ -38,6 +38,9 @@ per request as requests does (`proxied_environment`).
 
 from __future__ import annotations
 
+# getaddrinfo's codec for host names, imported with this module (before a pool forks its
+# workers) rather than on each worker's first connection
+import encodings.idna  # noqa: F401
 import os
 import select
 import socket
