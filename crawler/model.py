@@ -11,6 +11,8 @@ result delivery, and the run hangs. So expected failures come back as `Failure`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from typing import NamedTuple
 
 
@@ -57,9 +59,12 @@ class Page(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
     cookies: tuple[tuple[str, str], ...] = ()  # (URL, Set-Cookie value) received on the way
     encoding: str = "utf-8"  # what `text` was decoded from: a link's query is encoded in it
-    # (nofollow reason or None, (Link, ...)[, (count, ...)]): the page's links, taken
-    # in the worker (`crawler.fetching.worker.with_links`); a str: why the worker could
-    # not take them; None when it was not asked to (the run does not follow, a sitemap)
+    # (nofollow reason or None, ((url, nofollow, rules), ...)[, (count, ...)]): the
+    # page's links, taken in the worker (`crawler.fetching.worker.with_links`), each a
+    # Link's fields as a plain tuple (`as_links` makes them Links again: a NamedTuple
+    # costs ten times as much to pickle and unpickle, ~0.4 ms a docs page); a str: why
+    # the worker could not take them; None when it was not asked to (the run does not
+    # follow, a sitemap)
     links: tuple | str | None = None
     # (Capture, ...): the WARC records of each request the fetch sent (--warc), for
     # the main process to write; taken off before the page reaches the loop
@@ -140,3 +145,11 @@ class Link(NamedTuple):
     url: str
     nofollow: bool = False
     rules: int = 0
+
+
+def as_links(fields: Iterable[tuple[str, bool, int]]) -> list[Link]:
+    """Links from their fields, as a worker sends them (`Page.links`)."""
+    return list(map(_new_link, fields))
+
+
+_new_link = partial(tuple.__new__, Link)  # a Link from its fields, without a Python call

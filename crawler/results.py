@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from crawler.frontier import ROBOTS, SITEMAP, Fetch, Frontier, Refused
 from crawler.frontier.sitemaps import Sitemap, read_sitemap
-from crawler.model import BadLine, Failure, Link, Page, Result
+from crawler.model import BadLine, Failure, Link, Page, Result, as_links
 from crawler.page.json_links import json_links
 from crawler.page.jsondoc import NotJSON
 from crawler.page.links import NO_LINKS, PageLinks, with_more
@@ -184,7 +184,7 @@ class Results:
         found = NO_LINKS
         if isinstance(page.links, tuple):  # taken in the worker (crawler.fetching.worker)
             counts = list(page.links[2]) if len(page.links) == 3 else None
-            found = PageLinks(page.links[0], list(page.links[1]), counts)
+            found = PageLinks(page.links[0], as_links(page.links[1]), counts)
         extra: list[Link] = []
         if answer.parser_links:
             selectors = self.frontier.follow.selectors
