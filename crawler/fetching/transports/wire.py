@@ -142,7 +142,12 @@ class Connection:
         """Whether an idle connection was closed by the server (or has unasked-for
         bytes waiting): either way it cannot carry the next request."""
         try:
-            return bool(select.select([self.sock], [], [], 0)[0])
+            descriptor = self.sock.fileno()
+            if descriptor < 1024:  # select's limit (FD_SETSIZE); poll has none, costs more
+                return bool(select.select([descriptor], [], [], 0)[0])
+            poller = select.poll()
+            poller.register(descriptor, select.POLLIN)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return True
 
