@@ -101,6 +101,8 @@ def request_headers(
     """The headers a request to `url` carries beyond the session's own (see the
     module's order of decisions). `jar_cookies`: the Cookie header value the
     fetch's jar gives for `url`, if any."""
+    if credentials is None and not jar_cookies:
+        return {}  # nothing bound to any origin, no cookie: most requests
     origin = host_key(url)
     headers: dict[str, tuple[str, str]] = {}  # lower-case name -> (name, value)
     cookies: dict[str, str] = {}
