@@ -10,11 +10,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from crawler.fetching.address_guard import AddressGuard
 from crawler.fetching.body import read_body
 from crawler.fetching.transports.base import Headers, Request, TransportError
 from crawler.fetching.transports.wire import WireTransport, proxied_environment, split_url
+from tests.certs import issued
 
 HEADERS = Headers([("User-Agent", "crawl-test"), ("Accept", "*/*")])
 
@@ -198,6 +200,20 @@ def test_broken_answers_say_what_broke(script, answer: tuple, reason: str) -> No
     with pytest.raises(TransportError) as raised:
         get(WireTransport(), script(answer).url())
     assert (raised.value.reason, raised.value.transient) == (reason, True)
+
+
+def test_an_https_connection_is_kept_and_checked(serve, tmp_path) -> None:
+    ca = trustme.CA()
+    server = serve(tls=issued(ca, "127.0.0.1"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    transport = WireTransport(extra_trust=(str(tmp_path / "ca.pem"),))
+    for name in ("a", "b", "c"):
+        response, body = get(transport, server.url(f"/page/{name}"))
+        assert (response.status, f"页面 {name}".encode() in body) == (200, True)
+    assert server.connections == 1
+    with pytest.raises(TransportError) as raised:  # the same server, its CA not trusted
+        get(WireTransport(), server.url("/page/a"))
+    assert raised.value.reason.startswith("TLS: certificate verify failed")
 
 
 def test_a_guarded_request_never_connects_to_a_private_address(script) -> None:
