@@ -66,10 +66,11 @@ CUT_SHORT = "body cut short"
 _NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def proxied_environment(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether the environment names a proxy (`*_proxy`) or a `.netrc` file
-    (`NETRC`, else `~/.netrc` or `~/_netrc`), which requests honours per request."""
-    netrc = environ.get("NETRC")
+def proxied_environment() -> bool:
+    """Whether the environment names a proxy (`*_proxy`, as urllib reads them) or a
+    `.netrc` file (`NETRC`, else `~/.netrc` or `~/_netrc`), which requests honours
+    per request."""
+    netrc = os.environ.get("NETRC")
     places = [netrc] if netrc else ["~/.netrc", "~/_netrc"]
     return bool(urllib.request.getproxies()) or any(
         os.path.exists(os.path.expanduser(place)) for place in places
