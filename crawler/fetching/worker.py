@@ -135,7 +135,7 @@ def _fields(links: list[Link]) -> tuple[tuple[str, bool, int], ...]:
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
                tuple, str, (tuple, str, type(None)), tuple, float)  # fmt: skip
 _FAILURE_TYPES = (str, str, int, bool, tuple, tuple, int, str)
-_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes)
+_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes, str)
 
 
 def _pairs(values: tuple) -> bool:
