@@ -34,7 +34,8 @@ def init_worker(settings: FetchSettings) -> None:
 
 
 # What `with_links` reads pages with: imported on a worker's first page otherwise.
-LINK_MODULES = ("crawler.page.links", "lxml.etree")
+# (lxml too when a follow rule picks links with its own selector.)
+LINK_MODULES = ("crawler.page.links", "selectolax.lexbor")
 
 
 def modules_to_preload(settings: FetchSettings) -> list[str]:
@@ -50,6 +51,8 @@ def modules_to_preload(settings: FetchSettings) -> list[str]:
         modules.append(http_transport_module())
     if settings.links is not None:
         modules.extend(LINK_MODULES)
+        if any(selector is not None for selector in settings.links[0]):
+            modules.append("lxml.etree")
     return modules
 
 
