@@ -117,6 +117,7 @@ class Capture(NamedTuple):
     head: bytes
     response: bytes
     request: bytes
+    refers_to_date: str = ""  # a 304's: WARC date of the answer it confirms ("" unknown)
 
 
 class FetchPolicy(NamedTuple):

@@ -187,13 +187,19 @@ class HttpCache:
         self, request: Request, response: Response, entry: cache_store.Entry, now: float
     ) -> Response:
         """The stored answer, confirmed by `response` (a 304): its connection is
-        handed back (the empty body read), and what the 304 changed is kept."""
+        handed back (the empty body read), and what the 304 changed is kept. The
+        stored answer's `Date` goes with the 304 first, for the archive layer below,
+        whose revisit record names it."""
+        stored = entry.header_pairs()
+        for name, value in stored:
+            if name.lower() == "date":
+                response.confirms_date = value
         try:
             while response.read1(CHUNK):  # the (empty) body read to its end
                 pass
         finally:
             response.close()
-        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.pairs)
+        headers = cache_policy.merged_headers(stored, response.headers.pairs)
         # An entry with validators is asked every time (fresh_until 0); only new
         # validators are worth a write, and otherwise the mark of its last use.
         etag = response.headers.get("ETag") or entry.etag

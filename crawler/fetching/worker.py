@@ -34,7 +34,8 @@ def init_worker(settings: FetchSettings) -> None:
 
 
 # What `with_links` reads pages with: imported on a worker's first page otherwise.
-LINK_MODULES = ("crawler.page.links", "lxml.etree")
+# (lxml too when a follow rule picks links with its own selector.)
+LINK_MODULES = ("crawler.page.links", "selectolax.lexbor")
 
 
 def modules_to_preload(settings: FetchSettings) -> list[str]:
@@ -50,6 +51,8 @@ def modules_to_preload(settings: FetchSettings) -> list[str]:
         modules.append(http_transport_module())
     if settings.links is not None:
         modules.extend(LINK_MODULES)
+        if any(selector is not None for selector in settings.links[0]):
+            modules.append("lxml.etree")
     return modules
 
 
@@ -138,7 +141,7 @@ def _fields(links: list[Link]) -> tuple[tuple[str, bool, int], ...]:
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
                tuple, str, (tuple, str, type(None)), tuple, float)  # fmt: skip
 _FAILURE_TYPES = (str, str, int, bool, tuple, tuple, int, str)
-_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes)
+_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes, str)
 
 
 def _pairs(values: tuple) -> bool:
