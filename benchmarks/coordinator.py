@@ -12,14 +12,15 @@ does): the fetching costs nothing, so what is measured is the main process alone
 - `listing`: `--urls` listed URLs of 20 KB pages, no links (`--depth 0`).
 - `following`: the Python documentation (`--docs`, by default where Debian's
   `python3.11-doc` puts it) crawled from its index page with `--depth 20`, scope
-  host: each page comes back as a worker returns it, its links already taken
-  (`crawler.fetching.worker.with_links`, done once before the clock starts), so
-  the main process does what it does in a real crawl: judges the links, dedupes,
-  queues, writes.
+  host: each page comes back as a worker returns it, its links taken
+  (`crawler.fetching.worker.with_links`, done once before the clock starts) and
+  judged for the task's page (`crawler.frontier.link_verdicts.with_verdicts`, in
+  the simulated cluster's thread, for each task, as a worker does), so the main
+  process does what it does in a real crawl: dedupes, queues, writes.
 
 Prints, per case, pages/s through the coordinator (wall) and the main process's
-CPU a page (the process's CPU, less the simulated cluster's thread), medians of
-`--rounds` rounds. Nothing goes on the network.
+CPU a page (the process's CPU, less the simulated cluster's thread: its workers'
+part), medians of `--rounds` rounds. Nothing goes on the network.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from crawler.fetching.worker import with_links  # noqa: E402
 from crawler.frontier import Frontier  # noqa: E402
+from crawler.frontier.link_verdicts import with_verdicts  # noqa: E402
 from crawler.frontier.policy import policy_for  # noqa: E402
 from crawler.frontier.politeness import HostQueues  # noqa: E402
 from crawler.loop import DispatchLoop, Limits  # noqa: E402
@@ -47,7 +48,8 @@ from crawler.model import Failure, Job, Page  # noqa: E402
 from crawler.page.links import agent_token  # noqa: E402
 from crawler.report import Reporter  # noqa: E402
 from crawler.results import Outputs  # noqa: E402
-from crawler.settings import RunSettings  # noqa: E402
+from crawler.runner import with_links_taken  # noqa: E402
+from crawler.settings import FetchSettings, RunSettings  # noqa: E402
 from pipelines.parsers import active  # noqa: E402
 from pipelines.writer import Writer  # noqa: E402
 
@@ -58,26 +60,33 @@ WORKERS = 16  # the simulated cluster's fetching threads
 
 class SimulatedCluster:
     """A TaskPool whose tasks are answered at once from `pages` (URL -> Page; a URL
-    it lacks is a 404), by one result thread, as a real pool's callbacks come."""
+    it lacks is a 404), by one result thread, as a real pool's callbacks come. What
+    a worker does to a fetched page for its task (judge its links, with `settings`)
+    is done there, and its CPU counted apart."""
 
     reports_lost_tasks = True
 
-    def __init__(self, pages: dict[str, Page]) -> None:
+    def __init__(self, pages: dict[str, Page], settings: FetchSettings) -> None:
         self.pages = pages
+        self.follow = settings.follow
         self.tasks: queue.SimpleQueue = queue.SimpleQueue()
         self.cpu = 0.0  # the result thread's own CPU, not the coordinator's
         self._thread = threading.Thread(target=self._answer, daemon=True)
         self._thread.start()
 
     def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None) -> None:
-        self.tasks.put((args[1], callback))  # run_task(task, url, task_id, ...)
+        # run_task(fetch_url, url, task_id, max_bytes, policy, raw, credentials, links, judge)
+        judge = args[8] if len(args) > 8 else None
+        self.tasks.put((args[1], judge, callback))
 
     def _answer(self) -> None:
         while (task := self.tasks.get()) is not None:
-            url, callback = task
+            url, judge, callback = task
             started = time.thread_time()
             page = self.pages.get(url)
             result = page._replace(url=url) if page else Failure(url, "HTTP 404", 1)
+            if page and judge is not None and self.follow is not None:
+                result = with_verdicts(result, self.follow, judge)  # as fetch_url does
             self.cpu += time.thread_time() - started
             callback(result)
 
@@ -108,7 +117,8 @@ def run_once(
         lookahead=settings.lookahead,
         follow=policy_for(settings, active().check),
     )
-    pool = SimulatedCluster(pages)
+    settings = with_links_taken(settings, frontier)  # as `crawl` asks its workers
+    pool = SimulatedCluster(pages, settings.fetch)
     with tempfile.TemporaryDirectory() as folder:
         writer = Writer(Path(folder) / "db.txt")
         loop = DispatchLoop(
@@ -149,7 +159,6 @@ def following(docs: Path) -> tuple[RunSettings, dict[str, Page], list[Job]]:
         url = SITE + path.relative_to(docs).as_posix()
         text = path.read_bytes().decode("utf-8", "replace")
         pages[url] = with_links(page(url, text), *selectors)  # the workers' part, done once
-    settings = replace(settings, fetch=replace(settings.fetch, links=selectors))
     return settings, pages, [Job(1, SITE + "index.html", ())]
 
 

@@ -311,6 +311,8 @@ def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
     URL's fetch is called as it always was."""
     if not fetch.links:  # a page at the depth limit: the worker takes no links
         return (fetch.max_bytes, fetch.policy, fetch.raw, credentials, False)
+    if fetch.judge is not None:  # the worker judges its links too
+        return (fetch.max_bytes, fetch.policy, fetch.raw, credentials, True, fetch.judge)
     if credentials is not None:
         return (fetch.max_bytes, fetch.policy, fetch.raw, credentials)
     if fetch.raw:

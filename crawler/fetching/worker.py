@@ -18,7 +18,7 @@ from collections.abc import Callable
 from crawler.fetching.credentials import Credentials
 from crawler.fetching.fetch import fetch, http_transport_module, make_transport
 from crawler.fetching.transports.base import Transport
-from crawler.model import Capture, Failure, FetchPolicy, Link, Page, Result
+from crawler.model import Capture, Failure, FetchPolicy, Judged, Link, Page, Result
 from crawler.settings import FetchSettings
 
 _settings: FetchSettings | None = None
@@ -73,6 +73,7 @@ def fetch_url(
     raw: bool = False,
     credentials: Credentials | None = None,
     links: bool = True,
+    judge: tuple | None = None,
 ) -> Result:
     """The pool's task: fetch `url` through this thread's transport, with the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
@@ -81,8 +82,9 @@ def fetch_url(
     type says; `credentials`: the headers and cookies the run binds to origins
     (`crawler.fetching.credentials`; None: nothing but what sites set); `links`
     False: a page at the depth limit, whose links lead nowhere, is not searched
-    for them. A 429 or 503 comes back at once, for the frontier to slow the whole
-    site (`give_back`).
+    for them; `judge`: the page's `crawler.frontier.link_verdicts.Context`, to judge
+    its links here too (None: the main process judges them). A 429 or 503 comes
+    back at once, for the frontier to slow the whole site (`give_back`).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -101,6 +103,10 @@ def fetch_url(
         result = result._replace(archived=take())
     if settings.links is not None and links and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
+        if judge is not None and settings.follow is not None:
+            from crawler.frontier.link_verdicts import with_verdicts
+
+            result = with_verdicts(result, settings.follow, judge)
     return result
 
 
@@ -165,6 +171,27 @@ def _links(links: tuple) -> bool:
     )
 
 
+def _judged(judged: Judged) -> bool:
+    nofollow, passed, dropped = judged
+    return (
+        (nofollow is None or type(nofollow) is str)
+        and type(passed) is tuple
+        and all(
+            type(row) is tuple
+            and len(row) == 6
+            and type(row[0]) is str
+            and type(row[3]) is str
+            and all(type(value) is int for value in row[1:3] + row[4:])
+            for row in passed
+        )
+        and type(dropped) is tuple
+        and all(
+            type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is int
+            for pair in dropped
+        )
+    )
+
+
 def _plain(result: object) -> bool:
     """Whether `result` is a Page or a Failure made of plain str/int/None fields,
     which the main process can always unpickle."""
@@ -181,7 +208,11 @@ def _plain(result: object) -> bool:
             all(type(url) is str for url in result.redirects)
             and _pairs(result.headers)
             and _pairs(result.cookies)
-            and (result.links is None or type(result.links) is str or _links(result.links))
+            and (
+                result.links is None
+                or type(result.links) is str
+                or (_judged(result.links) if type(result.links) is Judged else _links(result.links))
+            )
             and _captures(result.archived)
         )
     return _pairs(result.cookies) and _captures(result.archived)
