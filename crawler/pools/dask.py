@@ -8,14 +8,16 @@ so the scheduler, the pipelines and the writer are the same for every backend.
   loop and the worker a few milliseconds whatever it does, about what a small
   page's fetch costs: one Dask task a fetch made a local cluster four times
   slower than the process pool. So `apply_async` puts its call in a buffer, and
-  the buffer goes as one Dask task (`run_batch`, which runs the calls one after
+  the buffer goes as Dask tasks (`run_batch`, which runs the calls one after
   the other on one worker thread and returns their outcomes as one list) when,
-  in this order: a cluster thread may sit idle (fewer calls out than the cluster
-  has threads: a lone task never waits for company), the buffer holds `batch`
-  calls, the pool is closed, or the oldest call has waited `LINGER` seconds.
-  Counting calls, not batches, keeps batches full: a batch of one sent while
-  the cluster was idle would otherwise come back and go out again as one. The
-  main process keeps enough tasks in flight for two full batches a thread
+  in this order: it holds `batch` calls, the pool is closed, a batch came back
+  (its thread is free), or the oldest call has waited `IDLE_LINGER` seconds
+  while a cluster thread has room for a batch (the time the main process takes
+  to add the rest of its burst of calls), `LINGER` seconds otherwise. Each thread
+  is given `QUEUED` batches at once, one running and the next waiting on the
+  worker, so that it goes on without waiting a trip to this process. A buffer
+  sent while threads are idle is shared out between them. The main process
+  keeps enough tasks in flight for two full batches a thread
   (`RunSettings.max_in_flight`).
 - Results come back to this process a batch at a time: one collector thread
   takes finished futures from an `as_completed(with_results=True)` and calls
@@ -38,6 +40,9 @@ so the scheduler, the pipelines and the writer are the same for every backend.
   The fetch deadlines bound a task, and the main process's watchdog writes off
   anything past `watchdog_limit` (`reports_lost_tasks` is false), which counts the
   calls queued ahead in a batch.
+- A local cluster's workers start as the process pool's do (`--start-method`,
+  else the platform's default: forked on Linux up to Python 3.13), with what a
+  worker imports for its first fetch already imported.
 - The local cluster speaks TLS with throwaway certificates (`_local_cluster`). A
   joined cluster's link is Dask's own configuration: `tls://` with its certificate
   files; a `tcp://` one off this machine is refused for a run with secrets before
@@ -57,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import io
 import itertools
 import logging
@@ -86,6 +92,8 @@ CODE_PLUGIN = "crawl-code"  # fixed names: a later run replaces, never piles up
 SETUP_PLUGIN = "crawl-worker-setup"
 COLLECT_EVERY = 0.1  # how often the collector looks at a closing flag while idle
 LINGER = 0.02  # the longest a call waits in the buffer for others to share its batch
+IDLE_LINGER = 0.002  # the same while a cluster thread has room for another batch
+QUEUED = 2  # batches a cluster thread is given at once: one running, the next waiting
 CLOSE_TIMEOUT = 5.0
 KILL_TIMEOUT = 0.5  # a worker asked to stop is killed after 80% of this
 
@@ -136,7 +144,6 @@ class DaskPool:
         self._buffer: list[tuple[int, Callable, tuple, dict]] = []  # calls not yet sent
         self._buffered_since = 0.0
         self._batches: dict[str, list[int]] = {}  # the calls of each batch out, by its key
-        self._calls_out = 0  # calls in the batches out
         self._ids = itertools.count(1)
         self._delivering = True
         self._closed = False
@@ -168,7 +175,7 @@ class DaskPool:
             if not self._buffer:
                 self._buffered_since = time.monotonic()
             self._buffer.append((call_id, func, args, kwds or {}))
-            if self._calls_out < self.threads or len(self._buffer) >= self.batch:
+            if len(self._buffer) >= self.batch:
                 refused = self._send()
             else:
                 refused = None
@@ -199,23 +206,38 @@ class DaskPool:
         self._shut(cancel=True)
 
     # -- internals ------------------------------------------------------------------
+    def _idle_threads(self) -> int:
+        """Cluster threads with no batch of this pool (the caller holds the lock)."""
+        return max(0, self.threads - len(self._batches))
+
     def _send(self) -> tuple[list[int], BaseException] | None:
-        """Submit the buffer as one batch (the caller holds the lock). A cluster that
-        refuses it: the calls and the error, to be answered outside the lock."""
+        """Submit the buffer (the caller holds the lock): shared out evenly between
+        the idle threads, if any, so that they start at once, else as one batch. A
+        cluster that refuses it: the calls and the error, to be answered outside
+        the lock."""
         if not self._buffer:
             return None
         calls, self._buffer = self._buffer, []
-        ids = [call[0] for call in calls]
-        try:
-            future = self.client.submit(
-                run_batch, [call[1:] for call in calls], pure=False, key=_batch_key()
-            )
-        except Exception as error:  # noqa: BLE001 - a cluster gone for good: the tasks' lines say so
-            return ids, error
-        self._batches[future.key] = ids
-        self._calls_out += len(ids)
-        self._completed.add(future)
-        return None
+        parts = max(1, min(self._idle_threads(), len(calls)))
+        size = -(-len(calls) // parts)
+        refused: list[int] = []
+        error: BaseException | None = None
+        for start in range(0, len(calls), size):
+            chunk = calls[start : start + size]
+            ids = [call[0] for call in chunk]
+            if error is None:
+                try:
+                    future = self.client.submit(
+                        run_batch, [call[1:] for call in chunk], pure=False, key=_batch_key()
+                    )
+                except Exception as failure:  # noqa: BLE001 - a cluster gone for good: the tasks' lines say so
+                    error = failure
+            if error is not None:
+                refused.extend(ids)
+                continue
+            self._batches[future.key] = ids
+            self._completed.add(future)
+        return (refused, error) if error is not None else None
 
     def _refuse(self, ids: list[int], error: BaseException) -> None:
         with self._lock:
@@ -223,13 +245,17 @@ class DaskPool:
         self._answer([(handler, False, error) for handler in handlers if handler])
 
     def _linger(self) -> None:
-        """The flusher thread: a buffer that waited LINGER goes as it is."""
+        """The flusher thread: a buffer goes as it is once it waited IDLE_LINGER
+        while a cluster thread has room for it (time for the main process to add
+        the rest of its burst of calls; the batch then waits on the worker, so the
+        thread goes on without a trip to this process), or LINGER otherwise."""
         with self._lock:
             while self._delivering:
                 if not self._buffer:
                     self._flushable.wait(COLLECT_EVERY)
                     continue
-                due = self._buffered_since + LINGER - time.monotonic()
+                linger = IDLE_LINGER if len(self._batches) < QUEUED * self.threads else LINGER
+                due = self._buffered_since + linger - time.monotonic()
                 if due > 0:
                     self._flushable.wait(due)
                     continue
@@ -277,8 +303,7 @@ class DaskPool:
         with self._lock:
             ids = self._batches.pop(future.key, [])
             handlers = [self._handlers.pop(call_id, None) for call_id in ids]
-            self._calls_out -= len(ids)
-            refused = self._send() if self._calls_out < self.threads else None
+            refused = self._send()
         if refused:
             self._refuse(*refused)
         if future.status == "finished" and isinstance(result, list) and len(result) == len(ids):
@@ -386,7 +411,9 @@ def dask_pool(settings: RunSettings) -> DaskPool:
         if settings.scheduler:
             client = Client(settings.scheduler, set_as_default=False)
         else:
-            with dask.config.set({"distributed.worker.multiprocessing-method": _start_method()}):
+            method = _start_method(settings)
+            _preload_worker_modules(settings.fetch)
+            with dask.config.set({"distributed.worker.multiprocessing-method": method}):
                 cluster = _local_cluster(settings)
             client = Client(cluster, set_as_default=False)
     except Exception as error:  # noqa: BLE001 - Dask says "cannot start" in many types
@@ -410,11 +437,22 @@ def dask_pool(settings: RunSettings) -> DaskPool:
     return DaskPool(client, cluster, settings.dashboard)
 
 
-def _start_method() -> str:
-    """forkserver where there is one: the server imports Dask once and forks each
-    worker from it, so eight workers start in seconds, not one import each (spawn)."""
-    methods = multiprocessing.get_all_start_methods()
-    return "forkserver" if "forkserver" in methods else "spawn"
+def _start_method(settings: RunSettings) -> str:
+    """How the local cluster starts its worker processes: `--start-method`, else the
+    platform's default, as the process pool does. Where that is `fork`, a worker
+    starts in a fraction of a second with everything this process imported; a fork
+    server (Dask's) first imports Dask and its optional packages, about a second
+    more; `spawn` imports everything in each worker."""
+    return settings.start_method or multiprocessing.get_start_method()
+
+
+def _preload_worker_modules(settings: FetchSettings) -> None:
+    """Import here what a worker imports for its first fetch, so that forked workers
+    start with it rather than each importing it (the process pool does the same)."""
+    from crawler.fetching.worker import modules_to_preload
+
+    for module in modules_to_preload(settings):
+        importlib.import_module(module)
 
 
 def _local_cluster(settings: RunSettings) -> LocalCluster:
