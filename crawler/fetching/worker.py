@@ -41,14 +41,21 @@ LINK_MODULES = ("crawler.page.links", "selectolax.lexbor")
 def modules_to_preload(settings: FetchSettings) -> list[str]:
     """The modules a worker with `settings` imports by the end of its first fetch,
     beyond this one: its HTTP transport (`make_transport` imports it when it makes
-    one), the HTTP cache's, and what takes a page's links. A pool imports them
-    before it starts its workers (forked ones share them; a fork server preloads
-    them), so that each worker does not import them again."""
+    one), the HTTP cache's, the archive writer's, what takes a page's links and
+    what judges them. A pool imports them before it starts its workers (forked
+    ones share them; a fork server preloads them), so that each worker does not
+    import them again."""
     modules = [__name__]
     if settings.cache_path:
         modules.append("crawler.fetching.httpcache")
+    if settings.archive:
+        modules.append("crawler.fetching.archiving")
     if settings.replay_index is None:
         modules.append(http_transport_module())
+    else:
+        modules.append("crawler.fetching.transports.replay")
+    if settings.follow is not None:
+        modules.append("crawler.frontier.link_verdicts")
     if settings.links is not None:
         modules.extend(LINK_MODULES)
         if any(selector is not None for selector in settings.links[0]):
