@@ -23,14 +23,19 @@ the whole fetch's CPU per request; `vs no cache` is the fetch's CPU less that of
 the same fetch without a cache (for `revalidated`: less a full fetch of the page).
 Medians over `--repeats` rounds.
 
-    python benchmarks/cache_cost.py --whole [--requests 1000] [--repeats 5]
+    python benchmarks/cache_cost.py --whole [--requests 1000] [--pairs 12]
 
 measures what a user pays instead: the real `crawl` (two workers) over the pages
 with an `ETag`, whole-process CPU (user + system of crawl and every process it
-waited for, as the OS counts it) per page, in turn: `--no-cache`, a first run into
-an empty cache (stores every page), a second run (every page a 304). Then the
-end-of-run upkeep alone (`cache_upkeep.keep_bounded` on that cache, nothing due),
-its CPU and wall time. Medians over `--repeats` rounds of the three runs.
+waited for, as the OS counts it) per page. On a shared machine one run's CPU moves
+by more than the cache costs, so the runs alternate and each cache run is paired
+with the `--no-cache` runs on either side of it, the same URL list and the same
+server: a round is `--no-cache`, a first run into an empty cache (stores every
+page), `--no-cache`, a second run (every page a 304), and the next round's
+`--no-cache` closes it. Each figure is the median over the rounds of
+(cache run - the mean of its two neighbours), with the spread of those
+differences (the middle half, and min to max). Then the end-of-run upkeep alone
+(`cache_upkeep.keep_bounded` on a cache of those pages, nothing due), its CPU.
 """
 
 from __future__ import annotations
@@ -158,44 +163,67 @@ def crawl_cpu(urls: Path, folder: Path, *args: str) -> float:
     return children_cpu() - before
 
 
-def whole(tagged: list[str], repeats: int) -> None:
+def spread(values: list[float]) -> str:
+    """`median (middle half q1..q3, min..max)` of per-round differences, in ms a page."""
+    ordered = sorted(values)
+    q1, _, q3 = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else ordered * 3
+    return (
+        f"{statistics.median(ordered):+.3f} ms a page  "
+        f"(middle half {q1:+.3f}..{q3:+.3f}, all {ordered[0]:+.3f}..{ordered[-1]:+.3f})"
+    )
+
+
+def whole(tagged: list[str], pairs: int) -> None:
     """The `--whole` figures (see the module's docstring)."""
     from crawler.fetching import cache_upkeep
 
-    rows: dict[str, list[float]] = {}
-    upkeep: list[tuple[float, float]] = []
     n = len(tagged)
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as name:
-            folder = Path(name)
-            urls = folder / "urls.txt"
-            urls.write_text("\n".join(tagged) + "\n")
-            cache = folder / "cache.sqlite"
+    first: list[float] = []
+    revalidated: list[float] = []
+    plain: list[float] = []
+    upkeep: list[float] = []
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        urls = folder / "urls.txt"
+        urls.write_text("\n".join(tagged) + "\n")
+        crawl_cpu(urls, folder, "--no-cache")  # a warm-up: files in the page cache
+        before = crawl_cpu(urls, folder, "--no-cache") / n
+        for round_ in range(pairs):
+            cache = folder / f"cache-{round_}.sqlite"
             with_cache = ("--cache", str(cache))
-            rows.setdefault("no cache", []).append(crawl_cpu(urls, folder, "--no-cache") / n)
-            rows.setdefault("first run", []).append(crawl_cpu(urls, folder, *with_cache) / n)
-            rows.setdefault("304s", []).append(crawl_cpu(urls, folder, *with_cache) / n)
-            cpu, wall = time.process_time(), time.perf_counter()
+            stored = crawl_cpu(urls, folder, *with_cache) / n
+            middle = crawl_cpu(urls, folder, "--no-cache") / n
+            again = crawl_cpu(urls, folder, *with_cache) / n
+            after = crawl_cpu(urls, folder, "--no-cache") / n
+            first.append((stored - (before + middle) / 2) * 1000)
+            revalidated.append((again - (middle + after) / 2) * 1000)
+            plain += [before * 1000, middle * 1000]
+            before = after
+            cpu = time.process_time()
             cache_upkeep.keep_bounded(cache, 30.0, None, print)
-            upkeep.append((time.process_time() - cpu, time.perf_counter() - wall))
-    median = {name: statistics.median(values) * 1000 for name, values in rows.items()}
+            upkeep.append((time.process_time() - cpu) * 1000)
+            for old in cache_upkeep.files_of(cache):
+                old.unlink(missing_ok=True)
     print(
         f"crawl --workers 2, {n} pages of {len(Handler.body)} bytes with an ETag, "
-        f"whole-process CPU a page, median of {repeats}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f"whole-process CPU a page, {pairs} rounds, each cache run less the mean of the "
+        f"--no-cache runs either side, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
-    for name in ("no cache", "first run", "304s"):
-        delta = median[name] - median["no cache"]
-        print(f"{name:<10}{median[name]:>8.3f} ms{delta:>+10.3f} ms vs --no-cache")
-    cpu = statistics.median(row[0] for row in upkeep) * 1000
-    wall = statistics.median(row[1] for row in upkeep) * 1000
-    print(f"end-of-run upkeep, nothing due: {cpu:.1f} ms CPU, {wall:.1f} ms wall")
+    print(f"--no-cache         {statistics.median(plain):.3f} ms a page")
+    print(f"first run (stores) {spread(first)}")
+    print(f"304s               {spread(revalidated)}")
+    print(
+        f"end-of-run upkeep, nothing due: {statistics.median(upkeep):.1f} ms CPU "
+        f"(all {min(upkeep):.1f}..{max(upkeep):.1f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="rounds, without --whole")
+    parser.add_argument("--pairs", type=int, default=12, help="rounds of --whole")
     parser.add_argument("--bytes", type=int, default=20_000)
     parser.add_argument(
         "--page", type=Path, help="serve this file (cut to --bytes) instead of README text"
@@ -210,7 +238,7 @@ def main() -> None:
     plain = [f"{base}/page/{n}" for n in range(args.requests)]
     tagged = [f"{base}/etag/{n}" for n in range(args.requests)]
     if args.whole:
-        whole(tagged, args.repeats)
+        whole(tagged, args.pairs)
         server.shutdown()
         return
     figures: dict[str, list[tuple[float, float]]] = {}

@@ -9,7 +9,10 @@ exits 0. nginx is started here with its own config in a temporary folder (one
 worker process, gzip on, no access log) on a free port of 127.0.0.1, and stopped
 at the end. Runs alternate crawl and wget; the table shows each run and the
 medians: wall seconds, pages found, pages/s, CPU of the whole process tree, and
-for crawl its main process's own CPU over the wall time (how busy it is).
+for crawl its main process's own CPU over the wall time (how busy it is). Pages
+are the URLs each fetched, less wget's images (`wget -r` takes `<img src>` too);
+the last lines say whether both found the same HTML pages, and what else each
+fetched (wget: the pages' stylesheets and scripts).
 
 With `--warc`, each also runs while archiving (`crawl --warc`, `wget --warc-file`)
 in the same alternation, and the table says what archiving costs each in pages/s.
@@ -27,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from bytecode import compile_crawl
 
@@ -132,6 +137,36 @@ def run_wget(start: str, work: Path, warc: bool = False) -> dict:
     return {"wall": wall, "cpu": cpu, "found": found, "main": None}
 
 
+def split(found: set[str]) -> tuple[set[str], Counter]:
+    """The HTML pages among `found` (a path ending in `.html` or `/`, the index page
+    named either way), and how many of the rest each file type has."""
+    pages, others = set(), Counter()
+    for url in found:
+        path = urlsplit(url).path
+        if path.endswith((".html", ".htm", "/")):
+            pages.add(url.removesuffix("index.html"))
+        else:
+            others[PurePosixPath(path).suffix or "(none)"] += 1
+    return pages, others
+
+
+def same_pages(crawl_found: set[str], wget_found: set[str]) -> None:
+    """Whether both found the same HTML pages, and what else each fetched: `wget -r`
+    also takes a page's stylesheets and scripts (its images are left out above)."""
+    crawl_pages, crawl_others = split(crawl_found)
+    wget_pages, wget_others = split(wget_found)
+    for url in sorted(wget_pages - crawl_pages)[:5]:
+        print(f"  wget only: {url}")
+    for url in sorted(crawl_pages - wget_pages)[:5]:
+        print(f"  crawl only: {url}")
+    print(f"same HTML pages: {crawl_pages == wget_pages} (crawl {len(crawl_pages)}, wget "
+          f"{len(wget_pages)}, in both {len(crawl_pages & wget_pages)})")  # fmt: skip
+    for name, others in (("crawl", crawl_others), ("wget", wget_others)):
+        if others:
+            kinds = ", ".join(f"{count} {suffix}" for suffix, count in others.most_common())
+            print(f"{name} also fetched {sum(others.values())} other files: {kinds}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -181,13 +216,8 @@ def main() -> int:
         rate[name] = pages / wall
         size = f"  archive {runs[-1]['archive'] / 1e6:.1f} MB" if "archive" in runs[-1] else ""
         print(f"median {name:10} {wall:.2f} s  {pages:.0f} pages  {rate[name]:.0f} pages/s{size}")
-    crawl_pages = {url.removesuffix("index.html") for url in results["crawl"][-1]["found"]}
-    wget_pages = {url.removesuffix("index.html") for url in results["wget"][-1]["found"]}
-    for url in sorted(wget_pages - crawl_pages)[:5]:
-        print(f"  wget only: {url}")
-    print(f"crawl / wget pages/s: {rate['crawl'] / rate['wget']:.2f}x; "
-          f"same pages: {crawl_pages == wget_pages} (crawl only {len(crawl_pages - wget_pages)}, "
-          f"wget only {len(wget_pages - crawl_pages)})")  # fmt: skip
+    print(f"crawl / wget pages/s: {rate['crawl'] / rate['wget']:.2f}x")
+    same_pages(results["crawl"][-1]["found"], results["wget"][-1]["found"])
     busy = statistics.median(run["main"] for run in results["crawl"])
     print(f"crawl main process busy {busy:.0%} of the wall time (median)")
     if args.warc:

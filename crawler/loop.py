@@ -328,8 +328,13 @@ class DispatchLoop:
 def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
     """The task's arguments after (url, task_id), as short as they can be: a listed
     URL's fetch is called as it always was."""
+    whole = (fetch.max_bytes, fetch.policy, fetch.raw, credentials, fetch.links, fetch.judge)
+    if not fetch.text:  # nothing here reads the page's text: not sent back
+        return (*whole, False)
+    if fetch.judge is not None:  # the worker judges its links too
+        return whole
     if not fetch.links:  # a page at the depth limit: the worker takes no links
-        return (fetch.max_bytes, fetch.policy, fetch.raw, credentials, False)
+        return whole[:5]
     if credentials is not None:
         return (fetch.max_bytes, fetch.policy, fetch.raw, credentials)
     if fetch.raw:

@@ -64,7 +64,8 @@ class Page(NamedTuple):
     # Link's fields as a plain tuple (`as_links` makes them Links again: a NamedTuple
     # costs ten times as much to pickle and unpickle, ~0.4 ms a docs page); a str: why
     # the worker could not take them; None when it was not asked to (the run does not
-    # follow, a sitemap)
+    # follow, a sitemap); a `Judged`: the worker judged them too
+    # (`crawler.frontier.link_verdicts`)
     links: tuple | str | None = None
     # (Capture, ...): the WARC records of each request the fetch sent (--warc), for
     # the main process to write; taken off before the page reaches the loop
@@ -116,6 +117,7 @@ class Capture(NamedTuple):
     head: bytes
     response: bytes
     request: bytes
+    refers_to_date: str = ""  # a 304's: WARC date of the answer it confirms ("" unknown)
 
 
 class FetchPolicy(NamedTuple):
@@ -153,3 +155,14 @@ def as_links(fields: Iterable[tuple[str, bool, int]]) -> list[Link]:
 
 
 _new_link = partial(tuple.__new__, Link)  # a Link from its fields, without a Python call
+
+
+class Judged(NamedTuple):
+    """A page's links as the worker judged them (`crawler.frontier.link_verdicts`):
+    why the page says nofollow (None: it does not; the links the main process
+    adds are judged by it), those that passed, each `(url, digest high, digest low,
+    origin, rule, count)`, and how many links each check refused, `(reason, count)`."""
+
+    nofollow: str | None
+    passed: tuple[tuple[str, int, int, str, int, int], ...]
+    dropped: tuple[tuple[str, int], ...]

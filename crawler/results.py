@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from crawler.frontier import ROBOTS, SITEMAP, Fetch, Frontier, Refused
 from crawler.frontier.sitemaps import Sitemap, read_sitemap
-from crawler.model import BadLine, Failure, Link, Page, Result, as_links
+from crawler.model import BadLine, Failure, Judged, Link, Page, Result, as_links
 from crawler.page.json_links import json_links
 from crawler.page.jsondoc import NotJSON
 from crawler.page.links import NO_LINKS, PageLinks, with_more
@@ -188,8 +188,11 @@ class Results:
         """The page's links, its parsers', its JSON ones, to the frontier at once;
         it adds the next pages of the `next` rules, knowing the records each
         parser made."""
-        found = NO_LINKS
-        if isinstance(page.links, tuple):  # taken in the worker (crawler.fetching.worker)
+        found, judged = NO_LINKS, None
+        if type(page.links) is Judged:  # taken and judged there (crawler.frontier.link_verdicts)
+            judged = page.links
+            found = PageLinks(judged.nofollow, [], [])
+        elif isinstance(page.links, tuple):  # taken in the worker (crawler.fetching.worker)
             counts = list(page.links[2]) if len(page.links) == 3 else None
             found = PageLinks(page.links[0], as_links(page.links[1]), counts)
         extra: list[Link] = []
@@ -201,7 +204,9 @@ class Results:
         if extra:
             found = with_more(found, extra)
         with self._lock:
-            rejected = self.frontier.add_links(fetch, page, found, self._clock(), answer.made)
+            rejected = self.frontier.add_links(
+                fetch, page, found, self._clock(), answer.made, judged
+            )
         self._log_rejected(rejected, fetch.url)
 
     def _json_links(self, page: Page, view: ParserPage | None) -> list[Link]:

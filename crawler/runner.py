@@ -311,7 +311,9 @@ def with_links_taken(settings: RunSettings, frontier: Frontier) -> RunSettings:
     # link dropped is to be logged in the page's order.
     fold = 0 if frontier.keep_rejected else frontier.follow.max_links
     links = (tuple(frontier.follow.selectors), agent_token(settings.fetch.user_agent), fold)
-    return replace(settings, fetch=replace(settings.fetch, links=links))
+    # And judged there too (crawler.frontier.link_verdicts), when they are folded.
+    follow = frontier.follow if frontier.judges_in_worker else None
+    return replace(settings, fetch=replace(settings.fetch, links=links, follow=follow))
 
 
 def _start_pool(settings: RunSettings) -> Any:

@@ -50,6 +50,10 @@ class FetchSettings:
     # worker takes each HTML page's links where the page is (crawler.fetching.worker)
     # and how many links a page may have for its repeats to be folded (0: never)
     links: tuple[tuple[str | None, ...], str, int] | None = None
+    # the run's follow policy (a crawler.frontier.policy.FollowPolicy) when the worker
+    # judges the links it folded too (crawler.frontier.link_verdicts); None: the main
+    # process judges every link (a run that logs each link it drops)
+    follow: object | None = None
     # --warc: each request and answer is kept as WARC records, sent back with the
     # result (crawler.fetching.archiving); the values of these headers (lower-case
     # names the run binds to sites) are kept as `redacted`

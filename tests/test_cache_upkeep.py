@@ -47,16 +47,16 @@ def test_the_file_gives_its_space_back(tmp_path: Path) -> None:
     fill(cache, [NOW - 60 * DAY] * 300 + [NOW] * 10, body_bytes=4000)
     big = keep_bounded(cache, 90, None, print, clock=lambda: NOW).bytes
     small = keep_bounded(cache, 30, None, print, clock=lambda: NOW).bytes
-    assert big > 1_000_000 and small < 100_000  # the pages went back to the file system
+    assert big > 1_000_000 and small < 250_000  # the pages went back (an empty file: 112 KB)
     assert os.path.getsize(cache) == small and not Path(f"{cache}-wal").exists()
 
 
 def test_past_max_size_the_least_recently_used_go(tmp_path: Path) -> None:
     cache = tmp_path / "c.sqlite"
     fill(cache, [NOW - n for n in range(100)], body_bytes=5000)  # row 0 the most recent
-    report = keep_bounded(cache, 30, 200_000, print, clock=lambda: NOW)
+    report = keep_bounded(cache, 30, 300_000, print, clock=lambda: NOW)
     kept = sorted(int(url.rsplit("/", 1)[1]) for url in urls(cache))
-    assert report.bytes <= 200_000
+    assert report.bytes <= 300_000
     assert kept == list(range(len(kept))) and 25 <= len(kept) < 40  # the newest, not fewer
     assert report.evicted == 100 - len(kept)
 

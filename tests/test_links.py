@@ -182,3 +182,19 @@ def test_links_no_rule_picked_are_kept_for_counting() -> None:
 def test_agent_token() -> None:
     assert agent_token("crawl/0.2.0 (+https://example.test)") == "crawl"
     assert agent_token("MyBot") == "mybot"
+
+
+def test_links_as_a_browser_builds_the_page() -> None:
+    # The HTML standard's tree: an attribute without a value is empty (the page
+    # itself), `&copy=` in a URL is no entity (no semicolon, then `=`); a rule with
+    # its own selector (parsed by lxml) finds the same.
+    html = '<a href>self</a><a href="?a=1&copy=2&amp;b=3">q</a><a href="x" rel>x</a>'
+    expected = ["http://a.test/dir/page.html", "http://a.test/dir/page.html?a=1&copy=2&b=3",
+                "http://a.test/dir/x"]  # fmt: skip
+    assert urls(html) == expected
+    assert [link.url for link in extract_links(page(html), ("a[href]",)).links] == expected
+
+
+def test_a_template_holds_no_link_of_the_page() -> None:
+    html = '<template><a href="/hidden">t</a></template><a href="shown">s</a>'
+    assert urls(html) == ["http://a.test/dir/shown"]

@@ -45,7 +45,7 @@ class Spy:
         given_back = isinstance(result, Failure) and result.status == 429
         return (None if given_back else result), []  # given back: sent again later
 
-    def add_links(self, fetch, page, found, now, made=None) -> list[tuple[str, str]]:
+    def add_links(self, fetch, page, found, now, made=None, judged=None) -> list[tuple[str, str]]:
         self.events.append(("links", [link.url for link in found.links]))
         return [(link.url, "offsite") for link in found.links if "elsewhere" in link.url]
 

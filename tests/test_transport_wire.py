@@ -117,6 +117,21 @@ def test_a_url_that_cannot_go_out_as_spelled_is_spelled_as_a_browser_does(script
     assert response.request.target == "/a%20b/%C3%A9?x%20y"
 
 
+def test_a_host_outside_ascii_is_sent_as_a_browser_spells_it(script) -> None:
+    server = script(ok())
+    guard = AddressGuard(lambda host, port: _loopback(host, port, server.port), lambda _: True)
+    url = f"http://bücher.test:{server.port}/é"
+    response, _ = get(WireTransport(guard), url, guarded=True)
+    head = server.requests[0].split(b"\r\n")
+    assert head[:2] == [b"GET /%C3%A9 HTTP/1.1", b"Host: xn--bcher-kva.test:%d" % server.port]
+    assert response.url == url  # the answer is to the URL as asked
+
+
+def _loopback(host: str, port: int, expected: int) -> list:
+    assert (host, port) == ("xn--bcher-kva.test", expected)
+    return socket.getaddrinfo("127.0.0.1", port, socket.AF_INET, socket.SOCK_STREAM)
+
+
 def test_fields_come_in_order_with_duplicates_and_folds(script) -> None:
     answer = (
         b"HTTP/1.1 200 Fine\r\nSet-Cookie: a=1\r\nX-Long: one\r\n two\r\nset-cookie: b=2\r\n"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import fastwarc.warc as fastwarc
@@ -135,6 +137,21 @@ def test_a_304_from_the_caches_revalidation_is_a_revisit_and_replays_as_the_page
     (revisit,) = [record for record in warcio_records(second) if record[0] == "revisit"]
     _, uri, http, _ = revisit
     assert (uri, http.get_statuscode()) == (server.url("/etag/one"), "304")
+    # It names the answer it confirms, as replay tools look it up: the first run's.
+    (first,) = (tmp_path / "first").glob("*.warc.gz")
+    with open(first, "rb") as stream:
+        (original,) = [
+            r for r in ArchiveIterator(stream)
+            if r.rec_type == "response" and r.rec_headers.get_header("WARC-Target-URI") == uri
+        ]  # fmt: skip
+    with open(second, "rb") as stream:
+        (header,) = [r.rec_headers for r in ArchiveIterator(stream) if r.rec_type == "revisit"]
+    assert header.get_header("WARC-Refers-To-Target-URI") == server.url("/etag/one")
+    refers_to = header.get_header("WARC-Refers-To-Date")
+    served = parsedate_to_datetime(original.http_headers.get_header("Date"))
+    assert refers_to == served.strftime("%Y-%m-%dT%H:%M:%SZ")
+    captured = original.rec_headers.get_header("WARC-Date")
+    assert abs(datetime.fromisoformat(captured[:-1] + "+00:00") - served).total_seconds() < 2
     replayed = run_crawl(str(urls), "--output", str(tmp_path / "replay.txt"),
                          "--replay", str(tmp_path / "*" / "*.warc.gz"))  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr

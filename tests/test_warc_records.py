@@ -137,6 +137,22 @@ def test_a_304_is_a_revisit_server_not_modified(tmp_path: Path) -> None:
     assert kinds[-2][0] == "revisit" and kinds[-2][1].endswith("/server-not-modified")
 
 
+def test_a_304_the_cache_asked_for_names_the_date_of_the_answer_it_confirms(
+    tmp_path: Path,
+) -> None:
+    archive = writer(tmp_path)
+    confirmed = "Tue, 08 Dec 2026 02:53:07 GMT"
+    not_modified = exchange(status=304, reason="Not Modified", body=b"", confirms_date=confirmed)
+    archive.write([capture(not_modified)])
+    archive.write([capture(not_modified._replace(confirms_date="not a date"))])
+    archive.close()
+    revisits = [headers for kind, headers, _, _ in read_all(archive.files[0]) if kind == "revisit"]
+    assert [headers.get_header("WARC-Refers-To-Date") for headers in revisits] == [
+        "2026-12-08T02:53:07Z",
+        None,  # a Date that cannot be read: no date rather than a wrong one
+    ]
+
+
 def test_files_are_0600_rotate_past_the_size_and_each_has_a_sorted_cdxj(tmp_path: Path) -> None:
     archive = writer(tmp_path, max_size=1)  # every page starts a new file
     for name in ("b", "a", "c"):

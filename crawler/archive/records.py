@@ -4,7 +4,8 @@ and received to bytes a file can take as they are.
 - `capture(exchange)` turns one request that reached a server, and its answer,
   into a `Capture`: the `request` record and the `response` record (or, for a
   304, no response record: the main process writes a `revisit` for it), each a
-  whole gzip member, with what the archive's index and its revisits need. It runs
+  whole gzip member, with what the archive's index and its revisits need (for a
+  304 to the cache's revalidation, the confirmed answer's date: `refers_to_date`). It runs
   in the fetch worker, so the compression costs the coordinator nothing.
 - `revisit(capture, profile, refers_to_uri, refers_to_date)` is the `revisit`
   record the main process writes in place of a response: a 304
@@ -95,12 +96,28 @@ class Exchange(NamedTuple):
     ip: str
     time: float
     truncated: bool = False  # the body was not read to its end (the size cap, a deadline)
+    # A 304 to a cache's revalidation: the `Date` (HTTP-date) of the answer it confirms.
+    confirms_date: str = ""
 
 
 def warc_date(epoch: float) -> str:
     """WARC/1.1's date: UTC, microseconds (`2026-12-07T23:40:05.123456Z`)."""
     moment = datetime.fromtimestamp(epoch, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def warc_date_of(http_date: str) -> str:
+    """An HTTP-date (`Tue, 08 Dec 2026 02:53:07 GMT`) as a WARC date to the second
+    (`2026-12-08T02:53:07Z`); "" for one that cannot be read."""
+    from email.utils import parsedate_to_datetime  # only for a 304's revisit
+
+    try:
+        moment = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def digest(*parts: bytes) -> str:
@@ -216,9 +233,10 @@ def capture(exchange: Exchange, secret_names: frozenset[str] = frozenset()) -> C
             "application/http; msgtype=response",
             STORED if already_compressed(received) else GZIP_LEVEL,
         )  # fmt: skip
+    confirms = warc_date_of(exchange.confirms_date) if exchange.confirms_date else ""
     return Capture(
         url, date, exchange.status, _media_type(received), payload_digest, len(exchange.body),
-        response_id, request_id, exchange.ip, head, response, request,
+        response_id, request_id, exchange.ip, head, response, request, confirms,
     )  # fmt: skip
 
 

@@ -29,8 +29,9 @@ index is sorted (as CDXJ readers expect) when its file is closed, and left in
 write order by a killed run.
 
 Order of decisions for one response (`write`):
-1. a 304 is a `revisit` (`server-not-modified`) naming its own URL (the full answer
-   it stands for is an earlier run's, in an earlier archive: replay finds it there);
+1. a 304 is a `revisit` (`server-not-modified`) naming its own URL and, when the
+   cache gave it, the date of the answer it confirms (the full answer it stands
+   for is an earlier run's, in an earlier archive: replay finds it there);
 2. a non-empty body whose payload digest this run already wrote is a `revisit`
    (`identical-payload-digest`) naming that first record;
 3. anything else is written as it came, and its digest remembered: the last
@@ -218,7 +219,9 @@ class ArchiveWriter:
     def _response_of(self, capture: Capture) -> tuple[str, bytes]:
         """`response` or `revisit`, and the record (the module's order of decisions)."""
         if capture.status == 304 or not capture.response:
-            return "revisit", revisit(capture, "server-not-modified", capture.url, "")
+            return "revisit", revisit(
+                capture, "server-not-modified", capture.url, capture.refers_to_date
+            )
         first = self._seen.get(capture.digest) if capture.length else None
         if first is not None:
             return "revisit", revisit(capture, "identical-payload-digest", *first)

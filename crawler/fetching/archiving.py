@@ -12,6 +12,9 @@ redirect hops, retries, robots.txt and sitemaps included, each one a `Capture`.
   closed before (a body over the size cap, a deadline), with what was read, marked
   truncated when more was to come. An
   answer from a cache (`from_cache`) did not reach a server and is not recorded.
+- A 304 to the cache's revalidation carries the stored answer's `Date`
+  (`Response.confirms_date`, set by the cache above before it reads the 304's
+  body): its revisit record names it as `WARC-Refers-To-Date`.
 - The captures of the thread's fetch wait until `take()` (per thread: each of a
   worker's fetching threads has its own transport): the worker sends them back
   with the fetch's result, and the main process writes them
@@ -96,7 +99,7 @@ class ArchivingTransport:
         exchange = Exchange(
             sent.url, sent.method, target, headers, response.version, response.status,
             response.reason, tuple(response.headers), body, response.peer or "", started,
-            truncated,
+            truncated, response.confirms_date,
         )  # fmt: skip
         captures = getattr(_local, "captures", None)
         if captures is None:

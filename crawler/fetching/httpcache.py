@@ -5,7 +5,9 @@ whichever transport it is.
 worker makes (each redirect hop too), with the request exactly as it goes out,
 headers and cookies included. In order:
 0. A request to an origin the cache holds nothing of (a site that never sent a
-   validator) goes on as it is: no key computed, no lookup.
+   validator) goes on as it is: no key computed, no lookup; nor is one looked up
+   where the file held nothing when this thread opened it, unless this thread
+   stored its key since.
 1. The request's key: a keyed hash (BLAKE2b's MAC mode) of its method, URL and identity headers
    (`crawler.fetching.cache_policy`, `crawler.fetching.cache_store`). One indexed
    lookup finds the entry, if any, whose `Vary` values must also match.
@@ -51,6 +53,7 @@ KEY_BYTES = 16  # of the keyed hash: 128 bits tell entries apart
 # Content-Encodings whose bytes are stored as they came: one coding, which
 # crawler.fetching.body always decodes (br and zstd only with optional libraries).
 WIRE_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+OWN_KEYS = 100_000  # keys a thread remembers storing in origins new to the file
 
 
 class Pending:
@@ -75,6 +78,8 @@ def origin_of(url: str) -> str:
 
 def without_userinfo(url: str) -> str:
     """`url` without `user:password@` (and without a fragment, never sent)."""
+    if "@" not in url and "#" not in url:  # nearly every URL: no parse
+        return url
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
@@ -98,6 +103,12 @@ class HttpCache:
         # Origins with stored rows when this thread started, and those it stored
         # since: another worker's rows of this run are found by the next run.
         self.origins = cache_store.origins(self.connection)
+        # Of those, the ones that had no rows then, and the keys this thread stored
+        # there: a request there is looked up only for one of those keys, so a first
+        # run, which stores every page, asks the file nothing (a lookup that cannot
+        # find anything cost ~10 us a page). Past OWN_KEYS keys, they are looked up.
+        self.own_origins: set[str] = set()
+        self.own_keys: set[bytes] = set()
 
     def close(self) -> None:
         if self.connection is not None:
@@ -140,6 +151,10 @@ class HttpCache:
             self._pending(response, Pending(None, url, use))
             return response
         key = self.request_key(request)
+        if key not in self.own_keys and origin_of(url) in self.own_origins:
+            response = send_on(request)  # only this thread's rows there, none of this key
+            self._pending(response, Pending(key, url, use))
+            return response
         try:
             entry = cache_store.lookup(self.connection, key)
         except sqlite3.Error as error:
@@ -187,13 +202,19 @@ class HttpCache:
         self, request: Request, response: Response, entry: cache_store.Entry, now: float
     ) -> Response:
         """The stored answer, confirmed by `response` (a 304): its connection is
-        handed back (the empty body read), and what the 304 changed is kept."""
+        handed back (the empty body read), and what the 304 changed is kept. The
+        stored answer's `Date` goes with the 304 first, for the archive layer below,
+        whose revisit record names it."""
+        stored = entry.header_pairs()
+        for name, value in stored:
+            if name.lower() == "date":
+                response.confirms_date = value
         try:
             while response.read1(CHUNK):  # the (empty) body read to its end
                 pass
         finally:
             response.close()
-        headers = cache_policy.merged_headers(entry.header_pairs(), response.headers.pairs)
+        headers = cache_policy.merged_headers(stored, response.headers.pairs)
         # An entry with validators is asked every time (fresh_until 0); only new
         # validators are worth a write, and otherwise the mark of its last use.
         etag = response.headers.get("ETag") or entry.etag
@@ -261,6 +282,7 @@ class HttpCache:
             if origin not in self.origins:
                 cache_store.add_origin(self.connection, origin)
                 self.origins.add(origin)
+                self.own_origins.add(origin)
             cache_store.save(
                 self.connection,
                 key,
@@ -275,6 +297,11 @@ class HttpCache:
                 cache_policy.kept_headers(headers.pairs),
                 *((b"".join(pending.wire), cache_store.WIRE) if pending.wire else (body,)),
             )
+            if origin in self.own_origins:
+                self.own_keys.add(key)
+                if len(self.own_keys) > OWN_KEYS:  # memory stays flat: look them up
+                    self.own_origins.clear()
+                    self.own_keys.clear()
         except sqlite3.Error as error:
             self._failed(error)
 

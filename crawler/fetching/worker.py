@@ -18,7 +18,7 @@ from collections.abc import Callable
 from crawler.fetching.credentials import Credentials
 from crawler.fetching.fetch import fetch, http_transport_module, make_transport
 from crawler.fetching.transports.base import Transport
-from crawler.model import Capture, Failure, FetchPolicy, Link, Page, Result
+from crawler.model import Capture, Failure, FetchPolicy, Judged, Link, Page, Result
 from crawler.settings import FetchSettings
 
 _settings: FetchSettings | None = None
@@ -34,22 +34,32 @@ def init_worker(settings: FetchSettings) -> None:
 
 
 # What `with_links` reads pages with: imported on a worker's first page otherwise.
-LINK_MODULES = ("crawler.page.links", "lxml.etree")
+# (lxml too when a follow rule picks links with its own selector.)
+LINK_MODULES = ("crawler.page.links", "selectolax.lexbor")
 
 
 def modules_to_preload(settings: FetchSettings) -> list[str]:
     """The modules a worker with `settings` imports by the end of its first fetch,
     beyond this one: its HTTP transport (`make_transport` imports it when it makes
-    one), the HTTP cache's, and what takes a page's links. A pool imports them
-    before it starts its workers (forked ones share them; a fork server preloads
-    them), so that each worker does not import them again."""
+    one), the HTTP cache's, the archive writer's, what takes a page's links and
+    what judges them. A pool imports them before it starts its workers (forked
+    ones share them; a fork server preloads them), so that each worker does not
+    import them again."""
     modules = [__name__]
     if settings.cache_path:
         modules.append("crawler.fetching.httpcache")
+    if settings.archive:
+        modules.append("crawler.fetching.archiving")
     if settings.replay_index is None:
         modules.append(http_transport_module())
+    else:
+        modules.append("crawler.fetching.transports.replay")
+    if settings.follow is not None:
+        modules.append("crawler.frontier.link_verdicts")
     if settings.links is not None:
         modules.extend(LINK_MODULES)
+        if any(selector is not None for selector in settings.links[0]):
+            modules.append("lxml.etree")
     return modules
 
 
@@ -70,6 +80,8 @@ def fetch_url(
     raw: bool = False,
     credentials: Credentials | None = None,
     links: bool = True,
+    judge: tuple | None = None,
+    text: bool = True,
 ) -> Result:
     """The pool's task: fetch `url` through this thread's transport, with the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
@@ -78,8 +90,10 @@ def fetch_url(
     type says; `credentials`: the headers and cookies the run binds to origins
     (`crawler.fetching.credentials`; None: nothing but what sites set); `links`
     False: a page at the depth limit, whose links lead nowhere, is not searched
-    for them. A 429 or 503 comes back at once, for the frontier to slow the whole
-    site (`give_back`).
+    for them; `judge`: the page's `crawler.frontier.link_verdicts.Context`, to judge
+    its links here too (None: the main process judges them); `text` False: the
+    page goes back without its text, which no parser reads (its size stays). A 429
+    or 503 comes back at once, for the frontier to slow the whole site (`give_back`).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -98,6 +112,12 @@ def fetch_url(
         result = result._replace(archived=take())
     if settings.links is not None and links and not raw and type(result) is Page:
         result = with_links(result, *settings.links)
+        if judge is not None and settings.follow is not None:
+            from crawler.frontier.link_verdicts import with_verdicts
+
+            result = with_verdicts(result, settings.follow, judge)
+    if not text and type(result) is Page:
+        result = result._replace(text=None)
     return result
 
 
@@ -132,7 +152,7 @@ def _fields(links: list[Link]) -> tuple[tuple[str, bool, int], ...]:
 _PAGE_TYPES = (str, int, str, (str, type(None)), int, int, int, bool, bool, str, tuple, tuple,
                tuple, str, (tuple, str, type(None)), tuple, float)  # fmt: skip
 _FAILURE_TYPES = (str, str, int, bool, tuple, tuple, int, str)
-_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes)
+_CAPTURE_TYPES = (str, str, int, str, str, int, str, str, str, bytes, bytes, bytes, str)
 
 
 def _pairs(values: tuple) -> bool:
@@ -162,6 +182,27 @@ def _links(links: tuple) -> bool:
     )
 
 
+def _judged(judged: Judged) -> bool:
+    nofollow, passed, dropped = judged
+    return (
+        (nofollow is None or type(nofollow) is str)
+        and type(passed) is tuple
+        and all(
+            type(row) is tuple
+            and len(row) == 6
+            and type(row[0]) is str
+            and type(row[3]) is str
+            and all(type(value) is int for value in row[1:3] + row[4:])
+            for row in passed
+        )
+        and type(dropped) is tuple
+        and all(
+            type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is int
+            for pair in dropped
+        )
+    )
+
+
 def _plain(result: object) -> bool:
     """Whether `result` is a Page or a Failure made of plain str/int/None fields,
     which the main process can always unpickle."""
@@ -178,7 +219,11 @@ def _plain(result: object) -> bool:
             all(type(url) is str for url in result.redirects)
             and _pairs(result.headers)
             and _pairs(result.cookies)
-            and (result.links is None or type(result.links) is str or _links(result.links))
+            and (
+                result.links is None
+                or type(result.links) is str
+                or (_judged(result.links) if type(result.links) is Judged else _links(result.links))
+            )
             and _captures(result.archived)
         )
     return _pairs(result.cookies) and _captures(result.archived)

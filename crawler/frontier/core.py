@@ -27,6 +27,10 @@ its lock around every call. Pure and clock-driven: no I/O but the spill.
   budgets (`--max-pages`, counting every URL taken, though listed URLs are never
   cut; 1,000 links taken from one page). Every link not taken is counted in
   `dropped` by reason, and listed in the return value when `keep_rejected`.
+  What does not depend on the run's state (all but `seen` and the budgets) is
+  judged in the worker, where the page is, when it can be
+  (`crawler.frontier.link_verdicts`; `Fetch.judge` says what by): this process
+  then only dedupes by the keys' digests the worker sent, and queues.
 - API pagination (`crawler.frontier.pagination`): with a `next` rule, a page's
   next page (its Link header's, or its URL with a query parameter advanced) is a
   link of the page, judged like the others; the rule that took an entry is kept
@@ -47,6 +51,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from crawler.frontier.canonical import canonical_key
 from crawler.frontier.entry import FOUND, LISTED, MAPPED, ROBOTS, SITEMAP, Entry
+from crawler.frontier.link_verdicts import onward
 from crawler.frontier.pagination import next_links
 from crawler.frontier.policy import Checked, FollowPolicy
 from crawler.frontier.politeness import Answer, HostQueues
@@ -61,7 +66,7 @@ from crawler.frontier.scope import Scope, ignored_extension, make_scope
 from crawler.frontier.seen import SeenUrls, digest
 from crawler.frontier.sitemaps import MAX_LEVELS, Sitemap
 from crawler.frontier.spill import Spill
-from crawler.model import Failure, FetchPolicy, Job, Link, Page, Result
+from crawler.model import Failure, FetchPolicy, Job, Judged, Link, Page, Result
 from crawler.page.links import PageLinks, with_more
 from crawler.page.resolve import resolve_link as resolve
 from crawler.urls import host_key, record_key, redact_url
@@ -85,6 +90,12 @@ class Fetch(NamedTuple):
     raw: bool = False  # the body as bytes (a sitemap, which may be gzip)
     links: bool = True  # its links may lead on (FollowPolicy.leads_on): take them
     sent: float = -math.inf  # when it was handed out (the frontier's clock)
+    # what the worker judges the page's links by (crawler.frontier.link_verdicts.Context,
+    # as a plain tuple); None: they are judged here
+    judge: tuple | None = None
+    # the page's text is wanted back: its parsers (or the run's JSON link rules) read
+    # it; False: the worker sends the page without it (the `url:` line needs its size)
+    text: bool = True
 
 
 class Refused(NamedTuple):
@@ -129,6 +140,10 @@ class Frontier:
         self.sitemaps = sitemaps
         self.following = self.follow.follows or sitemaps
         self.keep_rejected = keep_rejected
+        # The worker judges a page's links (crawler.frontier.link_verdicts) unless each
+        # link dropped is to be listed with its reason.
+        self.judges_in_worker = self.follow.follows and not keep_rejected
+        self._json_rules = any(rule.jmespath is not None for rule in self.follow.rules)
         self.attempts = max(1, attempts)
         self._tries: dict[str, int] = {}  # URL -> its 429/503 answers, while it is sent again
         self._robots_later: list[Fetch] = []  # robots.txt fetches given back: after the pause
@@ -148,6 +163,7 @@ class Frontier:
         self._sitemapped: set[str] = set()
         self._checked: dict[tuple[str, Scope], Checked] = {}
         self._digests: dict[str, tuple[int, int]] = {}  # a found URL's key's digest
+        self._policies: dict[tuple[str, Scope | None, bool], FetchPolicy] = {}
         # With --resume, what is admitted and decided is written here as it happens
         # (crawler.frontier.journal), and `readmit` rebuilds the frontier from it.
         self.journal: Journal | None = None
@@ -200,10 +216,13 @@ class Frontier:
         found: PageLinks,
         now: float,
         records: Mapping[str, int] | None = None,
+        judged: Judged | None = None,
     ) -> Rejected:
-        """Take the links found on the page `fetch` got (see crawler.frontier.policy),
-        and the next pages its `next` rules give (`crawler.frontier.pagination`;
-        `records`: how many records each parser that ran on the page made)."""
+        """Take the links found on the page `fetch` got (see crawler.frontier.policy):
+        first those the worker judged (`judged`, `crawler.frontier.link_verdicts`),
+        then `found`, and the next pages its `next` rules give
+        (`crawler.frontier.pagination`; `records`: how many records each parser that
+        ran on the page made), judged here."""
         entry = fetch.entry
         rejected: Rejected = []
         if entry is None or entry.scope is None or not self.follow.follows:
@@ -215,21 +234,55 @@ class Frontier:
         if journal is not None and not journal.begin("p", page_key(entry.url), self.dropped):
             return rejected  # taken before the run was killed, with their counts
         try:
+            taken = 0 if judged is None else self._take_judged(entry, scope, judged, now)
             if self.follow.pages_next:
                 paged, stops = self._next_pages(entry, page, records)
                 found = with_more(found, paged)
                 for url, reason in stops:
                     self._note(url, reason, rejected)
-            self._take_links(entry, scope, found, now, rejected)
+            self._take_links(entry, scope, found, now, rejected, taken)
         finally:
             if journal is not None:
                 journal.end(self.dropped)
         return rejected
 
+    def _take_judged(self, entry: Entry, scope: Scope, judged: Judged, now: float) -> int:
+        """Take the links the worker judged: what only this process knows (seen, the
+        budgets, the queues) decides on those that passed; the rest are counted as
+        the worker said. Returns how many were taken (toward the page's budget,
+        which no link of a judged page can meet before its last)."""
+        dropped, seen, follow = self.dropped, self.seen, self.follow
+        for reason, count in judged.dropped:
+            dropped[reason] += count
+        taken = again = 0
+        for url, high, low, origin, rule, count in judged.passed:
+            pair = (high, low)
+            if seen.has_digest(pair):
+                again += count
+                continue
+            depth, chain = onward(follow, entry.depth, entry.chain, rule)
+            parsers = follow.rules[rule].parse if rule >= 0 else ()
+            child = Entry(url, parsers, FOUND, 0, depth, chain, 0, scope, rule)
+            reason = self._take(child, now, origin, pair)
+            if reason is None:
+                taken += 1
+                again += count - 1  # each later time: the link is seen by then
+            else:
+                dropped[reason] += count
+        if again:
+            dropped["seen"] += again
+        return taken
+
     def _take_links(
-        self, entry: Entry, scope: Scope, found: PageLinks, now: float, rejected: Rejected
+        self,
+        entry: Entry,
+        scope: Scope,
+        found: PageLinks,
+        now: float,
+        rejected: Rejected,
+        taken: int = 0,
     ) -> None:
-        follow, taken, nofollow = self.follow, 0, found.nofollow is not None
+        follow, nofollow = self.follow, found.nofollow is not None
         checked, digests = self._checked, self._digests
         counts = found.counts
         for at, link in enumerate(found.links):
@@ -339,9 +392,11 @@ class Frontier:
         reason = self._refusal(host, entry)
         if reason is None:
             self.hosts.started(host, now)
-            return Fetch(entry.kind, entry.url, host, entry, None, self._policy(entry),
-                         raw=entry.kind == SITEMAP, links=self._leads_on(entry),
-                         sent=now)  # fmt: skip
+            links = self._leads_on(entry)
+            return Fetch(entry.kind, entry.url, host, entry, None, self._policy(host, entry),
+                         raw=entry.kind == SITEMAP, links=links, sent=now,
+                         judge=self._context(entry) if links else None,
+                         text=self._wants_text(entry))  # fmt: skip
         self.hosts.skipped(host, now)
         counted = None
         if entry.kind == FOUND:
@@ -573,14 +628,36 @@ class Frontier:
         follow = self.follow
         return not follow.follows or self.keep_rejected or follow.leads_on(entry.depth)
 
-    def _policy(self, entry: Entry) -> FetchPolicy | None:
+    def _wants_text(self, entry: Entry) -> bool:
+        """Whether this process reads the text of the page of `entry`: a sitemap, a
+        page with parsers, any page when a rule takes links from JSON pages."""
+        return bool(entry.parsers) or entry.kind == SITEMAP or self._json_rules
+
+    def _context(self, entry: Entry) -> tuple | None:
+        """What the worker judges the links of the page of `entry` by
+        (`crawler.frontier.link_verdicts.Context`), when it does: a page (not a
+        sitemap) with a scope."""
+        if not self.judges_in_worker or entry.scope is None or entry.kind == SITEMAP:
+            return None
+        return (entry.depth, entry.chain, entry.scope, entry.kind == LISTED)
+
+    def _policy(self, host: str, entry: Entry) -> FetchPolicy | None:
         """What the worker checks: nothing for a listed URL; for the rest, the address
-        guard (outside the listed URL's hosts), and for a page its scope."""
+        guard (outside the listed URL's hosts), and for a page its scope. The same
+        for every URL of one host (`host`, the entry's host_key) and scope: kept."""
         if entry.kind == LISTED:
             return None
-        exempt = entry.scope.exempt(entry.url) if entry.scope is not None else None
-        scope = entry.scope if entry.kind in (FOUND, MAPPED) else None
-        return FetchPolicy(scope, self.follow.guard_private, exempt or "")
+        scoped = entry.kind in (FOUND, MAPPED)
+        key = (host, entry.scope, scoped)
+        policy = self._policies.get(key)
+        if policy is None:
+            exempt = entry.scope.exempt(entry.url) if entry.scope is not None else None
+            scope = entry.scope if scoped else None
+            policy = FetchPolicy(scope, self.follow.guard_private, exempt or "")
+            if len(self._policies) >= CHECKED_KEPT:
+                self._policies.clear()
+            self._policies[key] = policy
+        return policy
 
     def _queue_sitemaps(self, host: str, now: float) -> Rejected:
         rejected: Rejected = []

@@ -126,6 +126,9 @@ class Response:
     peer: str | None = None  # the IP address the answer came from, when known
     decoded: bool = False  # the stream is already without its Content-Encoding (a cache's)
     from_cache: bool = False  # answered from a cache (a 304 revalidated, or still fresh)
+    # A 304 to a cache's conditional request: the `Date` (an HTTP-date) of the stored
+    # answer it confirms, set before its body is read, for an archive's revisit.
+    confirms_date: str = ""
 
     def __init__(
         self,

@@ -318,13 +318,14 @@ class WireTransport:
         self.idle: dict[tuple, list[Connection]] = {}
 
     def send(self, request: Request) -> WireResponse:
-        scheme, authority, host, port = split_url(request.url)
-        target = request.target
+        url, target = request.url, request.target
         if target is None:
-            target = self.spell(request.url)
+            url = self.spelled(url)
+            target = target_of(url)
             request = request._replace(target=target)
         elif not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
             raise TransportError("cannot fetch: InvalidURL", False)
+        scheme, authority, host, port = split_url(url)
         head = self.head(request, target, authority)
         key = (scheme, host, port, request.guarded)
         connection = self.idle_connection(key)
@@ -336,17 +337,17 @@ class WireTransport:
         return self.exchange(request, self.open(key, request.timeout), head)
 
     @staticmethod
-    def spell(url: str) -> str:
-        """The request target of a URL that cannot go out as spelled (a raw space,
-        a character outside ASCII): as a browser spells it."""
-        if not is_exact(url):
-            from crawler.page.resolve import resolve  # ada-url: only for such URLs
+    def spelled(url: str) -> str:
+        """`url` as it goes out: as written, or, when it cannot be (a raw space, a
+        character outside ASCII, in its path or its host), as a browser spells it."""
+        if is_exact(url):
+            return url
+        from crawler.page.resolve import resolve  # ada-url: only for such URLs
 
-            resolved = resolve(url, url)
-            if resolved is None or not is_exact(resolved):
-                raise TransportError("cannot fetch: InvalidURL", False)
-            url = resolved
-        return target_of(url)
+        resolved = resolve(url, url)
+        if resolved is None or not is_exact(resolved):
+            raise TransportError("cannot fetch: InvalidURL", False)
+        return resolved
 
     @staticmethod
     def head(request: Request, target: str, authority: str) -> bytes:
