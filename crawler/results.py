@@ -126,7 +126,11 @@ class Results:
         lock: threading.Condition | threading.Lock,
         clock: Callable[[], float] = time.monotonic,
         identity: Identity | None = None,
+        freed: Callable[[], None] | None = None,
     ) -> None:
+        """`freed`: called under `lock` once the frontier has settled a fetch, its
+        host free again, before the page's lines are made: whoever sends the next
+        fetch need not wait for the parsers and the writer."""
         self.frontier = frontier
         self.outputs = outputs
         self.stats = Stats(following=frontier.following, dropped=frontier.dropped)
@@ -134,6 +138,7 @@ class Results:
         self._counting = threading.Lock()  # the callback thread and the main thread count
         self._clock = clock
         self._identity = identity
+        self._freed = freed
 
     def finished(self, fetch: Fetch, result: Result) -> None:
         """A fetch's answer, from its end at the frontier to its lines in db.txt."""
@@ -143,6 +148,8 @@ class Results:
             self._identity.absorb(result)
         with self._lock:
             settled, rejected = self.frontier.settle(fetch, result, self._clock())
+            if self._freed is not None:
+                self._freed()
         self._log_rejected(rejected, fetch.url)
         if settled is None:  # given back: sent again when its site allows, its line then
             return

@@ -24,6 +24,7 @@ from crawler.frontier.rules import FollowRule
 from crawler.frontier.sitemaps import Sitemap
 from crawler.model import Failure, FetchPolicy, Job, Link, Page
 from crawler.page.links import PageLinks, unique_links
+from crawler.page.selectors import Expression
 
 Web = dict[str, list[str]]  # page URL -> the links on it
 
@@ -464,3 +465,17 @@ def test_sitemaps_even_with_robots_ignored() -> None:
         "http://a.test/no",
         "http://a.test/s.xml",
     }
+
+
+def test_a_page_no_parser_reads_comes_back_without_its_text() -> None:
+    """Its `url:` line needs its size alone: the worker keeps the text (tens of KB
+    to unpickle here) for the pages whose parsers, or the run's JSON rules, read it."""
+    frontier = Frontier(HostQueues(per_host=4), follow=make_policy(depth=1))
+    assert frontier.add_listed(Job(1, "http://a.test/", ()), 0.0)
+    assert frontier.add_listed(Job(2, "http://b.test/", ("board",)), 0.0)
+    wanted = {fetch.url: fetch.text for fetch in (frontier.next_ready(0.0) for _ in range(2))}
+    assert wanted == {"http://a.test/": False, "http://b.test/": True}
+    json_links = FollowRule(jmespath=Expression("items[].url"))
+    frontier = Frontier(HostQueues(per_host=4), follow=make_policy(rules=[json_links]))
+    assert frontier.add_listed(Job(1, "http://a.test/", ()), 0.0)
+    assert frontier.next_ready(0.0).text

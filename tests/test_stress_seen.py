@@ -32,3 +32,14 @@ def test_behaves_like_a_set(urls: list[str]) -> None:
         assert seen.add(url) == (url not in reference)
         reference.add(url)
     assert len(seen) == len(reference)
+
+
+def test_digests_sharing_a_slot_are_told_apart_across_the_tables_end() -> None:
+    seen = SeenUrls()
+    size = 1 << 12  # the smallest table: these all start at its last slot
+    last = [((number << 12) | (size - 1), number) for number in range(1, 6)]
+    for pair in last[:3]:
+        assert seen.add_digest(pair)
+    assert all(seen.has_digest(pair) for pair in last[:3])  # found past the wrap
+    assert not any(seen.has_digest(pair) for pair in last[3:])
+    assert not seen.has_digest((last[0][0], 99))  # same high bits, other low ones

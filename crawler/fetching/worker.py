@@ -81,6 +81,7 @@ def fetch_url(
     credentials: Credentials | None = None,
     links: bool = True,
     judge: tuple | None = None,
+    text: bool = True,
 ) -> Result:
     """The pool's task: fetch `url` through this thread's transport, with the worker's settings
     (`max_bytes` lowers the size cap, for robots.txt), checked by `policy` for a
@@ -90,8 +91,9 @@ def fetch_url(
     (`crawler.fetching.credentials`; None: nothing but what sites set); `links`
     False: a page at the depth limit, whose links lead nowhere, is not searched
     for them; `judge`: the page's `crawler.frontier.link_verdicts.Context`, to judge
-    its links here too (None: the main process judges them). A 429 or 503 comes
-    back at once, for the frontier to slow the whole site (`give_back`).
+    its links here too (None: the main process judges them); `text` False: the
+    page goes back without its text, which no parser reads (its size stays). A 429
+    or 503 comes back at once, for the frontier to slow the whole site (`give_back`).
 
     `fetch` returns a value for every outcome of the network; anything else it
     raises, `run_task` turns into a Failure."""
@@ -114,6 +116,8 @@ def fetch_url(
             from crawler.frontier.link_verdicts import with_verdicts
 
             result = with_verdicts(result, settings.follow, judge)
+    if not text and type(result) is Page:
+        result = result._replace(text=None)
     return result
 
 

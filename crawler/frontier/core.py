@@ -93,6 +93,9 @@ class Fetch(NamedTuple):
     # what the worker judges the page's links by (crawler.frontier.link_verdicts.Context,
     # as a plain tuple); None: they are judged here
     judge: tuple | None = None
+    # the page's text is wanted back: its parsers (or the run's JSON link rules) read
+    # it; False: the worker sends the page without it (the `url:` line needs its size)
+    text: bool = True
 
 
 class Refused(NamedTuple):
@@ -140,6 +143,7 @@ class Frontier:
         # The worker judges a page's links (crawler.frontier.link_verdicts) unless each
         # link dropped is to be listed with its reason.
         self.judges_in_worker = self.follow.follows and not keep_rejected
+        self._json_rules = any(rule.jmespath is not None for rule in self.follow.rules)
         self.attempts = max(1, attempts)
         self._tries: dict[str, int] = {}  # URL -> its 429/503 answers, while it is sent again
         self._robots_later: list[Fetch] = []  # robots.txt fetches given back: after the pause
@@ -159,6 +163,7 @@ class Frontier:
         self._sitemapped: set[str] = set()
         self._checked: dict[tuple[str, Scope], Checked] = {}
         self._digests: dict[str, tuple[int, int]] = {}  # a found URL's key's digest
+        self._policies: dict[tuple[str, Scope | None, bool], FetchPolicy] = {}
         # With --resume, what is admitted and decided is written here as it happens
         # (crawler.frontier.journal), and `readmit` rebuilds the frontier from it.
         self.journal: Journal | None = None
@@ -388,9 +393,10 @@ class Frontier:
         if reason is None:
             self.hosts.started(host, now)
             links = self._leads_on(entry)
-            return Fetch(entry.kind, entry.url, host, entry, None, self._policy(entry),
+            return Fetch(entry.kind, entry.url, host, entry, None, self._policy(host, entry),
                          raw=entry.kind == SITEMAP, links=links, sent=now,
-                         judge=self._context(entry) if links else None)  # fmt: skip
+                         judge=self._context(entry) if links else None,
+                         text=self._wants_text(entry))  # fmt: skip
         self.hosts.skipped(host, now)
         counted = None
         if entry.kind == FOUND:
@@ -622,6 +628,11 @@ class Frontier:
         follow = self.follow
         return not follow.follows or self.keep_rejected or follow.leads_on(entry.depth)
 
+    def _wants_text(self, entry: Entry) -> bool:
+        """Whether this process reads the text of the page of `entry`: a sitemap, a
+        page with parsers, any page when a rule takes links from JSON pages."""
+        return bool(entry.parsers) or entry.kind == SITEMAP or self._json_rules
+
     def _context(self, entry: Entry) -> tuple | None:
         """What the worker judges the links of the page of `entry` by
         (`crawler.frontier.link_verdicts.Context`), when it does: a page (not a
@@ -630,14 +641,23 @@ class Frontier:
             return None
         return (entry.depth, entry.chain, entry.scope, entry.kind == LISTED)
 
-    def _policy(self, entry: Entry) -> FetchPolicy | None:
+    def _policy(self, host: str, entry: Entry) -> FetchPolicy | None:
         """What the worker checks: nothing for a listed URL; for the rest, the address
-        guard (outside the listed URL's hosts), and for a page its scope."""
+        guard (outside the listed URL's hosts), and for a page its scope. The same
+        for every URL of one host (`host`, the entry's host_key) and scope: kept."""
         if entry.kind == LISTED:
             return None
-        exempt = entry.scope.exempt(entry.url) if entry.scope is not None else None
-        scope = entry.scope if entry.kind in (FOUND, MAPPED) else None
-        return FetchPolicy(scope, self.follow.guard_private, exempt or "")
+        scoped = entry.kind in (FOUND, MAPPED)
+        key = (host, entry.scope, scoped)
+        policy = self._policies.get(key)
+        if policy is None:
+            exempt = entry.scope.exempt(entry.url) if entry.scope is not None else None
+            scope = entry.scope if scoped else None
+            policy = FetchPolicy(scope, self.follow.guard_private, exempt or "")
+            if len(self._policies) >= CHECKED_KEPT:
+                self._policies.clear()
+            self._policies[key] = policy
+        return policy
 
     def _queue_sitemaps(self, host: str, now: float) -> Rejected:
         rejected: Rejected = []

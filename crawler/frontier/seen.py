@@ -37,6 +37,7 @@ class SeenUrls:
             size *= 2
         self._high = array("Q", [0]) * size
         self._low = array("I", [0]) * size
+        self._mask = size - 1
         self._count = 0
 
     def __len__(self) -> int:
@@ -62,14 +63,20 @@ class SeenUrls:
         return self.has_digest(digest(url))
 
     def has_digest(self, pair: tuple[int, int]) -> bool:
+        # `_find` written out: the main process asks this for every link a page's
+        # worker let through (most of them seen before), so no call and no len().
         high, low = pair
-        slot = self._find(high, low)
-        return self._high[slot] == high and self._low[slot] == low
+        highs, mask = self._high, self._mask
+        slot = high & mask
+        while found := highs[slot]:
+            if found == high and self._low[slot] == low:
+                return True
+            slot = (slot + 1) & mask
+        return False
 
     def _find(self, high: int, low: int) -> int:
         """The slot holding (high, low), or the empty slot where it would go."""
-        highs, lows = self._high, self._low
-        mask = len(highs) - 1
+        highs, lows, mask = self._high, self._low, self._mask
         slot = high & mask
         while True:
             found = highs[slot]
@@ -82,6 +89,7 @@ class SeenUrls:
         size = 2 * len(old_high)
         self._high = array("Q", [0]) * size
         self._low = array("I", [0]) * size
+        self._mask = size - 1
         for high, low in zip(old_high, old_low, strict=True):
             if high:
                 slot = self._find(high, low)
