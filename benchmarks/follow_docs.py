@@ -9,7 +9,9 @@ exits 0. nginx is started here with its own config in a temporary folder (one
 worker process, gzip on, no access log) on a free port of 127.0.0.1, and stopped
 at the end. Runs alternate crawl and wget; the table shows each run and the
 medians: wall seconds, pages found, pages/s, CPU of the whole process tree, and
-for crawl its main process's own CPU over the wall time (how busy it is). Pages
+for crawl its main process's own CPU over the wall time (how busy it is) and a
+page (its start-up included: the coordinator's cost a page alone is
+`benchmarks/coordinator.py`'s). Pages
 are the URLs each fetched, less wget's images (`wget -r` takes `<img src>` too);
 the last lines say whether both found the same HTML pages, and what else each
 fetched (wget: the pages' stylesheets and scripts).
@@ -203,7 +205,11 @@ def main() -> int:
                             path.stat().st_size for path in work.rglob("*.warc.gz")
                         )
                     results[name].append(run)
-                    main_share = f"  main process busy {run['main']:.0%}" if run["main"] else ""
+                    main_share = ""
+                    if run["main"]:
+                        main_ms = run["main"] * run["wall"] / len(run["found"]) * 1000
+                        main_share = (f"  main process busy {run['main']:.0%},"
+                                      f" {main_ms:.2f} ms CPU a page")  # fmt: skip
                     print(f"{name:10} wall {run['wall']:.2f} s  cpu {run['cpu']:.2f} s  "
                           f"pages {len(run['found'])}{main_share}", flush=True)  # fmt: skip
         finally:
@@ -219,7 +225,13 @@ def main() -> int:
     print(f"crawl / wget pages/s: {rate['crawl'] / rate['wget']:.2f}x")
     same_pages(results["crawl"][-1]["found"], results["wget"][-1]["found"])
     busy = statistics.median(run["main"] for run in results["crawl"])
-    print(f"crawl main process busy {busy:.0%} of the wall time (median)")
+    main_ms = statistics.median(
+        run["main"] * run["wall"] / len(run["found"]) * 1000 for run in results["crawl"]
+    )
+    print(
+        f"crawl main process busy {busy:.0%} of the wall time, {main_ms:.2f} ms CPU a page "
+        "(start-up included) (medians)"
+    )
     if args.warc:
         for name in ("crawl", "wget"):
             print(f"{name} with its archive keeps {rate[name + '+warc'] / rate[name]:.0%} "
