@@ -212,6 +212,8 @@ class Identity:
 
     def for_fetch(self, url: str) -> Credentials | None:
         """What a fetch of `url` may carry, for all its hops; None when nothing."""
+        if not (self.header or self.sites or self._userinfo or len(self.jar)):
+            return None  # nothing to carry, whatever the origin (most runs)
         origin = host_key(url)
         rules: list[SiteRule] = []
         if self.header and origin in self._listed:
