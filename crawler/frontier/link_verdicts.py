@@ -77,6 +77,8 @@ def _static(policy: FollowPolicy, fields: tuple[str, bool, int], scope: Scope) -
         return _Static(verdict.reason)
     rule = verdict.rule
     paginates = 0 <= rule < len(policy.rules) and policy.rules[rule].pagination
+    if len(_origins) >= KEPT:
+        _origins.clear()
     origin = _origins.setdefault(verdict.origin, verdict.origin)
     return _Static(None, rule, paginates, origin, *digest(canonical_key(fields[0])))
 
@@ -98,6 +100,9 @@ def judge_links(
     depth, chain, scope, listed = context
     if listed and redirects:
         scope = scope.with_redirects(redirects)
+    # A page's links are kept for the next page when it was folded: a page with more
+    # (an index) has links of its own, which would push out a site's navigation.
+    keep = counts is not None
     if counts is None:
         counts = (1,) * len(links)
     if nofollow is not None and policy.obey_nofollow:
@@ -106,10 +111,11 @@ def judge_links(
         _tables.clear()
         _policy[:] = [policy]
     table = _tables.get(scope)
-    if table is None or len(table) >= KEPT:
+    if table is None:
         if len(_tables) >= 64:
             _tables.clear()
         table = _tables[scope] = {}
+    keep = keep and len(table) < KEPT  # full: what it holds stays, the rest is computed
     too_deep = depth + 1 > policy.depth
     chain_ends = chain + 1 > PAGINATION_CAP
     dropped: dict[str, int] = {}
@@ -119,7 +125,9 @@ def judge_links(
     for fields, count in zip(links, counts, strict=True):
         known = table.get(fields)
         if known is None:
-            known = table[fields] = _static(policy, fields, scope)
+            known = _static(policy, fields, scope)
+            if keep:
+                table[fields] = known
         reason = known.reason
         if reason is None and (chain_ends if known.paginates else too_deep):
             reason = "depth"
