@@ -326,8 +326,9 @@ class DispatchLoop:
 
 
 def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
-    """The task's arguments after (url, task_id), as short as they can be: a listed
-    URL's fetch is called as it always was."""
+    """The task's arguments after (url, task_id), as short as they can be: the
+    trailing ones a page does not need are left off (a page no parser reads ends
+    with a `False`: its text is not sent back)."""
     whole = (fetch.max_bytes, fetch.policy, fetch.raw, credentials, fetch.links, fetch.judge)
     if not fetch.text:  # nothing here reads the page's text: not sent back
         return (*whole, False)

@@ -283,9 +283,9 @@ def make_frontier(settings: RunSettings) -> Frontier:
     """The run's frontier, as its settings say (`crawler.frontier`)."""
     return Frontier(
         # A site's first answer may set the cookie the others need: one at a time until
-        # then, and from there twice as many in flight a round (until the site first
-        # says no), up to --per-host: a site's limits are met gently
-        # (crawler.frontier.rate).
+        # then, 4 after it, and from there twice as many in flight a round (until the
+        # site first says no or slows down), up to --per-host: a site's limits are met
+        # gently (crawler.frontier.rate).
         HostQueues(
             settings.per_host,
             settings.delay,

@@ -198,3 +198,16 @@ def test_links_as_a_browser_builds_the_page() -> None:
 def test_a_template_holds_no_link_of_the_page() -> None:
     html = '<template><a href="/hidden">t</a></template><a href="shown">s</a>'
     assert urls(html) == ["http://a.test/dir/shown"]
+
+
+@pytest.mark.parametrize(
+    ("selectors", "bits"),
+    [((), 0), ((None,), 1), (("",), 0), (("", None), 2), ((None, "", None), 5)],
+)
+def test_a_rule_that_takes_no_links_from_html_has_no_bit_on_them(selectors, bits) -> None:
+    # "": a rule taking its links from JSON or a header; None: from a[href], area[href]
+    found = extract_links(page('<a href="a">a</a><area href="b">'), selectors).links
+    assert [(link.url, link.rules) for link in found] == [
+        ("http://a.test/dir/a", bits),
+        ("http://a.test/dir/b", bits),
+    ]

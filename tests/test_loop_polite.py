@@ -41,7 +41,7 @@ def test_robots_fetched_once_per_host_and_each_url_one_line(tmp_path: Path) -> N
     asked: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def task(url: str, task_id: int = 0, max_bytes: int | None = None):
+    def task(url: str, task_id: int = 0, max_bytes: int | None = None, *_more: object):
         with lock:
             asked[url] += 1
         if url.endswith("/robots.txt"):
@@ -66,7 +66,7 @@ def test_robots_fetched_once_per_host_and_each_url_one_line(tmp_path: Path) -> N
 def test_a_robots_fetch_that_never_answers_means_try_later(tmp_path: Path) -> None:
     never = threading.Event()
 
-    def task(url: str, task_id: int = 0, max_bytes: int | None = None):
+    def task(url: str, task_id: int = 0, max_bytes: int | None = None, *_more: object):
         if url == "http://stuck/robots.txt":
             never.wait(30)
             return Failure(url, "late", 1)
@@ -91,7 +91,7 @@ def test_a_host_with_many_urls_does_not_hide_the_hosts_after_it(tmp_path: Path) 
     host): the big host's extra jobs wait on disk, and the small hosts are served at
     once. Every URL still gets exactly one line."""
 
-    def task(url: str, task_id: int = 0, max_bytes: int | None = None):
+    def task(url: str, task_id: int = 0, max_bytes: int | None = None, *_more: object):
         if url.endswith("/robots.txt"):
             return Failure(url, "HTTP 404", 1)
         return Page(url, 200, "text/html", "x", 1, 1, 1)
@@ -111,7 +111,7 @@ def test_without_a_usable_temporary_folder_jobs_wait_in_memory(tmp_path: Path, m
 
     monkeypatch.setattr("crawler.frontier.spill.tempfile.TemporaryFile", no_disk)
 
-    def task(url: str, task_id: int = 0, max_bytes: int | None = None):
+    def task(url: str, task_id: int = 0, max_bytes: int | None = None, *_more: object):
         if url.endswith("/robots.txt"):
             return Failure(url, "HTTP 404", 1)
         return Page(url, 200, "text/html", "x", 1, 1, 1)

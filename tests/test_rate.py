@@ -176,6 +176,16 @@ def test_until_a_site_says_no_the_in_flight_doubles_a_round() -> None:
     assert rate.limit == 8
 
 
+def test_after_its_first_answer_a_site_gets_four_in_flight_then_twice_as_many_a_round() -> None:
+    """The first request alone, 4 after it, 8 after those 4 answered, then 16."""
+    rate = SiteRate(per_host=32, window=1)
+    limits = []
+    for n in range(13):
+        rate.answered(0.05 * n, 200, sent=0.05 * n - 0.05, in_flight=rate.limit)
+        limits.append(rate.limit)
+    assert limits[0] == 4 and limits[4] == 8 and limits[12] == 16
+
+
 def test_one_slow_page_among_fast_ones_is_no_pressed_site() -> None:
     """A search page that takes 1.5 s beside pages that take 10 ms: the median of
     the last answers is still 10 ms, and the in-flight is kept."""

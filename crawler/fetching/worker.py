@@ -58,7 +58,7 @@ def modules_to_preload(settings: FetchSettings) -> list[str]:
         modules.append("crawler.frontier.link_verdicts")
     if settings.links is not None:
         modules.extend(LINK_MODULES)
-        if any(selector is not None for selector in settings.links[0]):
+        if any(settings.links[0]):
             modules.append("lxml.etree")
     return modules
 

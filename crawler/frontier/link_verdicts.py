@@ -116,6 +116,7 @@ def judge_links(
             _tables.clear()
         table = _tables[scope] = {}
     keep = keep and len(table) < KEPT  # full: what it holds stays, the rest is computed
+    own: dict[tuple[str, bool, int], _Static] = {}  # what is not kept, for this page
     too_deep = depth + 1 > policy.depth
     chain_ends = chain + 1 > PAGINATION_CAP
     dropped: dict[str, int] = {}
@@ -125,9 +126,9 @@ def judge_links(
     for fields, count in zip(links, counts, strict=True):
         known = table.get(fields)
         if known is None:
-            known = _static(policy, fields, scope)
-            if keep:
-                table[fields] = known
+            known = own.get(fields)
+            if known is None:
+                known = (table if keep else own)[fields] = _static(policy, fields, scope)
         reason = known.reason
         if reason is None and (chain_ends if known.paginates else too_deep):
             reason = "depth"

@@ -33,8 +33,10 @@ What an answer does (`answered`), in this order:
 2. Any other answer raises the rate step by step, fast back up to just below what
    the site took before it said no, then slowly past it, probing:
    - until the site first says no or answers slower (3.), the window grows by one
-     an answer (it doubles each round, as TCP's slow start does: a site that never
-     limits the crawl is at `per_host` after a few rounds); after that by one a round (1/window an
+     an answer, and is at least `INITIAL_WINDOW` from the first answer on (it
+     doubles each round, as TCP's slow start does from its initial window: a site
+     that never limits the crawl is at `per_host` after a few rounds; the first
+     request alone, 4 after it, then 8, 16 ...); after that by one a round (1/window an
      answer), and by one every `PROBE_ROUNDS` rounds past `too_many - 1`, up to
      `per_host`;
    - the rate grows by `ceiling / RECOVER_ANSWERS` an answer up to
@@ -82,6 +84,7 @@ GROW_RATIO = 1.3  # and under which it may grow
 LATENCY_SLACK = 0.02  # seconds more: a few milliseconds on a near site are no slowing down
 BEYOND_CLOCKS = 1e10  # seconds (three centuries): a wait said as `more than --max-wait`
 FREE_FACTOR = 1.0  # the spacing is lifted once it allows this much more than the window
+INITIAL_WINDOW = 4  # in flight after a site's first fine answer in slow start: --per-host's default
 
 
 class SiteRate:
@@ -215,7 +218,10 @@ class SiteRate:
             step = 1.0 if self.slow_start else 1.0 / window
             if window >= self.too_many - 1:
                 step /= PROBE_ROUNDS
-            self.window = min(float(self.per_host), window + step)
+            grown = window + step
+            if self.slow_start:  # one round at 2 in flight is one round more to per_host
+                grown = max(grown, INITIAL_WINDOW)
+            self.window = min(float(self.per_host), grown)
         if self.spacing > self.floor:
             rate = 1.0 / self.spacing
             if rate < RECOVER_TO * self.ceiling:

@@ -147,19 +147,19 @@ def extract_links(
     text = page.text or ""
     if not text or text.isspace():
         return NO_LINKS
-    if all(selector is None for selector in selectors):
-        return lexbor_links(page, text, len(selectors), agent)
+    if not any(selectors):  # only a[href], area[href] (None) or nothing from HTML ("")
+        bits = sum(1 << i for i, selector in enumerate(selectors) if selector is None)
+        return lexbor_links(page, text, bits, agent)
     return lxml_links(page, text, selectors, agent)
 
 
-def lexbor_links(page: Page, text: str, rules: int = 0, agent: str = "crawl") -> PageLinks:
-    """The links of an HTML page `text` for `rules` follow rules that all take
-    a[href] and area[href] (or for a run without rules), by Lexbor's HTML parser:
+def lexbor_links(page: Page, text: str, bits: int = 0, agent: str = "crawl") -> PageLinks:
+    """The a[href] and area[href] links of an HTML page `text`, each with `bits`
+    (those of the follow rules that take them; no rules: 0), by Lexbor's HTML parser:
     the HTML standard's tree, as a browser builds it (a <template>'s content is no
     part of the page), twice as fast as lxml's on the Python docs' pages."""
     from selectolax.lexbor import LexborHTMLParser
 
-    every = (1 << rules) - 1  # no rules: 0; rules on the defaults: all bits
     found: list[tuple[str, bool]] = []  # (href, rel says nofollow), in document order
     declared = nofollow = None
     for node in LexborHTMLParser(text).css(_DEFAULT_QUERY):
@@ -186,7 +186,7 @@ def lexbor_links(page: Page, text: str, rules: int = 0, agent: str = "crawl") ->
         url = resolved.get(href)
         if url is None:
             url = resolved[href] = resolve(href)
-        links.append(Link(url, rel, every))
+        links.append(Link(url, rel, bits))
     return PageLinks(nofollow, links)
 
 
