@@ -512,8 +512,9 @@ def test_no_callback_after_terminate(threads_cluster) -> None:
         pool.apply_async(abs, (1,))
 
 
-def sleepy_fetch(url: str, task_id: int = 0):
-    """A stand-in task: a page at once, or after `?sleep=S` seconds."""
+def sleepy_fetch(url: str, task_id: int = 0, *_extras: object):
+    """A stand-in task: a page at once, or after `?sleep=S` seconds (the task's
+    trailing arguments ignored)."""
     from crawler.model import Page
 
     if "sleep=" in url:
