@@ -326,14 +326,13 @@ class DispatchLoop:
 
 
 def _task_extras(fetch: Fetch, credentials: Credentials | None = None) -> tuple:
-    """The task's arguments after (url, task_id), as short as they can be: the
-    trailing ones a page does not need are left off (a page no parser reads ends
-    with a `False`: its text is not sent back)."""
+    """The task's arguments after (url, task_id), as short as they can be: a listed
+    URL's fetch in a run that follows no links is called as it always was. A
+    followed page no parser reads ends with a `False`: its text is not sent back."""
     whole = (fetch.max_bytes, fetch.policy, fetch.raw, credentials, fetch.links, fetch.judge)
-    if not fetch.text:  # nothing here reads the page's text: not sent back
-        return (*whole, False)
     if fetch.judge is not None:  # the worker judges its links too
-        return whole
+        # and, when nothing here reads the page's text, sends it back without it
+        return whole if fetch.text else (*whole, False)
     if not fetch.links:  # a page at the depth limit: the worker takes no links
         return whole[:5]
     if credentials is not None:
