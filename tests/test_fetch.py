@@ -16,11 +16,12 @@ import responses
 
 from crawler.fetching.body import ACCEPT_ENCODING
 from crawler.fetching.fetch import AttemptDeadline, attempt_deadline, fetch, make_transport
-from crawler.fetching.retry import RetryWait, TransientError, parse_retry_after
+from crawler.fetching.retry import RetryWait, TransientError
 from crawler.fetching.transports.base import TransportError
 from crawler.fetching.transports.fake import FakeTransport
 from crawler.fetching.transports.http import HttpTransport
 from crawler.model import Failure, Page
+from crawler.retry_after import parse_retry_after
 from crawler.settings import FetchSettings
 from tests.server import TestServer
 

@@ -65,7 +65,6 @@ from crawler.fetching.retry import (
     RETRY_STATUSES,
     RetryWait,
     TransientError,
-    parse_retry_after,
 )
 from crawler.fetching.tls import extra_trust
 from crawler.fetching.transports.base import Headers, Request, Response, Transport, TransportError
@@ -73,6 +72,7 @@ from crawler.model import Failure, FetchPolicy, Page, Result
 from crawler.page.decode import choose_encoding
 from crawler.page.media_type import is_text
 from crawler.page.resolve import resolve
+from crawler.retry_after import parse_retry_after
 from crawler.settings import FetchSettings
 from crawler.urls import host_key, redact_url
 

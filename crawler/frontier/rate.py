@@ -8,7 +8,7 @@ between two request starts (at least `floor`, the `--delay`/`Crawl-delay`; 0: no
 
 What an answer does (`answered`), in this order:
 1. A `429` or a `503` is counted, and
-   - its `Retry-After` (`crawler.fetching.retry.parse_retry_after`: seconds or an
+   - its `Retry-After` (`crawler.retry_after.parse_retry_after`: seconds or an
      HTTP date; one that is neither, negative or a date in the past is no
      `Retry-After` at all), added to the time the site has said no since it last
      let a request through, longer than `max_wait` (or too large for any clock)
@@ -66,7 +66,7 @@ import math
 import statistics
 from collections import deque
 
-from crawler.fetching.retry import parse_retry_after
+from crawler.retry_after import parse_retry_after
 
 SLOW_DOWN = frozenset({429, 503})
 MAX_SPACING = 10.0  # seconds: slower than that, a site is as good as stalled (see max_wait)
