@@ -134,3 +134,30 @@ class AddressGuard:
             if not self.allowed(str(sockaddr[0])):
                 raise PrivateAddress(str(sockaddr[0]))
         return answer
+
+
+def connect_first(
+    answer: Sequence[AddressInfo],
+    timeout: float | None,
+    options: Sequence[tuple[int, int, int | bytes]] = (),
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """A socket connected to the first address of `answer` (getaddrinfo's, as
+    `AddressGuard.addresses` gives it) that accepts, tried in order as
+    `socket.create_connection` tries them, without resolving anything again; the
+    last error if none does. `options` are set on each socket before it connects."""
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in answer:
+        sock = socket.socket(family, kind, proto)
+        try:
+            for option in options:
+                sock.setsockopt(*option)
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as failed:
+            error = failed
+            sock.close()
+    raise error if error is not None else OSError("no address to connect to")

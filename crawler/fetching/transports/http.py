@@ -36,7 +36,7 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import Any
@@ -57,7 +57,7 @@ from urllib3.util.timeout import _DEFAULT_TIMEOUT
 from urllib3.util.url import _encode_target
 
 from crawler.fetching import reasons
-from crawler.fetching.address_guard import AddressGuard, AddressInfo
+from crawler.fetching.address_guard import AddressGuard, connect_first
 from crawler.fetching.cookies import refuse_all
 from crawler.fetching.tls import Trust
 from crawler.fetching.transports.base import Headers, Request, Response, TransportError
@@ -170,7 +170,10 @@ class GuardedConnection(HTTPConnection):
         except socket.gaierror as error:
             raise urllib3.exceptions.NameResolutionError(self.host, self, error) from error
         try:
-            sock = _connect(answer, self.timeout, self.source_address, self.socket_options)
+            timeout = self.timeout
+            if timeout is _DEFAULT_TIMEOUT:  # the socket module's default, as urllib3 leaves it
+                timeout = socket.getdefaulttimeout()
+            sock = connect_first(answer, timeout, self.socket_options or (), self.source_address)
         except TimeoutError as error:
             raise urllib3.exceptions.ConnectTimeoutError(
                 self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
@@ -186,32 +189,6 @@ class GuardedConnection(HTTPConnection):
 class GuardedHTTPSConnection(GuardedConnection, HTTPSConnection):
     """The same for HTTPS: `HTTPSConnection.connect` wraps the socket made by
     `GuardedConnection._new_conn`, verifying the certificate for the host name."""
-
-
-def _connect(
-    answer: list[AddressInfo],
-    timeout: object,
-    source_address: tuple[str, int] | None,
-    socket_options: Sequence[tuple[int, int, int | bytes]] | None,
-) -> socket.socket:
-    """A socket connected to the first address of `answer` that accepts, the way
-    urllib3's `create_connection` tries them, without resolving anything again."""
-    error: OSError | None = None
-    for family, kind, proto, _, sockaddr in answer:
-        sock = socket.socket(family, kind, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if timeout is not _DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)  # type: ignore[arg-type]
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as failed:
-            error = failed
-            sock.close()
-    raise error if error is not None else OSError("no address to connect to")
 
 
 def guarded_pool_classes(guard: AddressGuard) -> dict[str, type[HTTPConnectionPool]]:

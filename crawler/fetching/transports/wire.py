@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crawler.fetching import reasons
-from crawler.fetching.address_guard import AddressGuard
+from crawler.fetching.address_guard import AddressGuard, connect_first
 from crawler.fetching.exact_target import is_exact, target_of
 from crawler.fetching.tls import Trust
 from crawler.fetching.transports.base import Headers, Request, Response, TransportError
@@ -157,23 +157,6 @@ class Connection:
             self.reader.close()
         finally:
             self.sock.close()
-
-
-def connect(answer: list, timeout: float) -> socket.socket:
-    """A socket connected to the first address of `answer` (getaddrinfo's) that
-    accepts, without resolving anything again; the last error if none does."""
-    error: OSError | None = None
-    for family, kind, proto, _, sockaddr in answer:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(timeout)
-            sock.setsockopt(*_NODELAY)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as failed:
-            error = failed
-            sock.close()
-    raise error if error is not None else OSError("no address to connect to")
 
 
 class WireResponse(Response):
@@ -388,7 +371,7 @@ class WireTransport:
         name = host.strip("[]")
         try:
             if guarded:
-                sock = connect(self.guard.addresses(name, port), timeout)
+                sock = connect_first(self.guard.addresses(name, port), timeout, (_NODELAY,))
             else:
                 sock = socket.create_connection((name, port), timeout)
                 sock.setsockopt(*_NODELAY)
