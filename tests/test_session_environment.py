@@ -11,7 +11,7 @@ import pytest
 
 from crawler.fetching.fetch import make_transport
 from crawler.fetching.transports.http import HttpTransport
-from crawler.fetching.transports.wire import WireTransport
+from crawler.fetching.transports.wire import WireTransport, proxied_environment
 from crawler.settings import FetchSettings
 
 CASES = [
@@ -48,6 +48,7 @@ def test_session_takes_the_environment_once(
 
     transport = make_transport(FetchSettings())
 
+    assert proxied_environment() is trust_env
     if trust_env:  # a proxy or a .netrc: requests, which honours them per request
         assert isinstance(transport, HttpTransport)
         assert transport.session.trust_env

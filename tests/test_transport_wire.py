@@ -4,7 +4,6 @@ an answer is framed, when a connection is kept, and what a broken answer is call
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import trustme
 from crawler.fetching.address_guard import AddressGuard
 from crawler.fetching.body import read_body
 from crawler.fetching.transports.base import Headers, Request, TransportError
-from crawler.fetching.transports.wire import WireTransport, proxied_environment, split_url
+from crawler.fetching.transports.wire import WireTransport, split_url
 from tests.certs import issued
 
 HEADERS = Headers([("User-Agent", "crawl-test"), ("Accept", "*/*")])
@@ -267,26 +266,3 @@ def test_urls_that_cannot_be_fetched(url: str, reason: str) -> None:
     with pytest.raises(TransportError) as raised:
         split_url(url)
     assert (raised.value.reason, raised.value.transient) == (reason, False)
-
-
-@pytest.mark.parametrize(
-    ("environ", "files", "proxied"),
-    [
-        ({}, [], False),
-        ({"https_proxy": "http://proxy.invalid:3128"}, [], True),
-        ({}, [".netrc"], True),
-        ({"NETRC": "{home}/missing"}, [".netrc"], False),
-    ],
-)
-def test_a_proxy_or_a_netrc_is_left_to_requests(
-    monkeypatch: pytest.MonkeyPatch, tmp_path, environ: dict, files: list, proxied: bool
-) -> None:
-    for name in list(os.environ):
-        if name.lower().endswith("_proxy") or name == "NETRC":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value.format(home=tmp_path))
-    for name in files:
-        (tmp_path / name).write_text("machine example.com login a password b\n")
-    assert proxied_environment() is proxied
